@@ -1,0 +1,86 @@
+import type { z } from 'zod';
+import type { ScoreRecord } from './record/record.js';
+
+/** A batch of records for one destination. */
+export interface DeliveryBatch {
+  /** Idempotency key: a retried or replayed batch carries the same id, so sinks can deduplicate. */
+  readonly id: string;
+  /** The pipeline's name. */
+  readonly pipeline: string;
+  /** The records, in source order. */
+  readonly records: readonly ScoreRecord[];
+  /** The report-date window the records were fetched for (ISO, UTC), when known. */
+  readonly window?: { readonly from: string; readonly to: string };
+}
+
+/** What became of one record; the runtime moves the ledger and cursor from these. */
+export type RecordOutcome =
+  | {
+      readonly recordKey: string;
+      readonly contentHash: string;
+      readonly status: 'delivered';
+    }
+  | {
+      readonly recordKey: string;
+      readonly contentHash: string;
+      readonly status: 'rejected';
+      /** Why, in the destination's words (its error code and message), with no personal data. */
+      readonly reason: string;
+      /** The destination's error code, e.g. Salesforce `REQUIRED_FIELD_MISSING`. */
+      readonly code?: string;
+      /** `unmatched` holds a record until its person exists; `rejected` needs a fix. */
+      readonly kind: 'rejected' | 'unmatched';
+    };
+
+/** Where an adapter logs; the runtime passes one that redacts and adds context. */
+export interface DestinationLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** What the runtime gives a destination when it creates it. */
+export interface DestinationContext {
+  /** The pipeline's name. */
+  readonly pipeline: string;
+  /** The destination's id in the pipeline. */
+  readonly destinationId: string;
+  readonly logger: DestinationLogger;
+}
+
+/**
+ * A configured destination. Creating one does no I/O; connections open in `check()` and
+ * `deliver()` and close in `close()`.
+ */
+export interface Destination {
+  /**
+   * Verifies credentials and reachability; throws a `DestinationError` whose message and
+   * `remedy` say what to fix.
+   */
+  check(): Promise<void>;
+  /**
+   * Delivers a batch and returns one outcome per record. Idempotent for a batch id. Throws a
+   * `DestinationError` (with a kind) when the whole batch failed.
+   */
+  deliver(batch: DeliveryBatch): Promise<RecordOutcome[]>;
+  /** Releases connections; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** An adapter package's export: its options schema and its factory. */
+export interface DestinationAdapter<S extends z.ZodType = z.ZodType> {
+  /** The `type` a pipeline names it by, e.g. `salesforce`. */
+  readonly type: string;
+  /** One sentence for `--help` and docs. */
+  readonly description: string;
+  /** Options, validated once at the edge; the TypeScript type and JSON Schema derive from it. */
+  readonly optionsSchema: S;
+  /** Makes a destination; no I/O. */
+  create(options: z.infer<S>, context: DestinationContext): Destination;
+}
+
+/** Declares an adapter with its options type inferred from the schema. */
+export function defineAdapter<S extends z.ZodType>(adapter: DestinationAdapter<S>): DestinationAdapter<S> {
+  return adapter;
+}

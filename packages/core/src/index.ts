@@ -1,0 +1,67 @@
+export type {
+  DeliveryBatch,
+  Destination,
+  DestinationAdapter,
+  DestinationContext,
+  DestinationLogger,
+  RecordOutcome,
+} from './destination.js';
+export { defineAdapter } from './destination.js';
+export {
+  ConfigError,
+  DestinationError,
+  describeError,
+  ERROR_KINDS,
+  type ErrorKind,
+  ParseError,
+  ScoreBridgeError,
+  type ScoreBridgeErrorOptions,
+  type SerializedError,
+  SourceError,
+  serializeError,
+} from './errors.js';
+export { layoutFromSpreadsheetCsv, type SpreadsheetImportOptions } from './layout/import-csv.js';
+export {
+  applyOverride,
+  FIELD_TYPES,
+  type FieldType,
+  type Layout,
+  type LayoutField,
+  type LayoutOverride,
+  layoutFieldSchema,
+  layoutOverrideSchema,
+  layoutProblems,
+  layoutSchema,
+  RESERVED_FIELD_IDS,
+} from './layout/layout.js';
+export {
+  BUILTIN_LAYOUT_NAMES,
+  type BuiltinLayoutName,
+  builtinLayout,
+  defaultLayouts,
+  layoutFromJson,
+  loadLayoutFile,
+  resolveLayouts,
+} from './layout/load.js';
+export { formatRecord } from './parse/format.js';
+export { type ParseInput, type SourceEncoding, textChunks } from './parse/input.js';
+export type { ParsedEntry, ParseIssue, ParseIssueCode } from './parse/issues.js';
+export { type JsonMapping, JsonRecordMapper, normalizeKey } from './parse/json.js';
+export { JsonDataSplitter } from './parse/json-splitter.js';
+export { type ParseOptions, parseAll, parseRecords, type ResponseFormat } from './parse/parse.js';
+export { ScoreLinkParser, type ScoreLinkParserOptions } from './parse/scorelink.js';
+export type { ScoreLinkFields } from './record/fields.generated.js';
+export {
+  buildRecord,
+  type CanonicalRecord,
+  type CompiledLayout,
+  compileLayout,
+  IBT26_START_DATE,
+  RECORD_KEY_FIELDS,
+  type RecordFields,
+  REQUIRED_KEY_FIELDS,
+  type ScoreRecord,
+  type ScoreScale,
+  toCanonicalJson,
+} from './record/record.js';
+export { dateValue, type FieldValue, rawValue, scoreValue, textValue } from './record/values.js';
