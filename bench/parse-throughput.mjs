@@ -24,7 +24,8 @@ export async function parseThroughput() {
   let sink = 0;
   const scorelink = () => {
     const parser = new ScoreLinkParser();
-    for (const chunk of chunks) for (const e of parser.push(chunk)) sink += e.record.fields.ibtTotal;
+    for (const chunk of chunks)
+      for (const e of parser.push(chunk)) sink += e.record.fields.ibtTotal;
     for (const e of parser.end()) sink += e.record.fields.ibtTotal;
   };
   const jsonParse = () => {
@@ -32,12 +33,17 @@ export async function parseThroughput() {
   };
   const withHash = () => {
     const parser = new ScoreLinkParser();
-    for (const chunk of chunks) for (const e of parser.push(chunk)) sink += e.record.contentHash.length;
+    for (const chunk of chunks)
+      for (const e of parser.push(chunk)) sink += e.record.contentHash.length;
     for (const e of parser.end()) sink += e.record.contentHash.length;
   };
   const best = { scorelink: Infinity, json: Infinity, withHash: Infinity };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, fn] of [['scorelink', scorelink], ['json', jsonParse], ['withHash', withHash]]) {
+    for (const [name, fn] of [
+      ['scorelink', scorelink],
+      ['json', jsonParse],
+      ['withHash', withHash],
+    ]) {
       const t = performance.now();
       fn();
       best[name] = Math.min(best[name], performance.now() - t);
@@ -48,9 +54,18 @@ export async function parseThroughput() {
   const mbPerSecond = (bytes, ms) => (bytes / 1e6 / (ms / 1000)).toFixed(0);
   return {
     records: COUNT,
-    scorelink: { recordsPerSecond: perSecond(best.scorelink), mbPerSecond: mbPerSecond(body.length, best.scorelink) },
-    scorelinkWithHash: { recordsPerSecond: perSecond(best.withHash), mbPerSecond: mbPerSecond(body.length, best.withHash) },
-    jsonParse: { recordsPerSecond: perSecond(best.json), mbPerSecond: mbPerSecond(jsonBytes, best.json) },
+    scorelink: {
+      recordsPerSecond: perSecond(best.scorelink),
+      mbPerSecond: mbPerSecond(body.length, best.scorelink),
+    },
+    scorelinkWithHash: {
+      recordsPerSecond: perSecond(best.withHash),
+      mbPerSecond: mbPerSecond(body.length, best.withHash),
+    },
+    jsonParse: {
+      recordsPerSecond: perSecond(best.json),
+      mbPerSecond: mbPerSecond(jsonBytes, best.json),
+    },
     ratio: best.json / best.scorelink,
     ratioWithHash: best.json / best.withHash,
   };

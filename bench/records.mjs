@@ -3,9 +3,44 @@
 // rest blank as in ETS's feed.
 import { builtinLayout, formatRecord } from '@scorebridge/core';
 
-const FIRST = ['Zoë', 'Łukasz', 'Mei', 'José', 'Aarav', 'Nguyễn', 'Olumide', 'Søren', 'Fatima', 'Иван', 'Ana', 'Chen'];
-const LAST = ['Łukasiewicz', 'García Márquez', 'Wang', 'Okafor', 'Müller', 'Tanaka', 'Haddad', 'Ivanova', 'Silva', 'Kim'];
-const CITY = ['Kraków', 'São Paulo', 'Beijing', 'Lagos', 'München', 'Osaka', 'Beirut', 'Moskva', 'Lisboa', 'Seoul'];
+const FIRST = [
+  'Zoë',
+  'Łukasz',
+  'Mei',
+  'José',
+  'Aarav',
+  'Nguyễn',
+  'Olumide',
+  'Søren',
+  'Fatima',
+  'Иван',
+  'Ana',
+  'Chen',
+];
+const LAST = [
+  'Łukasiewicz',
+  'García Márquez',
+  'Wang',
+  'Okafor',
+  'Müller',
+  'Tanaka',
+  'Haddad',
+  'Ivanova',
+  'Silva',
+  'Kim',
+];
+const CITY = [
+  'Kraków',
+  'São Paulo',
+  'Beijing',
+  'Lagos',
+  'München',
+  'Osaka',
+  'Beirut',
+  'Moskva',
+  'Lisboa',
+  'Seoul',
+];
 
 /** A small deterministic PRNG (mulberry32), so every run measures the same records. */
 export function prng(seed) {

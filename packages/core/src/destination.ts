@@ -81,6 +81,8 @@ export interface DestinationAdapter<S extends z.ZodType = z.ZodType> {
 }
 
 /** Declares an adapter with its options type inferred from the schema. */
-export function defineAdapter<S extends z.ZodType>(adapter: DestinationAdapter<S>): DestinationAdapter<S> {
+export function defineAdapter<S extends z.ZodType>(
+  adapter: DestinationAdapter<S>,
+): DestinationAdapter<S> {
   return adapter;
 }

@@ -72,26 +72,44 @@ export function layoutFromSpreadsheetCsv(
   for (const { record, info } of records.slice(headerAt + 1)) {
     const cell = (i: number) => (i >= 0 ? (record[i] ?? '').trim() : '');
     const where = `${source}:${info.lines}`;
-    const [startText, endText, sizeText, name] = [cell(at.start), cell(at.end), cell(at.size), cell(at.name)];
+    const [startText, endText, sizeText, name] = [
+      cell(at.start),
+      cell(at.end),
+      cell(at.size),
+      cell(at.name),
+    ];
     if (!startText && !endText) continue; // a section heading or note row
     const start = wholeNumber(startText);
     const end = wholeNumber(endText);
     if (start === undefined || end === undefined) {
-      problems.push(`${where}: Start "${startText}" and End "${endText}" must both be whole numbers from 1`);
+      problems.push(
+        `${where}: Start "${startText}" and End "${endText}" must both be whole numbers from 1`,
+      );
       continue;
     }
     if (!name) problems.push(`${where}: the Field Name is empty`);
     if (end < start) problems.push(`${where} (${name}): End ${end} is before Start ${start}`);
     if (sizeText) {
       const size = wholeNumber(sizeText);
-      if (size === undefined) problems.push(`${where} (${name}): Size "${sizeText}" is not a whole number`);
+      if (size === undefined)
+        problems.push(`${where} (${name}): Size "${sizeText}" is not a whole number`);
       else if (end - start + 1 !== size) {
-        problems.push(`${where} (${name}): End − Start + 1 = ${end - start + 1}, but Size is ${size}`);
+        problems.push(
+          `${where} (${name}): End − Start + 1 = ${end - start + 1}, but Size is ${size}`,
+        );
       }
     }
-    rows.push({ line: info.lines, start, end, name: name || `field ${start}`, format: cell(at.format), comment: cell(at.comment) });
+    rows.push({
+      line: info.lines,
+      start,
+      end,
+      name: name || `field ${start}`,
+      format: cell(at.format),
+      comment: cell(at.comment),
+    });
   }
-  if (rows.length === 0 && problems.length === 0) problems.push(`${source}: no field rows below the header`);
+  if (rows.length === 0 && problems.length === 0)
+    problems.push(`${source}: no field rows below the header`);
 
   // A row that wholly contains later rows is a block (its parts are the rows inside it);
   // any other overlap is a mistake in the sheet.
@@ -120,9 +138,18 @@ export function layoutFromSpreadsheetCsv(
   for (const row of sorted) {
     const type: FieldType = containers.has(row) ? 'raw' : guessType(row);
     const same = base?.fields.find((f) => f.start === row.start && f.end === row.end);
-    const id = same?.id ?? uniqueId(type === 'filler' ? `filler_${row.start}_${row.end}` : camelId(row.name), used);
+    const id =
+      same?.id ??
+      uniqueId(type === 'filler' ? `filler_${row.start}_${row.end}` : camelId(row.name), used);
     used.add(id);
-    const field: LayoutField = { id, start: row.start, end: row.end, name: row.name, type, certainty: CERTAINTY };
+    const field: LayoutField = {
+      id,
+      start: row.start,
+      end: row.end,
+      name: row.name,
+      type,
+      certainty: CERTAINTY,
+    };
     if (row.comment) field.comment = row.comment;
     if (same) {
       if (same.name !== field.name) changed.push({ id, name: field.name, certainty: CERTAINTY });
@@ -150,7 +177,8 @@ function guessType(row: Row): FieldType {
   const name = row.name.toLowerCase();
   if (/\b(filler|reserved|blank)\b/.test(name)) return 'filler';
   if (/\b(date|dob)\b|birth/.test(name)) return 'date';
-  if (/^(n|nu|num|numeric)$/i.test(row.format) || /\b(score|band|total|percentile)\b/.test(name)) return 'score';
+  if (/^(n|nu|num|numeric)$/i.test(row.format) || /\b(score|band|total|percentile)\b/.test(name))
+    return 'score';
   return 'text';
 }
 

@@ -81,14 +81,7 @@ export const layoutOverrideSchema = z
      * change); a new id needs at least `start`, `end` and `name` (`type` defaults to `text`,
      * `certainty` to `site`).
      */
-    fields: z
-      .array(
-        layoutFieldSchema
-          .partial()
-          .extend({ id: fieldId })
-          .strict(),
-      )
-      .default([]),
+    fields: z.array(layoutFieldSchema.partial().extend({ id: fieldId }).strict()).default([]),
     /** Ids of fields to drop. */
     remove: z.array(z.string()).default([]),
   })
@@ -143,7 +136,8 @@ export function applyOverride(base: Layout, override: LayoutOverride): Layout {
   const problems: string[] = [];
   const removed = new Set(override.remove);
   for (const id of removed) {
-    if (!base.fields.some((f) => f.id === id)) problems.push(`remove: ${base.name} has no field ${id}`);
+    if (!base.fields.some((f) => f.id === id))
+      problems.push(`remove: ${base.name} has no field ${id}`);
   }
   const fields = new Map(base.fields.filter((f) => !removed.has(f.id)).map((f) => [f.id, f]));
   for (const change of override.fields) {

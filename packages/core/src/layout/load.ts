@@ -80,7 +80,10 @@ export function layoutFromJson(text: string, source: string): Layout {
       );
     }
     try {
-      return checkedLayout(applyOverride(builtinLayout(baseName as BuiltinLayoutName), override), source);
+      return checkedLayout(
+        applyOverride(builtinLayout(baseName as BuiltinLayoutName), override),
+        source,
+      );
     } catch (error) {
       if (error instanceof LayoutProblems) throw located(source, error.problems);
       throw error;
@@ -128,7 +131,8 @@ function jsonPath(path: readonly PropertyKey[], json: unknown): string {
   let out = '';
   let node: unknown = json;
   for (const key of path) {
-    node = node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined;
+    node =
+      node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined;
     if (typeof key === 'number') {
       out += `[${key}]`;
       const id = node && typeof node === 'object' ? (node as { id?: unknown }).id : undefined;

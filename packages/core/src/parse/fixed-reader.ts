@@ -40,7 +40,11 @@ export function compileFixedReader(fields: readonly LayoutField[]): FixedReader 
   for (let g = 0; g < fields.length; ) {
     let end = g + 1;
     // A sub-field starts inside the span before it: it opens a new run.
-    while (end < fields.length && end - g < GROUP_SIZE && fields[end]!.start > fields[end - 1]!.end) {
+    while (
+      end < fields.length &&
+      end - g < GROUP_SIZE &&
+      fields[end]!.start > fields[end - 1]!.end
+    ) {
       end++;
     }
     const from = fields[g]!.start - 1;
@@ -53,10 +57,14 @@ export function compileFixedReader(fields: readonly LayoutField[]): FixedReader 
       const blanks = JSON.stringify(spaces(f.end - f.start + 1));
       switch (f.type) {
         case 'date':
-          lines.push(`  v${i} = readDate(t, ${a}, ${b}, ${blanks}); if (v${i} === undefined) v${i} = bad(${i}, ${a}, ${b});`);
+          lines.push(
+            `  v${i} = readDate(t, ${a}, ${b}, ${blanks}); if (v${i} === undefined) v${i} = bad(${i}, ${a}, ${b});`,
+          );
           break;
         case 'score':
-          lines.push(`  v${i} = readScore(t, ${a}, ${b}); if (v${i} === undefined) v${i} = bad(${i}, ${a}, ${b});`);
+          lines.push(
+            `  v${i} = readScore(t, ${a}, ${b}); if (v${i} === undefined) v${i} = bad(${i}, ${a}, ${b});`,
+          );
           break;
         case 'raw':
           lines.push(`  v${i} = blank(t, ${a}, ${b}, ${blanks}) ? null : t.slice(${a}, ${b});`);

@@ -8,7 +8,10 @@ import type { FieldValue } from '../record/values.js';
  * null is left blank; sub-fields are written over their container. Throws a `RangeError` naming
  * the field when a value does not fit.
  */
-export function formatRecord(fields: Readonly<Record<string, FieldValue | undefined>>, layout: Layout): string {
+export function formatRecord(
+  fields: Readonly<Record<string, FieldValue | undefined>>,
+  layout: Layout,
+): string {
   const chars: string[] = new Array(layout.recordLength).fill(' ');
   for (const f of layout.fields) {
     const value = fields[f.id];
@@ -30,7 +33,9 @@ function encode(type: string, value: string | number, width: number): string {
     return value.replaceAll('-', '');
   }
   if (type === 'score' && typeof value === 'number') {
-    return Number.isInteger(value) ? String(value).padStart(width, '0') : String(value).padStart(width, ' ');
+    return Number.isInteger(value)
+      ? String(value).padStart(width, '0')
+      : String(value).padStart(width, ' ');
   }
   return String(value);
 }

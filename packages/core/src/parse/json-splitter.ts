@@ -26,7 +26,9 @@ export class JsonDataSplitter {
 
   /** Feeds text; returns the source text of every element it completed. */
   push(text: string): string[] {
-    const keepFrom = this.#phase === 'element' ? this.#elementStart : this.#pos;
+    // Keep what is still being read: an element, or a top-level key cut by the chunk edge.
+    let keepFrom = this.#phase === 'element' ? this.#elementStart : this.#pos;
+    if (this.#keyStart >= 0) keepFrom = Math.min(keepFrom, this.#keyStart);
     this.#buf = this.#buf.slice(keepFrom) + text;
     this.#pos -= keepFrom;
     if (this.#elementStart >= 0) this.#elementStart -= keepFrom;
@@ -103,7 +105,8 @@ export class JsonDataSplitter {
   /** Ends the body; throws a {@link ParseError} when no data array was found or it was cut off. */
   end(): void {
     if (this.#phase === 'seek') {
-      const keys = this.#topKeys.length > 0 ? ` (its top-level keys: ${this.#topKeys.join(', ')})` : '';
+      const keys =
+        this.#topKeys.length > 0 ? ` (its top-level keys: ${this.#topKeys.join(', ')})` : '';
       throw new ParseError(`the JSON response has no "data" array${keys}`);
     }
     if (this.#phase !== 'done') {

@@ -40,7 +40,10 @@ export class JsonRecordMapper {
     const unknown: string[] = [];
     for (const [key, id] of Object.entries(mapping.fields ?? {})) {
       const at = ids.indexOf(id);
-      if (at < 0) unknown.push(`JSON mapping: key "${key}" maps to "${id}", which is not a field of ${layout.name}`);
+      if (at < 0)
+        unknown.push(
+          `JSON mapping: key "${key}" maps to "${id}", which is not a field of ${layout.name}`,
+        );
       else this.#index.set(`=${key}`, at);
     }
     if (unknown.length > 0) throw new ConfigError(unknown);
@@ -53,10 +56,18 @@ export class JsonRecordMapper {
     try {
       obj = JSON.parse(text);
     } catch {
-      return { line: index, record: undefined, issues: [parseIssue(index, where, 'json', 'is not valid JSON')] };
+      return {
+        line: index,
+        record: undefined,
+        issues: [parseIssue(index, where, 'json', 'is not valid JSON')],
+      };
     }
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      return { line: index, record: undefined, issues: [parseIssue(index, where, 'json', 'is not a JSON object')] };
+      return {
+        line: index,
+        record: undefined,
+        issues: [parseIssue(index, where, 'json', 'is not a JSON object')],
+      };
     }
     const c = this.#compiled;
     const values: FieldValue[] = new Array(c.ids.length).fill(null);
@@ -72,7 +83,13 @@ export class JsonRecordMapper {
       const field = c.fields[at]!;
       if (from[at] !== undefined) {
         (issues ??= []).push(
-          parseIssue(index, where, 'json', `keys "${from[at]}" and "${key}" both map to this field`, field),
+          parseIssue(
+            index,
+            where,
+            'json',
+            `keys "${from[at]}" and "${key}" both map to this field`,
+            { id: field.id },
+          ),
         );
         continue;
       }
@@ -80,14 +97,25 @@ export class JsonRecordMapper {
       const typed = typedValue(field.type, value);
       if (typed === undefined) {
         const problem = field.type === 'date' || field.type === 'score' ? field.type : 'type';
-        const reason = problem === 'type' ? `holds a JSON ${typeof value}, not text` : VALUE_PROBLEM_TEXT[problem];
+        const reason =
+          problem === 'type'
+            ? `holds a JSON ${typeof value}, not text`
+            : VALUE_PROBLEM_TEXT[problem];
         (issues ??= []).push(parseIssue(index, where, problem, reason, { id: field.id }));
         values[at] = typeof value === 'string' ? value : null;
       } else values[at] = typed;
     }
     const { record, missingKey } = buildRecord(c, c.fieldsOf(values), text, extra);
     for (const id of missingKey) {
-      (issues ??= []).push(parseIssue(index, where, 'missing-key', 'is missing or blank, so the record cannot be identified', { id }));
+      (issues ??= []).push(
+        parseIssue(
+          index,
+          where,
+          'missing-key',
+          'is missing or blank, so the record cannot be identified',
+          { id },
+        ),
+      );
     }
     return { line: index, record, issues: issues ?? NO_ISSUES };
   }
@@ -95,12 +123,21 @@ export class JsonRecordMapper {
 
 function typedValue(type: string, value: unknown): FieldValue | undefined {
   if (value === null || value === undefined) return null;
-  const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+  const text =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'number' || typeof value === 'boolean'
+        ? String(value)
+        : undefined;
   switch (type) {
     case 'date':
       return text === undefined ? undefined : dateValue(text);
     case 'score':
-      return typeof value === 'number' ? scoreValue(value) : text === undefined ? undefined : scoreValue(text);
+      return typeof value === 'number'
+        ? scoreValue(value)
+        : text === undefined
+          ? undefined
+          : scoreValue(text);
     case 'raw':
       return text === undefined ? JSON.stringify(value) : rawValue(text);
     default:

@@ -1,6 +1,6 @@
 import type { Layout } from '../layout/layout.js';
 import { defaultLayouts } from '../layout/load.js';
-import { textChunks, type ParseInput, type SourceEncoding } from './input.js';
+import { type ParseInput, type SourceEncoding, textChunks } from './input.js';
 import type { ParsedEntry } from './issues.js';
 import { type JsonMapping, JsonRecordMapper } from './json.js';
 import { JsonDataSplitter } from './json-splitter.js';
@@ -58,8 +58,12 @@ export async function* parseRecords(
 }
 
 /** Reads a whole body into a list of entries; for small inputs and tests. */
-export async function parseAll(input: ParseInput, options: ParseOptions = {}): Promise<ParsedEntry[]> {
+export async function parseAll(
+  input: ParseInput,
+  options: ParseOptions = {},
+): Promise<ParsedEntry[]> {
   const all: ParsedEntry[] = [];
-  for await (const batch of parseRecords(input, options)) for (const entry of batch) all.push(entry);
+  for await (const batch of parseRecords(input, options))
+    for (const entry of batch) all.push(entry);
   return all;
 }

@@ -61,7 +61,10 @@ export class ScoreLinkParser {
     for (const layout of layouts) {
       if (this.#byLength.has(layout.recordLength)) continue;
       const compiled = compileLayout(layout);
-      this.#byLength.set(layout.recordLength, { compiled, read: compileFixedReader(compiled.fields) });
+      this.#byLength.set(layout.recordLength, {
+        compiled,
+        read: compileFixedReader(compiled.fields),
+      });
     }
     this.#cutLength = layouts[0]?.recordLength ?? 1600;
     this.#maxLineLength =
@@ -107,7 +110,11 @@ export class ScoreLinkParser {
       if (!this.#skippingLongLine) {
         const line = this.#line + 1;
         const reason = `longer than ${this.#maxLineLength} characters without a line break; skipped`;
-        out.push({ line, record: undefined, issues: [parseIssue(line, `line ${line}`, 'too-long', reason)] });
+        out.push({
+          line,
+          record: undefined,
+          issues: [parseIssue(line, `line ${line}`, 'too-long', reason)],
+        });
       }
       this.#skippingLongLine = true;
       rest = '';
@@ -152,6 +159,12 @@ export class ScoreLinkParser {
   #emit(text: string, from: number, to: number, out: ParsedEntry[]): void {
     const line = this.#line;
     const layout = this.#byLength.get(to - from);
+    if (!layout && to - from > this.#cutLength && (to - from) % this.#cutLength === 0) {
+      // Several records on one line, without separators between them.
+      for (let at = from; at < to; at += this.#cutLength)
+        this.#emit(text, at, at + this.#cutLength, out);
+      return;
+    }
     if (!layout) {
       const chars = text.slice(from, to);
       if (chars.trim().length === 0) return; // blank lines between or after records
@@ -160,7 +173,11 @@ export class ScoreLinkParser {
         ? ` (its UTF-8 bytes number ${bytes}: the source may count bytes, not characters)`
         : '';
       const reason = `record is ${chars.length} characters; expected ${this.#expected}${hint}`;
-      out.push({ line, record: undefined, issues: [parseIssue(line, `line ${line}`, 'length', reason)] });
+      out.push({
+        line,
+        record: undefined,
+        issues: [parseIssue(line, `line ${line}`, 'length', reason)],
+      });
       return;
     }
     this.#text = text;
@@ -170,14 +187,25 @@ export class ScoreLinkParser {
     const raw = text.slice(from, to);
     if (this.#suspect && raw.includes('\uFFFD')) {
       (this.#issues ??= []).push(
-        parseIssue(line, `line ${line}`, 'encoding', 'holds bytes that are not valid text in the source encoding (try --encoding latin1)'),
+        parseIssue(
+          line,
+          `line ${line}`,
+          'encoding',
+          'holds bytes that are not valid text in the source encoding (try --encoding latin1)',
+        ),
       );
     }
     const { record, missingKey } = buildRecord(layout.compiled, fields, raw, undefined, raw);
     for (const id of missingKey) {
       const f = layout.compiled.fields.find((x) => x.id === id) ?? { id };
       (this.#issues ??= []).push(
-        parseIssue(line, `line ${line}`, 'missing-key', 'is blank, so the record cannot be identified', f),
+        parseIssue(
+          line,
+          `line ${line}`,
+          'missing-key',
+          'is blank, so the record cannot be identified',
+          f,
+        ),
       );
     }
     out.push({ line, record, issues: this.#issues ?? NO_ISSUES });

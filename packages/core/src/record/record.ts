@@ -79,9 +79,13 @@ export function compileLayout(layout: Layout): CompiledLayout {
     ),
     hasEssentials: anyPresent(idsWhere((f) => /^ess/.test(f.id) && f.type === 'score')),
     hasIbt26: anyPresent(
-      idsWhere((f) => /ibt26/i.test(f.id) || (!!block && f.start >= block.start && f.end <= block.end)),
+      idsWhere(
+        (f) => /ibt26/i.test(f.id) || (!!block && f.start >= block.start && f.end <= block.end),
+      ),
     ),
-    hasIbt: anyPresent(idsWhere((f) => /^ibt(Listening|Reading|Speaking|Writing|Total)$/.test(f.id))),
+    hasIbt: anyPresent(
+      idsWhere((f) => /^ibt(Listening|Reading|Speaking|Writing|Total)$/.test(f.id)),
+    ),
     fieldsOf: objectBuilder(ids),
   };
   compiled.set(layout, c);
@@ -101,11 +105,15 @@ function objectBuilder(ids: readonly string[]): CompiledLayout['fieldsOf'] {
 
 // biome-ignore lint/suspicious/noExplicitAny: compiled accessors return what their source says.
 function compiledAccess(expression: string): (fields: Record<string, FieldValue>) => any {
-  return new Function('f', `return ${expression};`) as (fields: Record<string, FieldValue>) => never;
+  return new Function('f', `return ${expression};`) as (
+    fields: Record<string, FieldValue>,
+  ) => never;
 }
 
 function anyPresent(ids: readonly string[]): (fields: Record<string, FieldValue>) => boolean {
-  return compiledAccess(ids.map((id) => `f[${JSON.stringify(id)}] != null`).join(' || ') || 'false');
+  return compiledAccess(
+    ids.map((id) => `f[${JSON.stringify(id)}] != null`).join(' || ') || 'false',
+  );
 }
 
 /**
@@ -183,7 +191,9 @@ class ParsedRecord implements ScoreRecord {
 
 const NONE: string[] = [];
 const APPOINTMENT = RECORD_KEY_FIELDS.indexOf('appointmentNumber');
-const REQUIRED = RECORD_KEY_FIELDS.map((id) => (REQUIRED_KEY_FIELDS as readonly string[]).includes(id));
+const REQUIRED = RECORD_KEY_FIELDS.map((id) =>
+  (REQUIRED_KEY_FIELDS as readonly string[]).includes(id),
+);
 
 function scaleOf(
   c: CompiledLayout,
@@ -197,7 +207,12 @@ function scaleOf(
     const total = fields.ibtTotal;
     const date = fields.testDate;
     // From 21 Jan 2026 a 1–6 band total may arrive in the legacy total field.
-    if (typeof total === 'number' && total <= 6 && typeof date === 'string' && date >= IBT26_START_DATE) {
+    if (
+      typeof total === 'number' &&
+      total <= 6 &&
+      typeof date === 'string' &&
+      date >= IBT26_START_DATE
+    ) {
       return 'ibt26';
     }
     return 'ibt';

@@ -49,7 +49,8 @@ export function dateValue(chars: string): string | null | undefined {
 
 /** A whole or half number (`95`, `5.5`, `10.50`); null when blank, undefined when not a score. */
 export function scoreValue(chars: string | number): number | null | undefined {
-  if (typeof chars === 'number') return Number.isFinite(chars) && Number.isInteger(chars * 2) && chars >= 0 ? chars : undefined;
+  if (typeof chars === 'number')
+    return Number.isFinite(chars) && Number.isInteger(chars * 2) && chars >= 0 ? chars : undefined;
   const t = chars.trim();
   if (t.length === 0) return null;
   let dots = 0;

@@ -1,0 +1,172 @@
+import { BUILTIN_LAYOUT_NAMES, describeError, ScoreBridgeError } from '@scorebridge/core';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { layoutImport, layoutShow } from './commands/layout.js';
+import { parseCommand } from './commands/parse.js';
+import { EXIT, type Io, processIo } from './io.js';
+
+const VERSION = '0.1.0';
+
+/** Builds the `scorebridge` program; actions store their exit status in `status.code`. */
+export function buildProgram(io: Io, status: { code: number }): Command {
+  const program = new Command('scorebridge')
+    .description(
+      "Moves TOEFL scores from ETS's TOEFL Access API into Salesforce, Slate, webhooks and files.",
+    )
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .exitOverride();
+
+  program
+    .command('parse')
+    .description(
+      'Turn a ScoreLink (fixed-length) or JSON score file into records: JSON or CSV on stdout, problems on stderr.',
+    )
+    .argument('<file>', 'the file to read, or - for standard input')
+    .addOption(
+      new Option('--format <format>', 'the input format')
+        .choices(['scorelink', 'json'])
+        .default('scorelink'),
+    )
+    .addOption(
+      new Option('--out <format>', 'the output: one JSON object per line, a JSON array, or CSV')
+        .choices(['ndjson', 'json', 'csv'])
+        .default('ndjson'),
+    )
+    .option(
+      '--layout <file>',
+      'a site layout file: a complete layout, or an override of a shipped one',
+    )
+    .addOption(
+      new Option('--encoding <encoding>', "the input's text encoding")
+        .choices(['utf-8', 'latin1'])
+        .default('utf-8'),
+    )
+    .option(
+      '--json-map <file>',
+      'for --format json: {"fields": {"<JSON key>": "<layout id>"}} when the keys do not match layout ids',
+    )
+    .addHelpText(
+      'after',
+      `
+Records with a problem (wrong length, invalid date, non-numeric score, blank key field) are
+reported on stderr with their line and field; every good record is still printed. Lines of
+1600 characters (current layout) and 900 (legacy) are recognised line by line; records may be
+separated by \\n, \\r\\n, or not at all.
+
+Exit status: 0 all records good, 1 some records had problems, 2 usage or configuration error.
+
+Examples:
+  scorebridge parse scores.txt > scores.ndjson
+  scorebridge parse scores.txt --out csv > scores.csv
+  scorebridge parse response.json --format json --out json
+  scorebridge parse scores.txt --layout site-layout.json`,
+    )
+    .action(async (file: string, options) => {
+      status.code = await parseCommand(file, options, io);
+    });
+
+  const layout = program
+    .command('layout')
+    .description("Inspect the ScoreLink record layout, or import ETS's layout spreadsheet.");
+
+  layout
+    .command('show')
+    .description(
+      'Print the effective layout as a table: positions, type, and how certain each field is.',
+    )
+    .option('--layout <file>', 'a site layout or override file (default: the shipped layout)')
+    .addOption(
+      new Option('--builtin <name>', 'which shipped layout to show')
+        .choices([...BUILTIN_LAYOUT_NAMES])
+        .default('scorelink-1600'),
+    )
+    .option(
+      '--json',
+      'print the effective layout as JSON (an override merged into its base)',
+      false,
+    )
+    .action(async (options) => {
+      status.code = await layoutShow(options, io);
+    });
+
+  layout
+    .command('import')
+    .description(
+      "Turn ETS's ScoreLink layout spreadsheet, saved as CSV, into a layout file ScoreBridge reads.",
+    )
+    .argument(
+      '<file.csv>',
+      'the CSV, with the columns Start, End, Size, Data Format, CL A, CL N, Field Name, Comments',
+    )
+    .addOption(
+      new Option(
+        '--extends <layout>',
+        'write an override of this shipped layout (e.g. just the iBT26 sub-fields) instead of a complete layout',
+      ).choices([...BUILTIN_LAYOUT_NAMES]),
+    )
+    .option('--name <name>', 'the name of a complete layout', 'site-layout')
+    .option(
+      '--record-length <n>',
+      'the record length of a complete layout (default: the largest End)',
+      positiveInteger,
+    )
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .addHelpText(
+      'after',
+      `
+Every row that does not add up (End − Start + 1 ≠ Size, overlapping rows, non-numbers) is
+reported with its CSV line, and nothing is written. A row wholly containing other rows is a
+block (type raw); the rows inside are its sub-fields. Types are guessed from the field names
+(dates, scores, filler) — review them, then use the file with --layout.
+
+Examples:
+  scorebridge layout import ets-layout.csv -o site-layout.json
+  scorebridge layout import ibt26-block.csv --extends scorelink-1600 -o ibt26-override.json
+  scorebridge layout show --layout ibt26-override.json`,
+    )
+    .action(async (file: string, options) => {
+      status.code = await layoutImport(file, options, io);
+    });
+
+  return program;
+}
+
+function positiveInteger(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new InvalidArgumentError('must be a whole number from 1');
+  return Number(value);
+}
+
+/** Runs the CLI with arguments (without `node` and the script); resolves to the exit status. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const status = { code: EXIT.ok as number };
+  const program = buildProgram(io, status);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return EXIT.usage;
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return status.code;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') return status.code;
+    io.stderr.write(`${errorText(error)}\n`);
+    if (error instanceof ScoreBridgeError)
+      return error.kind === 'parse' ? EXIT.inputProblems : EXIT.usage;
+    if ((error as NodeJS.ErrnoException).syscall) return EXIT.usage;
+    return EXIT.inputProblems;
+  }
+}
+
+function errorText(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  if (e.syscall && e.path)
+    return `scorebridge: error: cannot read ${e.path}: ${e.code === 'ENOENT' ? 'no such file' : e.code}`;
+  const lines = describeError(error).split('\n');
+  return lines.map((line) => `scorebridge: error: ${line}`).join('\n');
+}

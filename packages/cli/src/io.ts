@@ -1,0 +1,30 @@
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+
+/** The streams a command writes to; tests pass their own. */
+export interface Io {
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly stdin: NodeJS.ReadableStream;
+}
+
+/** The process's own streams. */
+export const processIo: Io = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+};
+
+/** Writes and waits for the stream to drain when its buffer is full (large outputs stay in constant memory). */
+export async function write(stream: Writable, text: string): Promise<void> {
+  if (text.length > 0 && !stream.write(text)) await once(stream, 'drain');
+}
+
+/** A file path, or `-` for standard input, as a stream of chunks. */
+export function openInput(path: string, io: Io): AsyncIterable<Uint8Array | string> {
+  return path === '-' ? (io.stdin as AsyncIterable<Uint8Array | string>) : createReadStream(path);
+}
+
+/** Exit statuses: 0 all good; 1 the input had problems (reported); 2 usage or configuration error. */
+export const EXIT = { ok: 0, inputProblems: 1, usage: 2 } as const;

@@ -1,0 +1,21 @@
+import { PassThrough, Readable } from 'node:stream';
+import { main } from '../index.js';
+
+/** Runs the CLI in-process with captured output; `stdin` feeds standard input. */
+export async function run(
+  args: string[],
+  stdin = '',
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const code = await main(args, { stdout, stderr, stdin: Readable.from([Buffer.from(stdin)]) });
+  return {
+    code,
+    stdout: Buffer.concat(out).toString('utf8'),
+    stderr: Buffer.concat(err).toString('utf8'),
+  };
+}
