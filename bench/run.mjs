@@ -9,23 +9,38 @@ const only = process.argv[2];
 const rows = [];
 
 if (!only || only === 'parse') {
-  const t = await parseThroughput();
-  console.log('\nFull-record parse throughput (20,000 realistic records, 64 KiB decoded chunks, best of 9 interleaved rounds)');
-  console.log(`  ScoreLink parser            ${t.scorelink.recordsPerSecond.toLocaleString('en')} records/s  ${t.scorelink.mbPerSecond} MB/s`);
-  console.log(`  ScoreLink parser + SHA-256  ${t.scorelinkWithHash.recordsPerSecond.toLocaleString('en')} records/s  ${t.scorelinkWithHash.mbPerSecond} MB/s`);
-  console.log(`  JSON.parse, same records    ${t.jsonParse.recordsPerSecond.toLocaleString('en')} records/s  ${t.jsonParse.mbPerSecond} MB/s`);
-  console.log(`  ratio parser / JSON.parse   ${t.ratio.toFixed(2)}x   (with content hash: ${t.ratioWithHash.toFixed(2)}x; goal: 2x)`);
+  const t = parseThroughput();
+  console.log(
+    '\nFull-record parse throughput (20,000 realistic records, 64 KiB decoded chunks, best of 9 interleaved rounds)',
+  );
+  console.log(
+    `  ScoreLink parser            ${t.scorelink.recordsPerSecond.toLocaleString('en')} records/s  ${t.scorelink.mbPerSecond} MB/s`,
+  );
+  console.log(
+    `  ScoreLink parser + SHA-256  ${t.scorelinkWithHash.recordsPerSecond.toLocaleString('en')} records/s  ${t.scorelinkWithHash.mbPerSecond} MB/s`,
+  );
+  console.log(
+    `  JSON.parse, same records    ${t.jsonParse.recordsPerSecond.toLocaleString('en')} records/s  ${t.jsonParse.mbPerSecond} MB/s`,
+  );
+  console.log(
+    `  ratio parser / JSON.parse   ${t.ratio.toFixed(2)}x   (with content hash: ${t.ratioWithHash.toFixed(2)}x; goal: 2x)`,
+  );
   rows.push(['parse ratio vs JSON.parse', `${t.ratio.toFixed(2)}x`, '>= 2x']);
 }
 
 if (!only || only === 'memory') {
   const script = fileURLToPath(new URL('./stream-memory.mjs', import.meta.url));
-  const out = JSON.parse(execFileSync(process.execPath, [script, String(GIB)], { encoding: 'utf8' }));
+  const out = JSON.parse(
+    execFileSync(process.execPath, [script, String(GIB)], { encoding: 'utf8' }),
+  );
   console.log('\nStreaming a generated 1 GiB ScoreLink body through the parser (own process)');
-  console.log(`  ${out.records.toLocaleString('en')} records in ${out.seconds.toFixed(1)} s (${Math.round(out.records / out.seconds).toLocaleString('en')} records/s), ${out.issues} issues`);
+  console.log(
+    `  ${out.records.toLocaleString('en')} records in ${out.seconds.toFixed(1)} s (${Math.round(out.records / out.seconds).toLocaleString('en')} records/s), ${out.issues} issues`,
+  );
   console.log(`  peak RSS ${out.peakRssMb.toFixed(0)} MB (goal: under 200 MB)`);
   rows.push(['1 GiB stream peak RSS', `${out.peakRssMb.toFixed(0)} MB`, '< 200 MB']);
 }
 
 console.log('\nSummary');
-for (const [name, value, goal] of rows) console.log(`  ${name.padEnd(28)} ${value.padStart(8)}   goal ${goal}`);
+for (const [name, value, goal] of rows)
+  console.log(`  ${name.padEnd(28)} ${value.padStart(8)}   goal ${goal}`);

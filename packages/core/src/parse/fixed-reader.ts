@@ -14,7 +14,7 @@ export type FixedReader = (
 ) => Record<string, FieldValue>;
 
 /** Consecutive fields checked for blankness together; see {@link compileFixedReader}. */
-const GROUP_SIZE = 6;
+const GROUP_SIZE = 10;
 
 const SPACES: string[] = [];
 function spaces(n: number): string {
@@ -27,8 +27,10 @@ function spaces(n: number): string {
  * - fields are read by offset from the decoded chunk, never from a per-line substring:
  *   `charCodeAt` on a flat string is twice as fast as on a slice;
  * - `String.prototype.trim` is a runtime call (~30 ns), so padding is found with `charCodeAt`;
- * - most of a record is blank, so runs of up to six fields are first compared, in one native
+ * - most of a record is blank, so runs of up to ten fields are first compared, in one native
  *   string comparison, with a run of spaces;
+ * - text is left-justified, so only its padding is scanned;
+ * - a date is one concatenation of cached parts (`2025` + `-05-03`), not three slices joined;
  * - the result is one object literal with the layout's ids, so every record shares one
  *   hidden class.
  * The generated source contains only numbers and ids quoted by JSON.stringify (ids are
@@ -94,10 +96,24 @@ function blank(t: string, a: number, b: number, spaces: string): boolean {
 
 /** Trimmed text of `t[a..b)`, or null when blank. */
 function readText(t: string, a: number, b: number, spaces: string): string | null {
-  if (blank(t, a, b, spaces)) return null;
+  if (t.charCodeAt(a) > 32) {
+    // Left-justified, the usual case: the first character stops the padding scan.
+    while (t.charCodeAt(b - 1) <= 32) b--;
+    return t.slice(a, b);
+  }
+  if (t.slice(a, b) === spaces) return null;
   while (b > a && t.charCodeAt(b - 1) <= 32) b--;
   while (a < b && t.charCodeAt(a) <= 32) a++;
   return a === b ? null : t.slice(a, b);
+}
+
+/** `2025` for years seen so far, and `-MM-DD` for every month and day: dates are two parts. */
+const YEARS: string[] = [];
+const MONTH_DAYS: string[] = [];
+for (let m = 1; m <= 12; m++) {
+  for (let d = 1; d <= 31; d++) {
+    MONTH_DAYS[m * 32 + d] = `-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+  }
 }
 
 /** `YYYYMMDD` → `YYYY-MM-DD`; null when blank or zeros; undefined when not a real date. */
@@ -115,7 +131,7 @@ function readDate(t: string, a: number, b: number, spaces: string): string | nul
   }
   if (y === 0 && m === 0 && d === 0) return null;
   if (!isCalendarDate(y, m, d)) return undefined;
-  return `${t.slice(a, a + 4)}-${t.slice(a + 4, a + 6)}-${t.slice(a + 6, b)}`;
+  return (YEARS[y] ??= String(y)) + MONTH_DAYS[m * 32 + d];
 }
 
 /** Whole numbers the fast way; anything with a point goes through `scoreValue`. */

@@ -9,7 +9,7 @@ import {
 } from '../testing/records.test-helpers.js';
 import { formatRecord } from './format.js';
 import type { ParsedEntry } from './issues.js';
-import { parseAll } from './parse.js';
+import { parseAll, parseRecords } from './parse.js';
 import { ScoreLinkParser } from './scorelink.js';
 
 const good = (entries: ParsedEntry[]) => entries.filter((e) => e.issues.length === 0);
@@ -161,6 +161,16 @@ describe('ScoreLink parser', () => {
       'line 2: longer than 10000 characters without a line break; skipped',
     ]);
     expect(good(out).map((e) => e.line)).toEqual([1, 3]);
+  });
+
+  it('hands a large in-memory body over in bounded batches, as a stream would', async () => {
+    const body = Buffer.from(
+      `${Array.from({ length: 300 }, (_, i) => sampleLine({ appointmentNumber: String(i + 1) })).join('\n')}\n`,
+    );
+    const sizes: number[] = [];
+    for await (const batch of parseRecords(body)) sizes.push(batch.length);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(300);
+    expect(Math.max(...sizes)).toBeLessThan(100);
   });
 
   it('reads zeros and blanks in dates as no date, half scores as numbers', async () => {

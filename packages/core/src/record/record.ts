@@ -51,8 +51,10 @@ export interface CompiledLayout {
   /** The typed (non-filler) fields in reading order; values arrays follow this order. */
   readonly fields: readonly LayoutField[];
   readonly ids: readonly string[];
-  /** The record-key fields' values, in key order (null where the layout lacks the field). */
-  readonly keyValues: (fields: Record<string, FieldValue>) => FieldValue[];
+  /** The record key of a fields object (spaces inside the appointment number removed). */
+  readonly keyOf: (fields: Record<string, FieldValue>) => string;
+  /** True when a required key field is blank (then {@link buildRecord} lists which). */
+  readonly lacksKey: (fields: Record<string, FieldValue>) => boolean;
   readonly hasEssentials: (fields: Record<string, FieldValue>) => boolean;
   readonly hasIbt26: (fields: Record<string, FieldValue>) => boolean;
   readonly hasIbt: (fields: Record<string, FieldValue>) => boolean;
@@ -74,8 +76,17 @@ export function compileLayout(layout: Layout): CompiledLayout {
     layout,
     fields,
     ids,
-    keyValues: compiledAccess(
-      `[${RECORD_KEY_FIELDS.map((id) => (ids.includes(id) ? `f[${JSON.stringify(id)}]` : 'null')).join(', ')}]`,
+    keyOf: compiledAccess(
+      RECORD_KEY_FIELDS.map((id) => {
+        if (!ids.includes(id)) return "''";
+        const value = `(f[${JSON.stringify(id)}] ?? '')`;
+        return id === 'appointmentNumber' ? `squeeze(${value})` : value;
+      }).join(" + '|' + "),
+    ),
+    lacksKey: compiledAccess(
+      REQUIRED_KEY_FIELDS.map((id) =>
+        ids.includes(id) ? `f[${JSON.stringify(id)}] == null` : 'true',
+      ).join(' || '),
     ),
     hasEssentials: anyPresent(idsWhere((f) => /^ess/.test(f.id) && f.type === 'score')),
     hasIbt26: anyPresent(
@@ -105,9 +116,13 @@ function objectBuilder(ids: readonly string[]): CompiledLayout['fieldsOf'] {
 
 // biome-ignore lint/suspicious/noExplicitAny: compiled accessors return what their source says.
 function compiledAccess(expression: string): (fields: Record<string, FieldValue>) => any {
-  return new Function('f', `return ${expression};`) as (
-    fields: Record<string, FieldValue>,
-  ) => never;
+  return new Function('squeeze', `return (f) => ${expression};`)(squeeze);
+}
+
+/** Registration numbers are compared without spaces. */
+function squeeze(value: FieldValue): string {
+  const text = String(value);
+  return text.includes(' ') ? text.replace(/\s+/g, '') : text;
 }
 
 function anyPresent(ids: readonly string[]): (fields: Record<string, FieldValue>) => boolean {
@@ -129,16 +144,10 @@ export function buildRecord(
   extra?: Record<string, unknown>,
   hashSource?: string,
 ): { record: ScoreRecord; missingKey: readonly string[] } {
-  let missingKey: string[] | undefined;
-  let recordKey = '';
-  const key = c.keyValues(fields);
-  for (let k = 0; k < key.length; k++) {
-    const v = key[k];
-    if (v == null && REQUIRED[k]) (missingKey ??= []).push(RECORD_KEY_FIELDS[k]!);
-    let part = v == null ? '' : String(v);
-    if (k === APPOINTMENT && part.includes(' ')) part = part.replace(/\s+/g, '');
-    recordKey += k === 0 ? part : `|${part}`;
-  }
+  const recordKey = c.keyOf(fields);
+  const missingKey = c.lacksKey(fields)
+    ? REQUIRED_KEY_FIELDS.filter((id) => fields[id] == null)
+    : NONE;
   return {
     record: new ParsedRecord(
       c.layout.name,
@@ -149,7 +158,7 @@ export function buildRecord(
       hashSource,
       scaleOf(c, fields, extra),
     ),
-    missingKey: missingKey ?? NONE,
+    missingKey,
   };
 }
 
@@ -189,11 +198,7 @@ class ParsedRecord implements ScoreRecord {
   }
 }
 
-const NONE: string[] = [];
-const APPOINTMENT = RECORD_KEY_FIELDS.indexOf('appointmentNumber');
-const REQUIRED = RECORD_KEY_FIELDS.map((id) =>
-  (REQUIRED_KEY_FIELDS as readonly string[]).includes(id),
-);
+const NONE: readonly string[] = [];
 
 function scaleOf(
   c: CompiledLayout,
