@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../errors.js';
+import { configProblems } from '../testing/records.test-helpers.js';
 import { layoutFromSpreadsheetCsv } from './import-csv.js';
 import type { Layout, LayoutOverride } from './layout.js';
 import { layoutFromJson } from './load.js';
@@ -24,15 +24,8 @@ const IBT26_SHEET = `Start,End,Size,Data Format,CL A,CL N,Field Name,Comments
 838,839,2,CH,X,X,iBT26 CEFR Reading,
 `;
 
-function problems(csv: string, options = {}): string[] {
-  try {
-    layoutFromSpreadsheetCsv(csv, { source: 'sheet.csv', ...options });
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (csv: string) =>
+  configProblems(() => layoutFromSpreadsheetCsv(csv, { source: 'sheet.csv' }));
 
 describe('layout import from ETS spreadsheet CSV', () => {
   it('writes a complete layout with ids, types and certainty', () => {

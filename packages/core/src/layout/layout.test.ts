@@ -2,23 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../errors.js';
-import { LAYOUT_900, LAYOUT_1600 } from '../testing/records.test-helpers.js';
+import { configProblems, LAYOUT_900, LAYOUT_1600 } from '../testing/records.test-helpers.js';
 import { layoutProblems } from './layout.js';
 import { layoutFromJson, loadLayoutFile, resolveLayouts } from './load.js';
 
 function field(id: string, start: number, end: number, type = 'text') {
   return { id, start, end, name: id, type, certainty: 'site' };
-}
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('shipped layouts', () => {
@@ -70,7 +59,7 @@ describe('layout validation', () => {
     JSON.stringify({ name: 't', recordLength, fields });
 
   it('reports every problem at once, naming the fields', () => {
-    const problems = problemsOf(() =>
+    const problems = configProblems(() =>
       layoutFromJson(
         layout([
           field('a', 1, 5),
@@ -99,7 +88,7 @@ describe('layout validation', () => {
         's.json',
       ),
     ).not.toThrow();
-    const problems = problemsOf(() =>
+    const problems = configProblems(() =>
       layoutFromJson(layout([field('name', 1, 10), field('part', 2, 4)]), 's.json'),
     );
     expect(problems[0]).toMatch(
@@ -108,7 +97,7 @@ describe('layout validation', () => {
   });
 
   it('names the JSON path and field id of schema errors', () => {
-    const problems = problemsOf(() =>
+    const problems = configProblems(() =>
       layoutFromJson(
         layout([field('ok', 1, 2), { ...field('bad', 3, 4), type: 'number' }]),
         's.json',
@@ -118,7 +107,7 @@ describe('layout validation', () => {
   });
 
   it('rejects reserved and malformed ids', () => {
-    const problems = problemsOf(() =>
+    const problems = configProblems(() =>
       layoutFromJson(layout([field('recordKey', 1, 2), field('2x', 3, 4)]), 's.json'),
     );
     expect(problems.join('\n')).toMatch(/recordKey\)\.id: is reserved/);
@@ -127,7 +116,7 @@ describe('layout validation', () => {
 
   it('locates JSON syntax errors by line and column', () => {
     // A missing comma: the parser stops at the start of line 3.
-    const problems = problemsOf(() =>
+    const problems = configProblems(() =>
       layoutFromJson('{\n  "name": "x"\n  "recordLength": 5\n}', 'bad.json'),
     );
     expect(problems[0]).toMatch(/^bad\.json:3:3: not valid JSON/);
@@ -172,13 +161,13 @@ describe('site overrides', () => {
       extends: 'scorelink-1600',
       fields: [{ id: 'oops', start: 40, end: 50, name: 'Oops' }],
     });
-    const problems = problemsOf(() => loadLayoutFile(path));
+    const problems = configProblems(() => loadLayoutFile(path));
     expect(problems.join('\n')).toMatch(/appointmentNumber \(27–42\) and oops \(40–50\) overlap/);
   });
 
   it('says what a new field is missing, and which base layouts exist', () => {
     expect(
-      problemsOf(() =>
+      configProblems(() =>
         loadLayoutFile(
           write({ extends: 'scorelink-1600', fields: [{ id: 'newThing', start: 900 }] }),
         ),
@@ -187,7 +176,7 @@ describe('site overrides', () => {
       /field newThing: scorelink-1600 has no such field, so a new one needs start, end and name/,
     );
     expect(
-      problemsOf(() => loadLayoutFile(write({ extends: 'scorelink-2000', fields: [] })))[0],
+      configProblems(() => loadLayoutFile(write({ extends: 'scorelink-2000', fields: [] })))[0],
     ).toMatch(/extends "scorelink-2000", which is not a shipped layout/);
   });
 

@@ -1,5 +1,7 @@
 // Helpers shared by the core test files (not part of the build).
 import fc from 'fast-check';
+import { expect } from 'vitest';
+import { ConfigError } from '../errors.js';
 import type { Layout, LayoutField } from '../layout/layout.js';
 import { builtinLayout } from '../layout/load.js';
 import { formatRecord } from '../parse/format.js';
@@ -120,4 +122,15 @@ export function fieldsArbitrary(
     })
     .map((d) => d.toISOString().slice(0, 10));
   return fc.record(shape);
+}
+
+/** Runs `fn`, expects a ConfigError, and returns its problems (each a located message). */
+export function configProblems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
 }
