@@ -1,7 +1,14 @@
-import { BUILTIN_LAYOUT_NAMES, describeError, ScoreBridgeError } from '@scorebridge/core';
+import {
+  BUILTIN_LAYOUT_NAMES,
+  ScoreBridgeError,
+  SourceError,
+  serializeError,
+} from '@scorebridge/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { fetchCommand } from './commands/fetch.js';
 import { layoutImport, layoutShow } from './commands/layout.js';
 import { parseCommand } from './commands/parse.js';
+import { sandboxCommand } from './commands/sandbox.js';
 import { EXIT, type Io, processIo } from './io.js';
 
 const VERSION = '0.1.0';
@@ -67,6 +74,82 @@ Examples:
     )
     .action(async (file: string, options) => {
       status.code = await parseCommand(file, options, io);
+    });
+
+  program
+    .command('fetch')
+    .description(
+      'Fetch scores for a report-date window from TOEFL Access (or the sandbox) and print the records.',
+    )
+    .requiredOption(
+      '--base-url <url>',
+      'the scores endpoint, e.g. https://toeflaccess-api.ets.org/scores',
+    )
+    .requiredOption('--authcode-env <name>', 'the environment variable holding the API key')
+    .requiredOption('--from <iso>', 'window start: a date or date-time, UTC unless a zone is given')
+    .requiredOption('--to <iso>', 'window end')
+    .addOption(
+      new Option('--format <format>', 'ask for ScoreLink (fixed-length) or JSON')
+        .choices(['scorelink', 'json'])
+        .default('scorelink'),
+    )
+    .addOption(
+      new Option('--out <format>', 'print one JSON object per line, a JSON array, or CSV')
+        .choices(['ndjson', 'json', 'csv'])
+        .default('ndjson'),
+    )
+    .option('--layout <file>', 'a site layout or override file')
+    .option('--json-map <file>', 'for --format json: {"fields": {"<JSON key>": "<layout id>"}}')
+    .option('--type <type>', 'the type/program parameter', 'TOEFL')
+    .option('--report-by <value>', 'the reportby parameter', 'scorelinkbyreportdate')
+    .option(
+      '--max-window-days <n>',
+      'the longest window of one request (ETS asks for 30 or less)',
+      positiveInteger,
+      30,
+    )
+    .addHelpText(
+      'after',
+      `
+The window is fetched in slices of at most --max-window-days; slices share one second so no
+report on an edge is missed, and a report in both is printed once. Network errors, timeouts and
+server errors are retried with backoff (after an HTTP 500: 5–10 minutes, then smaller windows,
+as ETS advises); a rejected key is not retried, and the error says what to do.
+
+ETS advises testing a new key with a small date range first — this command is how:
+  export TOEFL_KEY='…'
+  npx scorebridge fetch --base-url https://toeflaccess-api.ets.org/scores \\
+    --authcode-env TOEFL_KEY --from 2026-11-01 --to 2026-11-02
+
+Exit status: 0 all good; 1 some records had problems; 2 usage or configuration error;
+3 TOEFL Access refused or failed (the message says why and what to do).`,
+    )
+    .action(async (options) => {
+      status.code = await fetchCommand(options, io, process.env);
+    });
+
+  program
+    .command('sandbox')
+    .description(
+      "Run the TOEFL Access sandbox: ETS's API with synthetic scores, for trying ScoreBridge without credentials.",
+    )
+    .option('--port <n>', 'port to listen on (0: any free port)', nonNegativeInteger, 8787)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--seed <n>', 'the same seed gives the same data', nonNegativeInteger, 1)
+    .option('--records <n>', 'how many score reports', positiveInteger, 500)
+    .option('--days <n>', 'report dates spread over the last this many days', positiveInteger, 365)
+    .option('--authcode <key>', 'the key to accept (default: a new one, printed)')
+    .option(
+      '--faults <list>',
+      'faults for the first requests: 500x3, 403, 429:30, hang, slow:200, truncate:5000, redirect:URL',
+    )
+    .addOption(
+      new Option('--error-format <format>', 'error bodies as plain text or JSON')
+        .choices(['text', 'json'])
+        .default('text'),
+    )
+    .action(async (options) => {
+      status.code = await sandboxCommand(options, io);
     });
 
   const layout = program
@@ -135,6 +218,11 @@ Examples:
   return program;
 }
 
+function nonNegativeInteger(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number');
+  return Number(value);
+}
+
 function positiveInteger(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1)
     throw new InvalidArgumentError('must be a whole number from 1');
@@ -156,6 +244,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if ((error as NodeJS.ErrnoException).code === 'EPIPE') return status.code;
     io.stderr.write(`${errorText(error)}\n`);
+    if (error instanceof SourceError) return EXIT.source;
     if (error instanceof ScoreBridgeError)
       return error.kind === 'parse' ? EXIT.inputProblems : EXIT.usage;
     if ((error as NodeJS.ErrnoException).syscall) return EXIT.usage;
@@ -167,6 +256,8 @@ function errorText(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
   if (e.syscall && e.path)
     return `scorebridge: error: cannot read ${e.path}: ${e.code === 'ENOENT' ? 'no such file' : e.code}`;
-  const lines = describeError(error).split('\n');
-  return lines.map((line) => `scorebridge: error: ${line}`).join('\n');
+  const { message, remedy } = serializeError(error);
+  const lines = message.split('\n').map((line) => `scorebridge: error: ${line}`);
+  if (remedy) lines.push(`scorebridge: what to do: ${remedy}`);
+  return lines.join('\n');
 }

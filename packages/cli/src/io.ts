@@ -26,5 +26,8 @@ export function openInput(path: string, io: Io): AsyncIterable<Uint8Array | stri
   return path === '-' ? (io.stdin as AsyncIterable<Uint8Array | string>) : createReadStream(path);
 }
 
-/** Exit statuses: 0 all good; 1 the input had problems (reported); 2 usage or configuration error. */
-export const EXIT = { ok: 0, inputProblems: 1, usage: 2 } as const;
+/**
+ * Exit statuses: 0 all good; 1 the input had problems (reported); 2 usage or configuration
+ * error; 3 the source (TOEFL Access) refused or failed.
+ */
+export const EXIT = { ok: 0, inputProblems: 1, usage: 2, source: 3 } as const;

@@ -77,25 +77,39 @@ export class ConfigError extends ScoreBridgeError {
 
 /** An input (response body, file) could not be read as a whole. Per-record problems are `ParseIssue`s instead. */
 export class ParseError extends ScoreBridgeError {
-  constructor(message: string, options: ScoreBridgeErrorOptions = {}) {
+  /** The input stopped short (a cut-off body): worth fetching again, unlike malformed input. */
+  readonly truncated: boolean;
+
+  constructor(message: string, options: ScoreBridgeErrorOptions & { truncated?: boolean } = {}) {
     super('parse', message, options);
     this.name = 'ParseError';
+    this.truncated = options.truncated ?? false;
   }
 }
 
-/** The TOEFL Access source failed; `kind` says how. */
+/** The TOEFL Access source failed; `kind` says how, `code` says exactly which documented case. */
 export class SourceError extends ScoreBridgeError {
   /** The HTTP status, when there was a response. */
   readonly status: number | undefined;
+  /** Which case, for alerts and remedies: `key-rejected`, `account-inactive`, `server-error`, … */
+  readonly code: string | undefined;
+  /** Seconds the server asked us to wait (HTTP `Retry-After`), when it said so. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     kind: ErrorKind,
     message: string,
-    options: ScoreBridgeErrorOptions & { status?: number } = {},
+    options: ScoreBridgeErrorOptions & {
+      status?: number;
+      code?: string;
+      retryAfterSeconds?: number;
+    } = {},
   ) {
     super(kind, message, options);
     this.name = 'SourceError';
     this.status = options.status;
+    this.code = options.code;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -126,6 +140,7 @@ export interface SerializedError {
   where?: string;
   remedy?: string;
   status?: number;
+  code?: string;
 }
 
 /**
@@ -138,7 +153,10 @@ export function serializeError(error: unknown): SerializedError {
     const out: SerializedError = { name: error.name, kind: error.kind, message: error.message };
     if (error.where !== undefined) out.where = error.where;
     if (error.remedy !== undefined) out.remedy = error.remedy;
-    if (error instanceof SourceError && error.status !== undefined) out.status = error.status;
+    if (error instanceof SourceError) {
+      if (error.status !== undefined) out.status = error.status;
+      if (error.code !== undefined) out.code = error.code;
+    }
     return out;
   }
   if (error instanceof Error) {

@@ -65,3 +65,21 @@ export {
   toCanonicalJson,
 } from './record/record.js';
 export { dateValue, type FieldValue, rawValue, scoreValue, textValue } from './record/values.js';
+export {
+  backoffDelay,
+  DEFAULT_RETRY_POLICY,
+  isRetryable,
+  pause,
+  RETRYABLE_KINDS,
+  type RetryPolicy,
+} from './retry.js';
+export {
+  createToeflAccessClient,
+  type SourceEvent,
+  type SourceStats,
+  type ToeflAccessClient,
+  type ToeflAccessClientOptions,
+} from './toefl-access/client.js';
+export { formatEtsDate, parseIsoInput } from './toefl-access/dates.js';
+export { errorText, sourceErrorFor, TOEFL_ACCESS_ERRORS } from './toefl-access/source-errors.js';
+export { planSlices, SLICE_OVERLAP_MS, type Slice } from './toefl-access/windows.js';

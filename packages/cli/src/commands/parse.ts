@@ -2,24 +2,18 @@ import { readFileSync } from 'node:fs';
 import {
   ConfigError,
   type JsonMapping,
-  type Layout,
-  type ParsedEntry,
   parseRecords,
   type ResponseFormat,
   resolveLayouts,
   type SourceEncoding,
-  toCanonicalJson,
 } from '@scorebridge/core';
-import { stringify } from 'csv-stringify/sync';
 import { EXIT, type Io, openInput, write } from '../io.js';
-
-/** Output formats of `parse`. */
-export type ParseOutput = 'ndjson' | 'json' | 'csv';
+import { type RecordOutput, RecordPrinter } from '../output.js';
 
 /** Options of `scorebridge parse`. */
 export interface ParseCommandOptions {
   format: ResponseFormat;
-  out: ParseOutput;
+  out: RecordOutput;
   layout?: string;
   encoding: SourceEncoding;
   jsonMap?: string;
@@ -35,11 +29,9 @@ export async function parseCommand(
   io: Io,
 ): Promise<number> {
   const layouts = resolveLayouts(options.layout);
-  const writer = outputWriter(options.out, layouts);
+  const printer = new RecordPrinter(options.out, layouts, io);
   const source = input === '-' ? 'stdin' : input;
-  let good = 0;
-  let withIssues = 0;
-  await write(io.stdout, writer.begin());
+  await printer.begin();
   try {
     for await (const batch of parseRecords(openInput(input, io), {
       format: options.format,
@@ -47,72 +39,17 @@ export async function parseCommand(
       encoding: options.encoding,
       jsonMapping: options.jsonMap ? readJsonMapping(options.jsonMap) : undefined,
     })) {
-      let text = '';
-      let problems = '';
-      for (const entry of batch) {
-        if (entry.issues.length === 0) {
-          text += writer.record(entry, good++);
-        } else {
-          withIssues++;
-          for (const issue of entry.issues)
-            problems += `scorebridge: ${source}: ${issue.message}\n`;
-        }
-      }
-      await write(io.stdout, text);
-      await write(io.stderr, problems);
+      await printer.print(batch, source);
     }
   } finally {
-    await write(io.stdout, writer.end());
+    await printer.end();
   }
-  const total = good + withIssues;
-  await write(
-    io.stderr,
-    `scorebridge: ${source}: ${total} record${total === 1 ? '' : 's'}: ${good} good, ${withIssues} with issues\n`,
-  );
-  return withIssues > 0 ? EXIT.inputProblems : EXIT.ok;
+  await write(io.stderr, `scorebridge: ${source}: ${printer.summary()}\n`);
+  return printer.withIssues > 0 ? EXIT.inputProblems : EXIT.ok;
 }
 
-interface OutputWriter {
-  begin(): string;
-  record(entry: ParsedEntry, index: number): string;
-  end(): string;
-}
-
-function outputWriter(out: ParseOutput, layouts: readonly Layout[]): OutputWriter {
-  const json = (entry: ParsedEntry) =>
-    JSON.stringify({ line: entry.line, ...toCanonicalJson(entry.record!) });
-  switch (out) {
-    case 'json':
-      return {
-        begin: () => '[\n',
-        record: (entry, index) => `${index === 0 ? '' : ',\n'}${json(entry)}`,
-        end: () => '\n]\n',
-      };
-    case 'csv': {
-      const ids = [
-        ...new Set(
-          layouts.flatMap((l) => l.fields.filter((f) => f.type !== 'filler').map((f) => f.id)),
-        ),
-      ];
-      const columns = ['line', ...ids, 'recordKey', 'contentHash', 'scale'];
-      return {
-        begin: () => stringify([columns]),
-        record: (entry) => {
-          const row: Record<string, unknown> = {
-            line: entry.line,
-            ...toCanonicalJson(entry.record!),
-          };
-          return stringify([columns.map((c) => row[c] ?? '')]);
-        },
-        end: () => '',
-      };
-    }
-    default:
-      return { begin: () => '', record: (entry) => `${json(entry)}\n`, end: () => '' };
-  }
-}
-
-function readJsonMapping(path: string): JsonMapping {
+/** Reads a `--json-map` file: `{"fields": {"<JSON key>": "<layout id>"}}`. */
+export function readJsonMapping(path: string): JsonMapping {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));

@@ -112,6 +112,7 @@ export class JsonDataSplitter {
     if (this.#phase !== 'done') {
       throw new ParseError(
         `the JSON response ended inside its "data" array after ${this.#elements} records (a truncated body?)`,
+        { truncated: true },
       );
     }
   }

@@ -24,7 +24,10 @@ export interface ScoreRecord {
   readonly raw: string;
   /** Natural key: institution, department, appointment/registration number, test date, test type. */
   readonly recordKey: string;
-  /** SHA-256 (hex) of the typed content; changes when ETS re-sends a changed report. */
+  /**
+   * SHA-256 (hex) of the content; changes when ETS re-sends a changed report. The key fields are
+   * part of what is hashed, so equal hashes mean the same record with the same content.
+   */
   readonly contentHash: string;
   /** The score scale: `ibt` 0–120, `ibt26` 1–6, `essentials`, or `unknown`. */
   readonly scale: ScoreScale;
@@ -51,7 +54,12 @@ export interface CompiledLayout {
   /** The typed (non-filler) fields in reading order; values arrays follow this order. */
   readonly fields: readonly LayoutField[];
   readonly ids: readonly string[];
-  /** The record key of a fields object (spaces inside the appointment number removed). */
+  /**
+   * The record key of a fields object (spaces inside the appointment number removed). Built by
+   * `Array.prototype.join`, which writes one new flat string: field values are slices of the
+   * decoded chunk, and a key made by concatenation would point into (and keep alive) the chunk
+   * wherever it is kept — a ledger of a 100,000-record fetch held 470 MB that way.
+   */
   readonly keyOf: (fields: Record<string, FieldValue>) => string;
   /** True when a required key field is blank (then {@link buildRecord} lists which). */
   readonly lacksKey: (fields: Record<string, FieldValue>) => boolean;
@@ -77,11 +85,11 @@ export function compileLayout(layout: Layout): CompiledLayout {
     fields,
     ids,
     keyOf: compiledAccess(
-      RECORD_KEY_FIELDS.map((id) => {
-        if (!ids.includes(id)) return "''";
-        const value = `(f[${JSON.stringify(id)}] ?? '')`;
+      `[${RECORD_KEY_FIELDS.map((id) => {
+        if (!ids.includes(id)) return 'null';
+        const value = `f[${JSON.stringify(id)}]`;
         return id === 'appointmentNumber' ? `squeeze(${value})` : value;
-      }).join(" + '|' + "),
+      }).join(', ')}].join('|')`,
     ),
     lacksKey: compiledAccess(
       REQUIRED_KEY_FIELDS.map((id) =>
@@ -120,9 +128,8 @@ function compiledAccess(expression: string): (fields: Record<string, FieldValue>
 }
 
 /** Registration numbers are compared without spaces. */
-function squeeze(value: FieldValue): string {
-  const text = String(value);
-  return text.includes(' ') ? text.replace(/\s+/g, '') : text;
+function squeeze(value: FieldValue): FieldValue {
+  return typeof value === 'string' && value.includes(' ') ? value.replace(/\s+/g, '') : value;
 }
 
 function anyPresent(ids: readonly string[]): (fields: Record<string, FieldValue>) => boolean {

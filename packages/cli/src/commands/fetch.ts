@@ -1,0 +1,107 @@
+import {
+  ConfigError,
+  createToeflAccessClient,
+  formatEtsDate,
+  parseIsoInput,
+  type ResponseFormat,
+  resolveLayouts,
+  type Slice,
+  type SourceEvent,
+} from '@scorebridge/core';
+import { EXIT, type Io, write } from '../io.js';
+import { type RecordOutput, RecordPrinter } from '../output.js';
+import { readJsonMapping } from './parse.js';
+
+/** Options of `scorebridge fetch`. */
+export interface FetchCommandOptions {
+  baseUrl: string;
+  authcodeEnv: string;
+  from: string;
+  to: string;
+  format: ResponseFormat;
+  out: RecordOutput;
+  layout?: string;
+  jsonMap?: string;
+  type: string;
+  reportBy: string;
+  maxWindowDays: number;
+}
+
+/**
+ * Fetches a report-date window from TOEFL Access (in slices of at most `maxWindowDays`) and
+ * prints the records; progress, retries and a summary go to stderr. Returns 3 when the source
+ * refused or failed (the message says what to do), 1 when records had issues.
+ */
+export async function fetchCommand(
+  options: FetchCommandOptions,
+  io: Io,
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
+  const authcode = env[options.authcodeEnv];
+  if (!authcode) {
+    throw new ConfigError(
+      `--authcode-env: the environment variable ${options.authcodeEnv} is not set; put the TOEFL Access API key in it (the key is never taken on the command line, where other users and shell history could see it)`,
+    );
+  }
+  const from = parseIsoInput(options.from, '--from');
+  const to = parseIsoInput(options.to, '--to');
+  const layouts = resolveLayouts(options.layout);
+  const printer = new RecordPrinter(options.out, layouts, io);
+  const progress: string[] = [];
+  let window = '';
+  const client = createToeflAccessClient({
+    baseUrl: options.baseUrl,
+    authcode,
+    format: options.format,
+    type: options.type,
+    reportBy: options.reportBy,
+    maxWindowDays: options.maxWindowDays,
+    layouts,
+    jsonMapping: options.jsonMap ? readJsonMapping(options.jsonMap) : undefined,
+    onEvent: (event: SourceEvent) => {
+      if (event.type === 'request') window = span(event.slice);
+      const line = describe(event);
+      if (line) progress.push(`scorebridge: ${line}\n`);
+    },
+  });
+  const slices = client.plan(from, to);
+  await write(
+    io.stderr,
+    `scorebridge: fetching ${span({ from, to })} from ${new URL(options.baseUrl).host} in ${slices.length} request${slices.length === 1 ? '' : 's'} of at most ${options.maxWindowDays} days\n`,
+  );
+  const started = performance.now();
+  await printer.begin();
+  try {
+    for await (const batch of client.fetch(from, to)) {
+      await write(io.stderr, progress.splice(0).join(''));
+      await printer.print(batch, `window ${window}`);
+    }
+  } finally {
+    await printer.end();
+    await write(io.stderr, progress.splice(0).join(''));
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const { requests, retries } = client.stats;
+  await write(
+    io.stderr,
+    `scorebridge: done in ${seconds} s: ${printer.summary()} (${requests} request${requests === 1 ? '' : 's'}, ${retries} retr${retries === 1 ? 'y' : 'ies'})\n`,
+  );
+  return printer.withIssues > 0 ? EXIT.inputProblems : EXIT.ok;
+}
+
+function span(slice: Slice): string {
+  return `${formatEtsDate(slice.from)}–${formatEtsDate(slice.to)}`;
+}
+
+function describe(event: SourceEvent): string | undefined {
+  switch (event.type) {
+    case 'slice':
+      return `${span(event.slice)}: ${event.records} records, ${event.issues} with issues (${event.durationMs} ms)`;
+    case 'retry':
+      return `${span(event.slice)}: ${event.error.message}; retrying in ${(event.delayMs / 1000).toFixed(1)} s`;
+    case 'split':
+      return `${span(event.slice)}: repeated server errors; trying ${event.into.length} smaller windows, as ETS advises`;
+    default:
+      return undefined;
+  }
+}
