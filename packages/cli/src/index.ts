@@ -138,7 +138,11 @@ Exit status: 0 all good; 1 some records had problems; 2 usage or configuration e
     .option('--seed <n>', 'the same seed gives the same data', nonNegativeInteger, 1)
     .option('--records <n>', 'how many score reports', positiveInteger, 500)
     .option('--days <n>', 'report dates spread over the last this many days', positiveInteger, 365)
-    .option('--authcode <key>', 'the key to accept (default: a new one, printed)')
+    .option(
+      '--authcode <key>',
+      'a key to accept; repeat for several (default: a new one, printed)',
+      (key: string, keys: string[] = []) => [...keys, key],
+    )
     .option(
       '--faults <list>',
       'faults for the first requests: 500x3, 403, 429:30, hang, slow:200, truncate:5000, redirect:URL',

@@ -14,8 +14,8 @@ export interface SandboxOptions extends SandboxDataOptions {
   port?: number;
   /** Address to listen on. @default '127.0.0.1' */
   host?: string;
-  /** The key the sandbox accepts. @default a new key in ETS's format (Base64 of `id:secret`) */
-  authcode?: string;
+  /** The key(s) the sandbox accepts; the first is reported as `authcode`. @default a new key in ETS's format (Base64 of `id:secret`) */
+  authcode?: string | readonly string[];
   /** Faults for the first requests. */
   faults?: FaultSpec[];
   /** Error bodies as plain text (ETS's sample texts) or as JSON `{status, message}`; ETS does not say which. @default 'text' */
@@ -47,7 +47,7 @@ export interface Sandbox {
   readonly scoresUrl: string;
   /** ETS's test endpoint (`…/scores/sample-data`): 11 fixed score sets. */
   readonly sampleDataUrl: string;
-  /** The key it accepts. */
+  /** The (first) key it accepts. */
   readonly authcode: string;
   readonly data: SandboxData;
   readonly faults: FaultQueue;
@@ -107,7 +107,13 @@ const ETS_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const data = new SandboxData(options);
   const samples = sampleData();
-  const authcode = options.authcode ?? newSandboxKey();
+  const keys =
+    typeof options.authcode === 'string'
+      ? [options.authcode]
+      : options.authcode?.length
+        ? [...options.authcode]
+        : [newSandboxKey()];
+  const authcode = keys[0]!;
   const faults = new FaultQueue();
   faults.add(...(options.faults ?? []));
   const requests: SandboxRequest[] = [];
@@ -142,7 +148,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       log('unknown', 404);
       return text(res, 404, 'Not Found');
     }
-    const key = judgeKey(req.headers.authcode, authcode);
+    const key = judgeKey(req.headers.authcode, keys);
     const fault = faults.next();
     if (fault?.kind === 'hang') {
       log(key, 0, 0, fault);
@@ -302,10 +308,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 }
 
 /** How a key is judged: the key itself is never kept. */
-function judgeKey(header: string | string[] | undefined, valid: string): string {
+function judgeKey(header: string | string[] | undefined, valid: readonly string[]): string {
   if (header === undefined || header === '') return 'missing';
   const key = Array.isArray(header) ? header[0]! : header;
-  if (key === valid) return 'valid';
+  if (valid.includes(key)) return 'valid';
   if (key === PENDING_ACCOUNT_KEY) return 'pending';
   if (key === EXPIRED_KEY) return 'expired';
   if (key === UNAUTHENTICATED_KEY) return 'not-authenticated';

@@ -15,7 +15,7 @@ export interface SandboxCommandOptions {
   seed: number;
   records: number;
   days: number;
-  authcode?: string;
+  authcode?: string[];
   faults?: string;
   errorFormat: 'text' | 'json';
 }
