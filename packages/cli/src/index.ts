@@ -5,9 +5,20 @@ import {
   serializeError,
 } from '@scorebridge/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEMO_DEFAULTS, demoCommand } from './commands/demo.js';
 import { fetchCommand } from './commands/fetch.js';
 import { layoutImport, layoutShow } from './commands/layout.js';
 import { parseCommand } from './commands/parse.js';
+import {
+  checkCommand,
+  DEFAULT_STATE_DIR,
+  dlqListCommand,
+  dlqReplayCommand,
+  runCommand,
+  schemaCommand,
+  statusCommand,
+  validateCommand,
+} from './commands/pipeline.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { EXIT, type Io, processIo } from './io.js';
 
@@ -74,6 +85,124 @@ Examples:
     )
     .action(async (file: string, options) => {
       status.code = await parseCommand(file, options, io);
+    });
+
+  const stateDir = () =>
+    new Option('--state-dir <dir>', 'where cursors, ledgers and dead letters are kept').default(
+      DEFAULT_STATE_DIR,
+    );
+
+  program
+    .command('run')
+    .description(
+      'Run a pipeline once: fetch new scores, deliver them to every destination, remember what was confirmed.',
+    )
+    .argument('<pipeline.yaml>', 'the pipeline file')
+    .option(
+      '--from <iso>',
+      'backfill: fetch this range instead of what is new (cursors do not move)',
+    )
+    .option('--to <iso>', 'backfill: end of the range (default: now)')
+    .option('--dry-run', 'show what would be delivered where; deliver and write nothing', false)
+    .addOption(stateDir())
+    .addHelpText(
+      'after',
+      `
+Each destination has a cursor (the end of the report-date window it confirmed) and a ledger
+(the records it holds, by key and content hash). A run fetches from the earliest cursor, less
+source.overlapHours, to now; records a destination already holds unchanged are skipped, changed
+ones are delivered again as updates. Unreadable records and rejected ones become dead letters
+(scorebridge dlq list). A crash at any point loses nothing: run again.
+
+Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration error;
+3 TOEFL Access failed; 4 a destination failed (its cursor did not move).`,
+    )
+    .action(async (file: string, options) => {
+      status.code = await runCommand(file, options, io);
+    });
+
+  program
+    .command('validate')
+    .description('Check pipeline files: every problem, with file:line:column.')
+    .argument('<files...>', 'pipeline files')
+    .option(
+      '--resolve',
+      'also require every ${env:…} and ${file:…} reference to resolve here, as a run does',
+      false,
+    )
+    .addHelpText(
+      'after',
+      '\nWithout --resolve, references are checked for form only, so files validate without the secrets (in CI, in an editor).',
+    )
+    .action(async (files: string[], options) => {
+      status.code = await validateCommand(files, options, io);
+    });
+
+  program
+    .command('check')
+    .description(
+      "Check a pipeline's TOEFL Access key (the last 24 hours) and every destination's credentials and reachability.",
+    )
+    .argument('<pipeline.yaml>', 'the pipeline file')
+    .action(async (file: string) => {
+      status.code = await checkCommand(file, io);
+    });
+
+  program
+    .command('status')
+    .description("Show a pipeline's cursors, recent runs and dead letters.")
+    .argument('<pipeline.yaml>', 'the pipeline file')
+    .addOption(stateDir())
+    .action(async (file: string, options) => {
+      status.code = await statusCommand(file, options, io);
+    });
+
+  const dlq = program
+    .command('dlq')
+    .description('Dead letters: records that could not be read or delivered.');
+  dlq
+    .command('list')
+    .description('List open dead letters: kind, destination, record key, window and reason.')
+    .argument('<pipeline.yaml>', 'the pipeline file')
+    .addOption(stateDir())
+    .action(async (file: string, options) => {
+      status.code = await dlqListCommand(file, options, io);
+    });
+  dlq
+    .command('replay')
+    .description(
+      "Fetch dead letters' windows again and re-deliver those records; resolve the ones that now succeed.",
+    )
+    .argument('<pipeline.yaml>', 'the pipeline file')
+    .option('--id <id...>', 'only these dead letters (default: all)')
+    .addOption(stateDir())
+    .action(async (file: string, options) => {
+      status.code = await dlqReplayCommand(file, options, io);
+    });
+
+  program
+    .command('schema')
+    .description('Print the JSON Schema of pipeline files, for editors (completion and checking).')
+    .option('-o, --output <file>', 'write it to this file')
+    .action(async (options) => {
+      status.code = await schemaCommand(options, io);
+    });
+
+  program
+    .command('demo')
+    .description(
+      'Run the demo: the TOEFL Access sandbox into ./demo-output/, no Redis, no credentials.',
+    )
+    .option('--pipeline <file>', 'the demo pipeline', DEMO_DEFAULTS.pipeline)
+    .option(
+      '--records <n>',
+      'synthetic score reports in the sandbox',
+      positiveInteger,
+      DEMO_DEFAULTS.records,
+    )
+    .addOption(stateDir())
+    .action(async (options) => {
+      status.code = await demoCommand(options, io);
     });
 
   program

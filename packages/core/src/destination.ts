@@ -64,6 +64,12 @@ export interface Destination {
    * `DestinationError` (with a kind) when the whole batch failed.
    */
   deliver(batch: DeliveryBatch): Promise<RecordOutcome[]>;
+  /**
+   * Whether the batch with this id is already held by the destination, for recovery after a
+   * crash between delivering and recording it. Destinations that cannot tell leave it out; their
+   * batches are then delivered again (they must be idempotent for a batch id).
+   */
+  delivered?(batchId: string): Promise<boolean>;
   /** Releases connections; safe to call twice. */
   close(): Promise<void>;
 }

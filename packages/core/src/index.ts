@@ -1,3 +1,4 @@
+export { neutralizeFormula } from './csv.js';
 export type {
   DeliveryBatch,
   Destination,
@@ -73,6 +74,7 @@ export {
   RETRYABLE_KINDS,
   type RetryPolicy,
 } from './retry.js';
+export { Secret } from './secret.js';
 export {
   createToeflAccessClient,
   type SourceEvent,

@@ -31,6 +31,8 @@ export interface ScoreRecord {
   readonly contentHash: string;
   /** The score scale: `ibt` 0–120, `ibt26` 1–6, `essentials`, or `unknown`. */
   readonly scale: ScoreScale;
+  /** The body it came from: a fixed-length line (`raw` is the line) or a JSON object. */
+  readonly format: 'scorelink' | 'json';
 }
 
 /** The fields that make a record key, in key order. */
@@ -164,6 +166,7 @@ export function buildRecord(
       recordKey,
       hashSource,
       scaleOf(c, fields, extra),
+      hashSource === undefined ? 'json' : 'scorelink',
     ),
     missingKey,
   };
@@ -185,6 +188,7 @@ class ParsedRecord implements ScoreRecord {
     readonly recordKey: string,
     hashSource: string | undefined,
     readonly scale: ScoreScale,
+    readonly format: 'scorelink' | 'json',
   ) {
     this.#hashSource = hashSource;
   }

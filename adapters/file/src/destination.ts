@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  type DeliveryBatch,
+  type Destination,
+  type DestinationContext,
+  neutralizeFormula,
+  type RecordOutcome,
+  type ScoreRecord,
+  toCanonicalJson,
+} from '@scorebridge/core';
+import { stringify } from 'csv-stringify/sync';
+import { fileError } from './errors.js';
+import type { FileOptions } from './options.js';
+
+const EXTENSION = { ndjson: 'ndjson', csv: 'csv', scorelink: 'txt' } as const;
+const TEMP = '.partial-';
+
+/**
+ * A directory drop. Each batch becomes one file named from the batch id, so a batch delivered
+ * twice is one file; it is written under a temporary name and renamed when complete, so no
+ * reader ever sees half a file under a final name.
+ */
+export function createFileDestination(
+  options: FileOptions,
+  context: DestinationContext,
+): Destination {
+  const directory = resolve(options.directory);
+  const prefix = options.prefix ?? context.pipeline;
+  const name = (batchId: string) => `${prefix}-${batchId}.${EXTENSION[options.format]}`;
+  const fail = (what: string, cause: unknown) =>
+    fileError(what, directory, cause, context.destinationId);
+
+  return {
+    async check() {
+      try {
+        await mkdir(directory, { recursive: true });
+        await access(directory, constants.W_OK);
+        const probe = join(directory, `${TEMP}check-${randomBytes(4).toString('hex')}`);
+        await (await open(probe, 'w')).close();
+        await rm(probe);
+      } catch (cause) {
+        throw fail('writing a test file', cause);
+      }
+    },
+
+    async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
+      const outcomes: RecordOutcome[] = [];
+      const accepted: ScoreRecord[] = [];
+      for (const record of batch.records) {
+        if (options.format === 'scorelink' && record.format !== 'scorelink') {
+          outcomes.push({
+            recordKey: record.recordKey,
+            contentHash: record.contentHash,
+            status: 'rejected',
+            kind: 'rejected',
+            code: 'NO_SCORELINK_LINE',
+            reason:
+              'the record came from a JSON response, so there is no ScoreLink line to write; use format csv or ndjson',
+          });
+        } else accepted.push(record);
+      }
+      const final = join(directory, name(batch.id));
+      if (accepted.length > 0 && !(await exists(final))) {
+        const temp = join(directory, `${TEMP}${name(batch.id)}-${randomBytes(4).toString('hex')}`);
+        try {
+          await mkdir(directory, { recursive: true });
+          const file = await open(temp, 'wx');
+          try {
+            await file.writeFile(render(options.format, accepted));
+            await file.sync();
+          } finally {
+            await file.close();
+          }
+          await rename(temp, final);
+          await syncDirectory(directory);
+        } catch (cause) {
+          await rm(temp, { force: true });
+          throw fail(`writing ${name(batch.id)}`, cause);
+        }
+      }
+      for (const record of accepted) {
+        outcomes.push({
+          recordKey: record.recordKey,
+          contentHash: record.contentHash,
+          status: 'delivered',
+        });
+      }
+      return outcomes;
+    },
+
+    async delivered(batchId: string) {
+      return exists(join(directory, name(batchId)));
+    },
+
+    async close() {
+      // Temporary files of deliveries interrupted by a crash, older than a minute, are removed.
+      try {
+        const cutoff = Date.now() - 60_000;
+        for (const entry of await readdir(directory)) {
+          if (!entry.startsWith(TEMP)) continue;
+          const path = join(directory, entry);
+          if ((await stat(path)).mtimeMs < cutoff) await rm(path, { force: true });
+        }
+      } catch {
+        // Nothing to clean, or the directory is gone: either way nothing to do.
+      }
+    },
+  };
+}
+
+function render(format: FileOptions['format'], records: readonly ScoreRecord[]): string {
+  if (format === 'scorelink') return records.map((r) => `${r.raw}\n`).join('');
+  if (format === 'ndjson')
+    return records.map((r) => `${JSON.stringify(toCanonicalJson(r))}\n`).join('');
+  const rows = records.map((r) => toCanonicalJson(r));
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const cell = (v: unknown) => (v == null ? '' : neutralizeFormula(String(v)));
+  return stringify([columns, ...rows.map((row) => columns.map((c) => cell(row[c])))]);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const dir = await open(directory, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

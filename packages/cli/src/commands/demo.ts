@@ -1,0 +1,50 @@
+import { resolve } from 'node:path';
+import { startSandbox } from '@scorebridge/sandbox';
+import { type Io, write } from '../io.js';
+import { DEFAULT_STATE_DIR, runCommand } from './pipeline.js';
+
+/**
+ * `npm run demo`: the embedded default. Starts the TOEFL Access sandbox in this process, runs
+ * pipelines/demo.yaml into ./demo-output/ with state in .scorebridge/state, prints the summary and
+ * where the files are. No Redis, no credentials. Running it again delivers nothing new.
+ */
+export async function demoCommand(
+  options: { pipeline: string; records: number; stateDir: string },
+  io: Io,
+): Promise<number> {
+  // The sandbox's clock is pinned to the start of today, so every run today sees the same data.
+  const today = new Date(new Date().toISOString().slice(0, 10));
+  const sandbox = await startSandbox({ seed: 7, records: options.records, days: 365, now: today });
+  const env = { SCOREBRIDGE_DEMO_URL: sandbox.scoresUrl, SCOREBRIDGE_DEMO_KEY: sandbox.authcode };
+  const saved = {
+    SCOREBRIDGE_DEMO_URL: process.env.SCOREBRIDGE_DEMO_URL,
+    SCOREBRIDGE_DEMO_KEY: process.env.SCOREBRIDGE_DEMO_KEY,
+  };
+  Object.assign(process.env, env);
+  try {
+    await write(
+      io.stderr,
+      `scorebridge: demo: TOEFL Access sandbox on ${sandbox.url} with ${sandbox.data.size} synthetic score reports\n`,
+    );
+    const code = await runCommand(options.pipeline, { stateDir: options.stateDir }, io);
+    await write(
+      io.stderr,
+      `scorebridge: demo: files in ${resolve('demo-output')}/ (csv/ and ndjson/); state in ${resolve(options.stateDir)}/demo/
+scorebridge: demo: run it again: nothing new is delivered. See what was kept: npx scorebridge status ${options.pipeline}
+`,
+    );
+    return code;
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await sandbox.close();
+  }
+}
+
+export const DEMO_DEFAULTS = {
+  pipeline: 'pipelines/demo.yaml',
+  records: 2000,
+  stateDir: DEFAULT_STATE_DIR,
+} as const;

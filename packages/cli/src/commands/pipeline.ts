@@ -1,0 +1,381 @@
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  ConfigError,
+  createToeflAccessClient,
+  formatEtsDate,
+  parseIsoInput,
+  serializeError,
+} from '@scorebridge/core';
+import {
+  createFileStateStore,
+  type DeadLetter,
+  loadPipeline,
+  type Pipeline,
+  pipelineJsonSchema,
+  type RunEvent,
+  type RunSummary,
+  runPipeline,
+} from '@scorebridge/runtime';
+import { ADAPTERS } from '../adapters.js';
+import { EXIT, type Io, write } from '../io.js';
+
+/** Where state lives unless `--state-dir` says otherwise. */
+export const DEFAULT_STATE_DIR = '.scorebridge/state';
+
+/** Exit statuses of `run`, beyond the common ones. */
+export const RUN_EXIT = { deadLettered: 1, sourceFailed: 3, destinationFailed: 4 } as const;
+
+const load = (file: string) => loadPipeline(file, { adapters: ADAPTERS });
+/** For commands that only read state: the source's secrets need not be at hand. */
+const loadForState = (file: string) => loadPipeline(file, { adapters: ADAPTERS, lenient: true });
+
+/** `scorebridge run`: one run of a pipeline, a progress display, a summary table. */
+export async function runCommand(
+  file: string,
+  options: { from?: string; to?: string; dryRun?: boolean; stateDir: string },
+  io: Io,
+  extra: { client?: Parameters<typeof runPipeline>[0]['client']; now?: Date } = {},
+): Promise<number> {
+  const pipeline = load(file);
+  const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
+  const to = options.to ? parseIsoInput(options.to, '--to') : undefined;
+  const progress = new Progress(io);
+  const summary = await runPipeline({
+    pipeline,
+    adapters: ADAPTERS,
+    store: createFileStateStore(resolve(options.stateDir)),
+    from,
+    to,
+    dryRun: options.dryRun,
+    onEvent: (event) => progress.on(event),
+    client: extra.client,
+    now: extra.now,
+  });
+  progress.done();
+  await write(io.stderr, summaryTable(summary));
+  if (summary.sourceFailed) return RUN_EXIT.sourceFailed;
+  if (summary.destinations.some((d) => d.failed)) return RUN_EXIT.destinationFailed;
+  if (summary.parseIssues > 0 || summary.destinations.some((d) => d.deadLettered > 0))
+    return RUN_EXIT.deadLettered;
+  return EXIT.ok;
+}
+
+/** The table printed after a run. */
+export function summaryTable(s: RunSummary): string {
+  const lines: string[] = [];
+  const head = s.window
+    ? `${s.dryRun ? 'dry run (nothing delivered or written): ' : ''}${s.pipeline}: ${formatEtsDate(new Date(s.window.from))} → ${formatEtsDate(new Date(s.window.to))} UTC in ${s.slices} request${s.slices === 1 ? '' : 's'}: ${s.fetched} records fetched, ${s.parseIssues} unreadable`
+    : `${s.pipeline}: nothing to fetch (every destination is up to date)`;
+  lines.push(head, '');
+  const rows = [
+    [
+      'DESTINATION',
+      s.dryRun ? 'WOULD DELIVER' : 'DELIVERED',
+      'UNCHANGED',
+      'FILTERED',
+      'DEAD-LETTERED',
+      'CURSOR',
+    ],
+  ];
+  for (const d of s.destinations) {
+    rows.push([
+      `${d.id} (${d.type})`,
+      String(d.delivered),
+      String(d.unchanged),
+      String(d.filtered),
+      String(d.deadLettered),
+      d.cursor ? formatEtsDate(new Date(d.cursor)) : '—',
+    ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows)
+    lines.push(
+      r
+        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join('  '),
+    );
+  if (s.parseIssues > 0)
+    lines.push(
+      '',
+      `${s.parseIssues} unreadable record(s) were filed as dead letters: scorebridge dlq list <pipeline>`,
+    );
+  if (s.sourceFailed)
+    lines.push(
+      '',
+      `TOEFL Access failed: ${s.sourceFailed.message}`,
+      ...(s.sourceFailed.remedy ? [`What to do: ${s.sourceFailed.remedy}`] : []),
+    );
+  for (const d of s.destinations) {
+    if (d.failed)
+      lines.push(
+        '',
+        `${d.id} failed (its cursor did not move): ${d.failed.message}`,
+        ...(d.failed.remedy ? [`What to do: ${d.failed.remedy}`] : []),
+      );
+  }
+  return `${lines.map((l) => (l ? `scorebridge: ${l}` : '')).join('\n')}\n`;
+}
+
+/** A one-line display on a terminal, one line per slice otherwise. */
+class Progress {
+  readonly #tty: boolean;
+  #shown = false;
+  constructor(private readonly io: Io) {
+    this.#tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
+  }
+  on(event: RunEvent): void {
+    let line: string | undefined;
+    if (event.type === 'slice')
+      line = `slice ${event.index + 1}/${event.slices} (${formatEtsDate(event.slice.from)} → ${formatEtsDate(event.slice.to)}): ${event.fetched} records fetched so far`;
+    else if (event.type === 'retry')
+      line = `${event.destination}: ${event.error.message}; retrying in ${(event.delayMs / 1000).toFixed(1)} s`;
+    else if (event.type === 'source' && event.event.type === 'retry')
+      line = `TOEFL Access: ${event.event.error.message}; retrying in ${(event.event.delayMs / 1000).toFixed(1)} s`;
+    if (!line) return;
+    if (this.#tty) {
+      this.io.stderr.write(`\r\x1b[2K${line}`);
+      this.#shown = true;
+    } else this.io.stderr.write(`scorebridge: ${line}\n`);
+  }
+  done(): void {
+    if (this.#shown) this.io.stderr.write('\r\x1b[2K');
+  }
+}
+
+/** `scorebridge validate`: every file checked, every problem listed. */
+export async function validateCommand(
+  files: string[],
+  options: { resolve?: boolean },
+  io: Io,
+): Promise<number> {
+  let bad = 0;
+  for (const file of files) {
+    try {
+      const pipeline = options.resolve ? load(file) : loadForState(file);
+      await write(
+        io.stdout,
+        `${file}: ok (${pipeline.config.name}, ${pipeline.config.destinations.length} destination${pipeline.config.destinations.length === 1 ? '' : 's'})\n`,
+      );
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      bad++;
+      await write(io.stderr, error.problems.map((p) => `scorebridge: ${p}\n`).join(''));
+    }
+  }
+  return bad > 0 ? EXIT.usage : EXIT.ok;
+}
+
+/** `scorebridge check`: the source key (a small window, as ETS advises) and every destination. */
+export async function checkCommand(file: string, io: Io): Promise<number> {
+  const pipeline = load(file);
+  const { source } = pipeline.config;
+  let failed = 0;
+  const to = new Date();
+  const from = new Date(to.getTime() - 86_400_000);
+  try {
+    const client = createToeflAccessClient({
+      baseUrl: source.baseUrl,
+      authcode: source.authcode.reveal(),
+      format: source.format,
+      type: source.type,
+      reportBy: source.reportBy,
+      layouts: pipeline.layouts,
+      retry: { retries: 1 },
+      serverErrorPauseMs: 1000,
+    });
+    let records = 0;
+    for await (const batch of client.fetch(from, to)) records += batch.length;
+    await write(
+      io.stdout,
+      `ok    source: TOEFL Access accepted the key (${records} records reported in the last 24 hours)\n`,
+    );
+  } catch (error) {
+    failed++;
+    await write(io.stdout, failure('source', error));
+  }
+  for (const d of pipeline.config.destinations) {
+    const adapter = ADAPTERS.find((a) => a.type === d.type)!;
+    const destination = adapter.create(d.options, {
+      pipeline: pipeline.config.name,
+      destinationId: d.id,
+      logger: quiet,
+    });
+    try {
+      await destination.check();
+      await write(io.stdout, `ok    ${d.id} (${d.type})\n`);
+    } catch (error) {
+      failed++;
+      await write(io.stdout, failure(`${d.id} (${d.type})`, error));
+    } finally {
+      await destination.close();
+    }
+  }
+  return failed > 0 ? RUN_EXIT.sourceFailed : EXIT.ok;
+}
+
+function failure(what: string, error: unknown): string {
+  const e = serializeError(error);
+  return `FAIL  ${what}: ${e.message}\n${e.remedy ? `      what to do: ${e.remedy}\n` : ''}`;
+}
+
+/** `scorebridge status`: cursors, the last runs and open dead letters. */
+export async function statusCommand(
+  file: string,
+  options: { stateDir: string },
+  io: Io,
+): Promise<number> {
+  const pipeline = loadForState(file);
+  const store = createFileStateStore(resolve(options.stateDir));
+  const name = pipeline.config.name;
+  const out: string[] = [`${name} (${file}), state in ${resolve(options.stateDir, name)}`, ''];
+  const letters = await store.deadLetters(name);
+  for (const d of pipeline.config.destinations) {
+    const cursor = await store.cursor(name, d.id);
+    const open = letters.filter((l) => l.destination === d.id).length;
+    out.push(
+      `${d.id} (${d.type}): cursor ${cursor ? `${formatEtsDate(cursor)} UTC` : 'none yet (the first run starts at firstRunStart)'}; ${(await store.ledger(name, d.id)).size} records confirmed; ${open} dead letter(s)`,
+    );
+  }
+  const source = letters.filter((l) => l.destination === '*').length;
+  if (source > 0) out.push(`source: ${source} unreadable record(s) as dead letters`);
+  const runs = await store.runs(name, 5);
+  out.push('', runs.length > 0 ? 'Last runs:' : 'No runs yet.');
+  for (const r of runs) {
+    const delivered = r.destinations.reduce((n, d) => n + d.delivered, 0);
+    const failed = r.destinations.filter((d) => d.failed).map((d) => `${d.id}: ${d.failed}`);
+    out.push(
+      `  ${r.startedAt} ${r.ok ? 'ok    ' : 'FAILED'} ${delivered} delivered, ${r.parseIssues} unreadable${failed.length ? `; ${failed.join('; ')}` : ''}`,
+    );
+  }
+  await write(io.stdout, `${out.join('\n')}\n`);
+  return EXIT.ok;
+}
+
+/** `scorebridge dlq list`. */
+export async function dlqListCommand(
+  file: string,
+  options: { stateDir: string },
+  io: Io,
+): Promise<number> {
+  const pipeline = loadForState(file);
+  const letters = await createFileStateStore(resolve(options.stateDir)).deadLetters(
+    pipeline.config.name,
+  );
+  if (letters.length === 0) {
+    await write(io.stdout, 'No dead letters.\n');
+    return EXIT.ok;
+  }
+  const rows = [['ID', 'KIND', 'DESTINATION', 'RECORD KEY', 'WINDOW (UTC)', 'REASON']];
+  for (const l of letters) {
+    rows.push([
+      l.id,
+      l.kind,
+      l.destination,
+      l.recordKey ?? '—',
+      `${formatEtsDate(new Date(l.window.from))}–${formatEtsDate(new Date(l.window.to))}`,
+      l.reason,
+    ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  await write(
+    io.stdout,
+    `${rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n')}\n`,
+  );
+  return EXIT.ok;
+}
+
+/**
+ * `scorebridge dlq replay`: fetches each dead letter's window again and re-delivers just those
+ * records (a destination's rejects to that destination; unreadable records to every destination
+ * once they read). Dead letters that no longer occur are resolved.
+ */
+export async function dlqReplayCommand(
+  file: string,
+  options: { stateDir: string; id?: string[] },
+  io: Io,
+  extra: { client?: Parameters<typeof runPipeline>[0]['client'] } = {},
+): Promise<number> {
+  const pipeline = load(file);
+  const store = createFileStateStore(resolve(options.stateDir));
+  const name = pipeline.config.name;
+  const all = await store.deadLetters(name);
+  const chosen = options.id?.length ? all.filter((l) => options.id!.includes(l.id)) : all;
+  const unknown = (options.id ?? []).filter((id) => !all.some((l) => l.id === id));
+  if (unknown.length > 0)
+    throw new ConfigError(
+      `no open dead letter with id ${unknown.join(', ')} (see scorebridge dlq list)`,
+    );
+  let resolved = 0;
+  for (const group of groupByWindowAndTarget(chosen)) {
+    const summary = await runPipeline({
+      pipeline,
+      adapters: ADAPTERS,
+      store,
+      from: new Date(group.window.from),
+      to: new Date(group.window.to),
+      only:
+        group.destination === '*'
+          ? undefined
+          : {
+              destinations: new Set([group.destination]),
+              recordKeys: new Set(group.letters.map((l) => l.recordKey!)),
+            },
+      client: extra.client,
+    });
+    const done = group.letters.filter((l) =>
+      l.destination === '*'
+        ? !summary.deadLettersSeen.has(l.id) && !summary.sourceFailed
+        : deliveredAgain(summary, l),
+    );
+    await store.resolveDeadLetters(
+      name,
+      done.map((l) => l.id),
+    );
+    resolved += done.length;
+  }
+  await write(
+    io.stderr,
+    `scorebridge: replayed ${chosen.length} dead letter(s): ${resolved} resolved, ${chosen.length - resolved} still open\n`,
+  );
+  return resolved === chosen.length ? EXIT.ok : RUN_EXIT.deadLettered;
+}
+
+function deliveredAgain(summary: RunSummary, letter: DeadLetter): boolean {
+  const d = summary.destinations.find((x) => x.id === letter.destination);
+  return (
+    !!d &&
+    !d.failed &&
+    !summary.sourceFailed &&
+    !summary.deadLettersSeen.has(letter.id) &&
+    d.delivered > 0
+  );
+}
+
+function groupByWindowAndTarget(letters: readonly DeadLetter[]) {
+  const groups = new Map<
+    string,
+    { window: DeadLetter['window']; destination: string; letters: DeadLetter[] }
+  >();
+  for (const l of letters) {
+    const key = `${l.window.from}|${l.window.to}|${l.destination}`;
+    const group = groups.get(key) ?? { window: l.window, destination: l.destination, letters: [] };
+    group.letters.push(l);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+/** `scorebridge schema`: the JSON Schema of pipeline files. */
+export async function schemaCommand(options: { output?: string }, io: Io): Promise<number> {
+  const text = `${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'ScoreBridge pipeline', ...pipelineJsonSchema(ADAPTERS) }, null, 2)}\n`;
+  if (options.output) {
+    writeFileSync(options.output, text);
+    await write(io.stderr, `scorebridge: wrote ${options.output}\n`);
+  } else await write(io.stdout, text);
+  return EXIT.ok;
+}
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+export type { Pipeline };

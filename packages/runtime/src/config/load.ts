@@ -1,0 +1,97 @@
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  ConfigError,
+  type DestinationAdapter,
+  type Layout,
+  resolveLayouts,
+} from '@scorebridge/core';
+import { pathText, resolveReferences } from './references.js';
+import { type PipelineConfig, pipelineSchema } from './schema.js';
+import { MAX_PIPELINE_BYTES, parseYaml } from './yaml.js';
+
+/** A loaded, validated, frozen pipeline. */
+export interface Pipeline {
+  /** The file it came from. */
+  readonly file: string;
+  readonly config: PipelineConfig;
+  /** The layouts its source is parsed with (its layout file applied). */
+  readonly layouts: readonly Layout[];
+}
+
+/** Options of {@link loadPipeline}. */
+export interface LoadOptions {
+  /** The adapters destinations may name. */
+  readonly adapters: readonly DestinationAdapter[];
+  /** Where `${env:…}` is read. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Do not require references to resolve (for commands that only read state). @default false */
+  readonly lenient?: boolean;
+}
+
+/**
+ * Reads and validates a pipeline file. Every problem in it is reported at once in a
+ * {@link ConfigError}, each as `file:line:column: path: what is wrong`.
+ */
+export function loadPipeline(file: string, options: LoadOptions): Pipeline {
+  let text: string;
+  try {
+    if (statSync(file).size > MAX_PIPELINE_BYTES) {
+      throw new ConfigError(
+        `${file}: the file is larger than ${MAX_PIPELINE_BYTES} bytes; pipeline files may not be`,
+        { where: file },
+      );
+    }
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    throw new ConfigError(
+      `${file}: cannot read the pipeline file (${(cause as NodeJS.ErrnoException).code ?? 'error'})`,
+      { where: file, cause },
+    );
+  }
+  return pipelineFromYaml(text, file, options);
+}
+
+/** Like {@link loadPipeline}, for text in memory; `file` names it and anchors relative paths. */
+export function pipelineFromYaml(text: string, file: string, options: LoadOptions): Pipeline {
+  const parsed = parseYaml(text, file);
+  if (!parsed.file) throw new ConfigError(parsed.problems, { where: file });
+  const { where } = parsed.file;
+  const baseDir = dirname(resolve(file));
+  const resolved = resolveReferences(parsed.file.value, {
+    env: options.env ?? process.env,
+    baseDir,
+    where,
+    lenient: options.lenient,
+  });
+  const result = pipelineSchema(options.adapters).safeParse(resolved.value);
+  const problems = [...resolved.problems];
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      // A problem already reported while resolving references is not reported twice.
+      if (problems.some((p) => p.includes(`: ${pathText(issue.path)}: `))) continue;
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          problems.push(
+            `${where([...issue.path, key])}: ${pathText([...issue.path, key])}: unknown key (check the spelling; see scorebridge schema)`,
+          );
+        }
+      } else problems.push(`${where(issue.path)}: ${pathText(issue.path)}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems, { where: file });
+  const config = result.data as PipelineConfig;
+  const layouts = resolveLayouts(
+    config.source.layout ? resolve(baseDir, config.source.layout) : undefined,
+  );
+  return deepFreeze({ file, config, layouts });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}

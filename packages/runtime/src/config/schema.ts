@@ -1,0 +1,187 @@
+import { type DestinationAdapter, Secret } from '@scorebridge/core';
+import { z } from 'zod';
+
+/** A secret: given in YAML as `${env:NAME}` or `${file:PATH}`, resolved to a {@link Secret}. */
+export const secretSchema = z.instanceof(Secret, {
+  message: 'must be given by reference: ${env:NAME} or ${file:PATH}',
+});
+
+/** What a secret looks like in the file, for the JSON Schema. */
+const SECRET_JSON = {
+  type: 'string',
+  pattern: '^\\$\\{(env|file):[^}]+\\}$',
+  description: 'A secret, by reference: ${env:NAME} or ${file:PATH}',
+} as const;
+
+const isoDate = z
+  .string()
+  .regex(
+    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:?\d{2})?)?$/,
+    'must be an ISO 8601 date or date-time',
+  );
+const duration = z.string().regex(/^\d+(s|m|h|d)$/, 'must be a duration like 30m, 6h or 1d');
+
+/** The TOEFL Access source of a pipeline. */
+export const sourceSchema = z
+  .object({
+    /** The scores endpoint. */
+    baseUrl: z
+      .url({ protocol: /^https?$/ })
+      .describe('The TOEFL Access scores endpoint, e.g. https://toeflaccess-api.ets.org/scores'),
+    /** The API key. */
+    authcode: secretSchema,
+    /** @default 'scorelink' */
+    format: z
+      .enum(['scorelink', 'json'])
+      .default('scorelink')
+      .describe('ScoreLink (fixed-length) or JSON'),
+    /** @default 'TOEFL' */
+    type: z.string().min(1).default('TOEFL'),
+    /** @default 'scorelinkbyreportdate' */
+    reportBy: z.string().min(1).default('scorelinkbyreportdate'),
+    /** A site layout or override file, relative to the pipeline file. */
+    layout: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A layout or override file (see docs/layouts.md), relative to this file'),
+    /** JSON key → layout id, for format json. */
+    jsonMapping: z.record(z.string(), z.string()).optional(),
+    /** @default 'utf-8' */
+    encoding: z.enum(['utf-8', 'latin1']).default('utf-8'),
+    /** Where a destination's first run starts. @default two years back (scores are valid for two years) */
+    firstRunStart: isoDate.optional().describe('Where a first run starts; default two years back'),
+    /** @default 30 */
+    maxWindowDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(30)
+      .default(30)
+      .describe('Longest window of one request (ETS: 30 days or less)'),
+    /** Each run re-reads this much before the cursor, so late reports are not missed. @default 48 */
+    overlapHours: z
+      .number()
+      .min(0)
+      .max(24 * 30)
+      .default(48),
+    /** @default 60 */
+    idleTimeoutSeconds: z.number().positive().default(60),
+    /** @default 900 */
+    deadlineSeconds: z.number().positive().default(900),
+  })
+  .strict();
+
+/** Which records a pipeline keeps. */
+export const filtersSchema = z
+  .object({
+    /** Keep only these department codes. */
+    departmentCodes: z.array(z.string().min(1)).min(1).optional(),
+    /** Keep only these test types (as received, e.g. I). */
+    testTypes: z.array(z.string().min(1)).min(1).optional(),
+    /** Keep only these score scales. */
+    scales: z
+      .array(z.enum(['ibt', 'ibt26', 'essentials', 'unknown']))
+      .min(1)
+      .optional(),
+  })
+  .strict();
+
+const destinationBase = z.object({
+  /** The destination's name in this pipeline (cursors, ledgers and dead letters are kept per id). */
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _')
+    .max(64),
+  /** Records per delivery. @default 500 */
+  batchSize: z.number().int().min(1).max(10_000).default(500),
+  /** At most `max` deliveries per `perSeconds` (worker mode). */
+  rateLimit: z
+    .object({ max: z.number().int().min(1), perSeconds: z.number().positive() })
+    .strict()
+    .optional(),
+});
+
+/** The pipeline schema for a set of adapters: destinations are typed by their adapter. */
+export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
+  const destinations = adapters.map((adapter) =>
+    destinationBase
+      .extend({
+        type: z.literal(adapter.type).describe(adapter.description),
+        options: adapter.optionsSchema,
+      })
+      .strict(),
+  );
+  const destination =
+    destinations.length === 1
+      ? destinations[0]!
+      : z.discriminatedUnion('type', destinations as unknown as [z.ZodObject, z.ZodObject]);
+  return z
+    .object({
+      /** The pipeline's name: lower-case letters, digits, - and _. */
+      name: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _')
+        .max(64),
+      description: z.string().optional(),
+      source: sourceSchema,
+      schedule: z
+        .object({ every: duration.optional(), cron: z.string().min(1).optional() })
+        .strict()
+        .refine((s) => (s.every ? 1 : 0) + (s.cron ? 1 : 0) === 1, 'give either every or cron')
+        .optional(),
+      filters: filtersSchema.optional(),
+      destinations: z
+        .array(destination)
+        .min(1)
+        .refine(
+          (list) => new Set(list.map((d) => (d as { id: string }).id)).size === list.length,
+          'destination ids must be unique',
+        ),
+      notifications: z
+        .object({
+          slack: z
+            .object({ webhookUrl: secretSchema, mention: z.string().optional() })
+            .strict()
+            .optional(),
+        })
+        .strict()
+        .optional(),
+      queue: z
+        .object({
+          prefix: z.string().min(1).optional(),
+          concurrency: z.number().int().min(1).max(64).optional(),
+          attempts: z.number().int().min(1).max(50).optional(),
+        })
+        .strict()
+        .optional(),
+    })
+    .strict();
+}
+
+/** A validated destination; `options` were validated by its adapter's schema. */
+export interface DestinationConfig {
+  readonly id: string;
+  readonly type: string;
+  readonly batchSize: number;
+  readonly rateLimit?: { readonly max: number; readonly perSeconds: number };
+  readonly options: unknown;
+}
+
+/** A validated pipeline. */
+export type PipelineConfig = Omit<z.infer<ReturnType<typeof pipelineSchema>>, 'destinations'> & {
+  readonly destinations: readonly DestinationConfig[];
+};
+
+/** The JSON Schema of pipeline files, for editors (`scorebridge schema`). */
+export function pipelineJsonSchema(
+  adapters: readonly DestinationAdapter[],
+): Record<string, unknown> {
+  return z.toJSONSchema(pipelineSchema(adapters), {
+    io: 'input',
+    unrepresentable: 'any',
+    override: (ctx) => {
+      if (ctx.zodSchema === secretSchema) Object.assign(ctx.jsonSchema, SECRET_JSON);
+    },
+  }) as Record<string, unknown>;
+}

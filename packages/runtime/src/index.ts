@@ -1,0 +1,26 @@
+export { type LoadOptions, loadPipeline, type Pipeline, pipelineFromYaml } from './config/load.js';
+export {
+  pathText,
+  type ReferenceContext,
+  resolveReferences,
+  SECRET_KEYS,
+} from './config/references.js';
+export {
+  type DestinationConfig,
+  filtersSchema,
+  type PipelineConfig,
+  pipelineJsonSchema,
+  pipelineSchema,
+  secretSchema,
+  sourceSchema,
+} from './config/schema.js';
+export { MAX_ALIASES, MAX_PIPELINE_BYTES, parseYaml, type YamlFile } from './config/yaml.js';
+export {
+  type DestinationSummary,
+  type RunEvent,
+  type RunOptions,
+  type RunSummary,
+  runPipeline,
+} from './run/runner.js';
+export { createFileStateStore } from './state/file-store.js';
+export type { DeadLetter, DeliveryIntent, RunRecord, StateStore } from './state/store.js';

@@ -1,0 +1,450 @@
+import { hash } from 'node:crypto';
+import {
+  backoffDelay,
+  ConfigError,
+  createToeflAccessClient,
+  DEFAULT_RETRY_POLICY,
+  type DeliveryBatch,
+  type Destination,
+  type DestinationAdapter,
+  type DestinationLogger,
+  isRetryable,
+  type ParsedEntry,
+  pause,
+  ScoreBridgeError,
+  type ScoreRecord,
+  type SerializedError,
+  type Slice,
+  type SourceEvent,
+  serializeError,
+  type ToeflAccessClientOptions,
+} from '@scorebridge/core';
+import type { Pipeline } from '../config/load.js';
+import type { PipelineConfig } from '../config/schema.js';
+import type { DeadLetter, StateStore } from '../state/store.js';
+
+/** Options of {@link runPipeline}. */
+export interface RunOptions {
+  readonly pipeline: Pipeline;
+  readonly adapters: readonly DestinationAdapter[];
+  readonly store: StateStore;
+  /** Backfill: fetch this range instead of planning from the cursors (cursors are not moved). */
+  readonly from?: Date;
+  readonly to?: Date;
+  /** Fetch and count what would be delivered where; deliver nothing, write nothing. */
+  readonly dryRun?: boolean;
+  /** Only these destinations, and (optionally) only these record keys, delivered even if the ledger holds them: replaying dead letters. */
+  readonly only?: {
+    readonly destinations: ReadonlySet<string>;
+    readonly recordKeys?: ReadonlySet<string>;
+  };
+  /** Progress, for a display or a log. */
+  readonly onEvent?: (event: RunEvent) => void;
+  readonly logger?: DestinationLogger;
+  readonly signal?: AbortSignal;
+  /** The current time. @default new Date() */
+  readonly now?: Date;
+  /** Client settings to override (tests shorten retries and timeouts). */
+  readonly client?: Partial<ToeflAccessClientOptions>;
+  /** Whole-batch delivery retries before a destination is given up for this run. @default 3 */
+  readonly deliveryRetries?: number;
+}
+
+/** What happened per destination. */
+export interface DestinationSummary {
+  readonly id: string;
+  readonly type: string;
+  delivered: number;
+  unchanged: number;
+  filtered: number;
+  deadLettered: number;
+  /** Why the destination stopped early, when it did (its cursor stays where it was). */
+  failed?: SerializedError;
+  cursor?: string;
+}
+
+/** The outcome of a run. */
+export interface RunSummary {
+  readonly pipeline: string;
+  readonly window: { readonly from: string; readonly to: string } | null;
+  readonly slices: number;
+  fetched: number;
+  parseIssues: number;
+  readonly destinations: DestinationSummary[];
+  /** Why fetching stopped early, when it did. */
+  sourceFailed?: SerializedError;
+  readonly dryRun: boolean;
+  /** Dead-letter ids met in this run (filed now or before): replay resolves the others. */
+  readonly deadLettersSeen: ReadonlySet<string>;
+  /** True when every slice was fetched and every destination kept up. */
+  ok: boolean;
+}
+
+/** Progress of a run. */
+export type RunEvent =
+  | { type: 'plan'; window: Slice; slices: number }
+  | { type: 'slice'; index: number; slices: number; slice: Slice; fetched: number }
+  | { type: 'source'; event: SourceEvent }
+  | { type: 'delivered'; destination: string; batchId: string; delivered: number; rejected: number }
+  | {
+      type: 'retry';
+      destination: string;
+      attempt: number;
+      delayMs: number;
+      error: SerializedError;
+    };
+
+interface Target {
+  readonly config: PipelineConfig['destinations'][number];
+  readonly destination: Destination;
+  readonly summary: DestinationSummary;
+  ledger: Map<string, string>;
+  cursor: Date | undefined;
+  buffer: ScoreRecord[];
+}
+
+const DAY = 86_400_000;
+
+/**
+ * Runs a pipeline once, inline: plan the window from the destinations' cursors → fetch slices →
+ * parse → filter → per destination skip what its ledger holds → deliver in batches → record
+ * outcomes → dead-letter rejects and parse issues → advance each cursor only over slices that
+ * destination confirmed. A crash at any point loses nothing: each batch is announced (an intent)
+ * before delivery and settled after; the next run asks the destination about unsettled ones.
+ */
+export async function runPipeline(options: RunOptions): Promise<RunSummary> {
+  const { pipeline, store } = options;
+  const { config } = pipeline;
+  const name = config.name;
+  const dryRun = options.dryRun ?? false;
+  const release = dryRun ? async () => {} : await store.lock(name);
+  const logger = options.logger ?? silent;
+  const targets: Target[] = [];
+  try {
+    for (const d of config.destinations) {
+      if (options.only && !options.only.destinations.has(d.id)) continue;
+      const adapter = options.adapters.find((a) => a.type === d.type);
+      if (!adapter)
+        throw new ConfigError(
+          `${pipeline.file}: destination ${d.id}: no adapter of type ${d.type}`,
+        );
+      targets.push({
+        config: d,
+        destination: adapter.create(d.options, { pipeline: name, destinationId: d.id, logger }),
+        summary: {
+          id: d.id,
+          type: d.type,
+          delivered: 0,
+          unchanged: 0,
+          filtered: 0,
+          deadLettered: 0,
+        },
+        ledger: await store.ledger(name, d.id),
+        cursor: await store.cursor(name, d.id),
+        buffer: [],
+      });
+    }
+    if (!dryRun) for (const t of targets) await settleIntents(t);
+
+    const known = new Set((await store.deadLetters(name)).map((l) => l.id));
+    const seen = new Set<string>();
+    const now = options.now ?? new Date();
+    const window = planWindow(config, targets, now, options.from, options.to);
+    const summary: RunSummary = {
+      pipeline: name,
+      window: window ? { from: window.from.toISOString(), to: window.to.toISOString() } : null,
+      slices: 0,
+      fetched: 0,
+      parseIssues: 0,
+      destinations: targets.map((t) => t.summary),
+      dryRun,
+      deadLettersSeen: seen,
+      ok: true,
+    };
+    if (!window) return await finish(summary);
+
+    const { source } = config;
+    const client = createToeflAccessClient({
+      baseUrl: source.baseUrl,
+      authcode: source.authcode.reveal(),
+      format: source.format,
+      type: source.type,
+      reportBy: source.reportBy,
+      maxWindowDays: source.maxWindowDays,
+      layouts: pipeline.layouts,
+      jsonMapping: source.jsonMapping ? { fields: source.jsonMapping } : undefined,
+      encoding: source.encoding,
+      idleTimeoutMs: source.idleTimeoutSeconds * 1000,
+      deadlineMs: source.deadlineSeconds * 1000,
+      signal: options.signal,
+      onEvent: (event) => options.onEvent?.({ type: 'source', event }),
+      ...options.client,
+    });
+    const slices = client.plan(window.from, window.to);
+    (summary as { slices: number }).slices = slices.length;
+    options.onEvent?.({ type: 'plan', window, slices: slices.length });
+    const backfill =
+      options.from !== undefined || options.to !== undefined || options.only !== undefined;
+
+    let previous = new Set<string>();
+    for (const [index, slice] of slices.entries()) {
+      const current = new Set(previous);
+      const deadLetters: DeadLetter[] = [];
+      try {
+        for await (const batch of client.fetchSlice(slice, current)) {
+          for (const entry of batch) {
+            summary.fetched++;
+            if (entry.issues.length > 0) {
+              summary.parseIssues++;
+              deadLetters.push(...parseDeadLetters(entry, slice));
+              continue;
+            }
+            const record = entry.record!;
+            const keep = passes(config, record);
+            for (const t of targets) {
+              if (t.summary.failed) continue;
+              if (!keep) t.summary.filtered++;
+              else if (options.only?.recordKeys && !options.only.recordKeys.has(record.recordKey))
+                continue;
+              else if (!options.only && t.ledger.get(record.recordKey) === record.contentHash)
+                t.summary.unchanged++;
+              else {
+                t.buffer.push(record);
+                if (t.buffer.length >= t.config.batchSize) await flush(t, slice);
+              }
+            }
+          }
+        }
+      } catch (error) {
+        if (error instanceof ConfigError) throw error;
+        summary.sourceFailed = serializeError(error);
+        summary.ok = false;
+        await file(deadLetters);
+        break;
+      }
+      await file(deadLetters);
+      for (const t of targets) {
+        if (t.summary.failed) continue;
+        await flush(t, slice);
+        // The cursor moves only over a slice this destination fully confirmed (or dead-lettered).
+        if (!t.summary.failed && !dryRun && !backfill && (!t.cursor || slice.to > t.cursor)) {
+          await store.setCursor(name, t.config.id, slice.to);
+          t.cursor = slice.to;
+        }
+      }
+      previous = new Set([...current].filter((id) => !previous.has(id)));
+      options.onEvent?.({
+        type: 'slice',
+        index,
+        slices: slices.length,
+        slice,
+        fetched: summary.fetched,
+      });
+    }
+    return await finish(summary);
+
+    async function file(letters: DeadLetter[]): Promise<void> {
+      const fresh = letters.filter((l) => {
+        seen.add(l.id);
+        return !known.has(l.id);
+      });
+      for (const l of fresh) known.add(l.id);
+      if (fresh.length > 0 && !dryRun) await store.addDeadLetters(name, fresh);
+    }
+
+    async function flush(t: Target, slice: Slice): Promise<void> {
+      if (t.buffer.length === 0) return;
+      const records = t.buffer.splice(0);
+      const entries = records.map((r) => [r.recordKey, r.contentHash] as const);
+      const batch: DeliveryBatch = {
+        id: hash(
+          'sha256',
+          `${name}\n${t.config.id}\n${entries.map((e) => e.join(' ')).join('\n')}`,
+          'hex',
+        ).slice(0, 24),
+        pipeline: name,
+        records,
+        window: { from: slice.from.toISOString(), to: slice.to.toISOString() },
+      };
+      if (dryRun) {
+        t.summary.delivered += records.length;
+        return;
+      }
+      await store.addIntent(name, t.config.id, { batchId: batch.id, entries });
+      const retries = options.deliveryRetries ?? 3;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const outcomes = await t.destination.deliver(batch);
+          if (outcomes.length !== records.length) {
+            throw new ScoreBridgeError(
+              'internal',
+              `[${t.config.type}] returned ${outcomes.length} outcomes for ${records.length} records`,
+            );
+          }
+          const delivered = outcomes
+            .filter((o) => o.status === 'delivered')
+            .map((o) => [o.recordKey, o.contentHash] as const);
+          await store.confirm(name, t.config.id, delivered);
+          for (const [k, h] of delivered) t.ledger.set(k, h);
+          const rejected: DeadLetter[] = outcomes.flatMap((o) =>
+            o.status === 'rejected'
+              ? [
+                  letter(o.kind, t.config.id, o.reason, batch.window!, {
+                    recordKey: o.recordKey,
+                    contentHash: o.contentHash,
+                    code: o.code,
+                  }),
+                ]
+              : [],
+          );
+          await file(rejected);
+          await store.clearIntent(name, t.config.id, batch.id);
+          t.summary.delivered += delivered.length;
+          t.summary.deadLettered += rejected.length;
+          options.onEvent?.({
+            type: 'delivered',
+            destination: t.config.id,
+            batchId: batch.id,
+            delivered: delivered.length,
+            rejected: rejected.length,
+          });
+          return;
+        } catch (error) {
+          const failure = serializeError(error);
+          if (!isRetryable(failure.kind) || attempt > retries || options.signal?.aborted) {
+            // The intent stays: if the batch landed after all, the next run will find out.
+            t.summary.failed = failure;
+            summary.ok = false;
+            logger.error(`[${t.config.type}] ${t.config.id}: giving up for this run`, {
+              error: failure,
+            });
+            return;
+          }
+          const delayMs = backoffDelay(attempt, DEFAULT_RETRY_POLICY);
+          options.onEvent?.({
+            type: 'retry',
+            destination: t.config.id,
+            attempt,
+            delayMs,
+            error: failure,
+          });
+          await pause(delayMs, options.signal).catch(() => undefined);
+        }
+      }
+    }
+
+    async function finish(result: RunSummary): Promise<RunSummary> {
+      for (const t of targets) if (t.cursor) t.summary.cursor = t.cursor.toISOString();
+      if (!dryRun) {
+        await store.recordRun(name, {
+          startedAt: now.toISOString(),
+          finishedAt: new Date().toISOString(),
+          ok: result.ok,
+          window: result.window,
+          parseIssues: result.parseIssues,
+          destinations: result.destinations.map((d) => ({
+            id: d.id,
+            delivered: d.delivered,
+            unchanged: d.unchanged,
+            filtered: d.filtered,
+            deadLettered: d.deadLettered,
+            ...(d.failed ? { failed: d.failed.message } : {}),
+          })),
+        });
+      }
+      return result;
+    }
+  } finally {
+    await Promise.allSettled(targets.map((t) => t.destination.close()));
+    await release();
+  }
+
+  /** Batches announced but never settled (a crash): confirmed if the destination holds them. */
+  async function settleIntents(t: Target): Promise<void> {
+    for (const intent of await store.intents(name, t.config.id)) {
+      if (await t.destination.delivered?.(intent.batchId)) {
+        await store.confirm(name, t.config.id, intent.entries);
+        for (const [k, h] of intent.entries) t.ledger.set(k, h);
+      }
+      await store.clearIntent(name, t.config.id, intent.batchId);
+    }
+  }
+}
+
+/** The window to fetch: a backfill's range, or from the earliest cursor (less the overlap) to now. */
+function planWindow(
+  config: PipelineConfig,
+  targets: readonly Target[],
+  now: Date,
+  from?: Date,
+  to?: Date,
+): Slice | undefined {
+  const firstRun = config.source.firstRunStart
+    ? new Date(config.source.firstRunStart)
+    : new Date(now.getTime() - 730 * DAY);
+  const overlap = config.source.overlapHours * 3_600_000;
+  const start =
+    from ??
+    new Date(
+      Math.min(
+        ...targets.map((t) => (t.cursor ? t.cursor.getTime() - overlap : firstRun.getTime())),
+        now.getTime(),
+      ),
+    );
+  const end = to ?? now;
+  return start.getTime() < end.getTime() ? { from: start, to: end } : undefined;
+}
+
+function passes(config: PipelineConfig, record: ScoreRecord): boolean {
+  const f = config.filters;
+  if (!f) return true;
+  if (f.departmentCodes && !f.departmentCodes.includes(String(record.fields.departmentCode ?? '')))
+    return false;
+  if (f.testTypes && !f.testTypes.includes(String(record.fields.testType ?? ''))) return false;
+  if (f.scales && !f.scales.includes(record.scale)) return false;
+  return true;
+}
+
+function parseDeadLetters(entry: ParsedEntry, slice: Slice): DeadLetter[] {
+  const window = { from: slice.from.toISOString(), to: slice.to.toISOString() };
+  // The same bad record in an overlapping window is the same dead letter: identify it by its
+  // content when it could be read, by its place otherwise.
+  const identity = entry.record?.contentHash ?? `${window.from}|${entry.line}`;
+  return entry.issues.map((issue) =>
+    letter('parse', '*', issue.message, window, {
+      recordKey:
+        entry.record && !issue.code.startsWith('missing-key') ? entry.record.recordKey : undefined,
+      contentHash: entry.record?.contentHash,
+      identity: `${identity}|${issue.code}|${issue.field ?? ''}`,
+    }),
+  );
+}
+
+function letter(
+  kind: DeadLetter['kind'],
+  destination: string,
+  reason: string,
+  window: { from: string; to: string },
+  extra: { recordKey?: string; contentHash?: string; code?: string; identity?: string },
+): DeadLetter {
+  const id = hash(
+    'sha256',
+    [kind, destination, extra.identity ?? `${extra.recordKey}|${extra.contentHash}|${reason}`].join(
+      '\n',
+    ),
+    'hex',
+  ).slice(0, 16);
+  return {
+    id,
+    kind,
+    destination,
+    ...(extra.recordKey ? { recordKey: extra.recordKey } : {}),
+    ...(extra.contentHash ? { contentHash: extra.contentHash } : {}),
+    window,
+    reason,
+    ...(extra.code ? { code: extra.code } : {}),
+    at: new Date().toISOString(),
+  };
+}
+
+const silent: DestinationLogger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,0 +1,188 @@
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError } from '@scorebridge/core';
+import type { DeadLetter, DeliveryIntent, RunRecord, StateStore } from './store.js';
+
+/**
+ * State in a local directory, one folder per pipeline. Cursors are replaced atomically (write a
+ * temporary file, sync, rename); ledgers, intents, dead letters and runs are append-only logs,
+ * synced on every write, whose torn last line (a crash mid-write) is ignored on reading. A crash
+ * at any point therefore loses nothing that was confirmed.
+ */
+export function createFileStateStore(root: string): StateStore {
+  const dir = async (pipeline: string) => {
+    const path = join(root, pipeline);
+    await mkdir(path, { recursive: true });
+    return path;
+  };
+  const fileOf = async (pipeline: string, name: string) => join(await dir(pipeline), name);
+
+  async function cursors(pipeline: string): Promise<Record<string, string>> {
+    try {
+      return JSON.parse(await readFile(await fileOf(pipeline, 'cursors.json'), 'utf8')) as Record<
+        string,
+        string
+      >;
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw new ConfigError(
+        `${await fileOf(pipeline, 'cursors.json')}: unreadable (${(cause as Error).message}); restore it or remove it to start from firstRunStart`,
+      );
+    }
+  }
+
+  return {
+    async cursor(pipeline, destination) {
+      const at = (await cursors(pipeline))[destination];
+      return at ? new Date(at) : undefined;
+    },
+    async setCursor(pipeline, destination, at) {
+      const all = { ...(await cursors(pipeline)), [destination]: at.toISOString() };
+      await replace(await fileOf(pipeline, 'cursors.json'), `${JSON.stringify(all, null, 2)}\n`);
+    },
+    async ledger(pipeline, destination) {
+      const ledger = new Map<string, string>();
+      for (const line of await readLog(await fileOf(pipeline, `ledger.${destination}.log`))) {
+        const tab = line.indexOf('\t');
+        if (tab > 0) ledger.set(line.slice(0, tab), line.slice(tab + 1));
+      }
+      return ledger;
+    },
+    async confirm(pipeline, destination, entries) {
+      if (entries.length === 0) return;
+      await append(
+        await fileOf(pipeline, `ledger.${destination}.log`),
+        entries.map(([k, h]) => `${k}\t${h}\n`).join(''),
+      );
+    },
+    async addIntent(pipeline, destination, intent) {
+      await append(
+        await fileOf(pipeline, `intents.${destination}.log`),
+        `${JSON.stringify({ add: intent })}\n`,
+      );
+    },
+    async clearIntent(pipeline, destination, batchId) {
+      await append(
+        await fileOf(pipeline, `intents.${destination}.log`),
+        `${JSON.stringify({ clear: batchId })}\n`,
+      );
+    },
+    async intents(pipeline, destination) {
+      const open = new Map<string, DeliveryIntent>();
+      for (const line of await readLog(await fileOf(pipeline, `intents.${destination}.log`))) {
+        const entry = parseJson<{ add?: DeliveryIntent; clear?: string }>(line);
+        if (entry?.add) open.set(entry.add.batchId, entry.add);
+        if (entry?.clear) open.delete(entry.clear);
+      }
+      return [...open.values()];
+    },
+    async addDeadLetters(pipeline, letters) {
+      if (letters.length === 0) return;
+      await append(
+        await fileOf(pipeline, 'dead-letters.log'),
+        letters.map((letter) => `${JSON.stringify({ add: letter })}\n`).join(''),
+      );
+    },
+    async deadLetters(pipeline) {
+      const open = new Map<string, DeadLetter>();
+      for (const line of await readLog(await fileOf(pipeline, 'dead-letters.log'))) {
+        const entry = parseJson<{ add?: DeadLetter; resolve?: string }>(line);
+        if (entry?.add && !open.has(entry.add.id)) open.set(entry.add.id, entry.add);
+        if (entry?.resolve) open.delete(entry.resolve);
+      }
+      return [...open.values()];
+    },
+    async resolveDeadLetters(pipeline, ids) {
+      if (ids.length === 0) return;
+      await append(
+        await fileOf(pipeline, 'dead-letters.log'),
+        ids.map((id) => `${JSON.stringify({ resolve: id })}\n`).join(''),
+      );
+    },
+    async recordRun(pipeline, run) {
+      await append(await fileOf(pipeline, 'runs.log'), `${JSON.stringify(run)}\n`);
+    },
+    async runs(pipeline, limit = 20) {
+      const runs = (await readLog(await fileOf(pipeline, 'runs.log')))
+        .map((line) => parseJson<RunRecord>(line))
+        .filter((r): r is RunRecord => !!r);
+      return runs.slice(-limit);
+    },
+    async lock(pipeline) {
+      const path = await fileOf(pipeline, 'run.lock');
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          const handle = await open(path, 'wx');
+          await handle.writeFile(String(process.pid));
+          await handle.close();
+          return () => rm(path, { force: true });
+        } catch (cause) {
+          if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
+          const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+          if (holder && alive(holder)) {
+            throw new ConfigError(
+              `pipeline ${pipeline} is being run by process ${holder}; wait for it to finish (state: ${path})`,
+            );
+          }
+          await rm(path, { force: true }); // left by a run that died
+        }
+      }
+      throw new ConfigError(`cannot take the run lock ${path}`);
+    },
+  };
+}
+
+/** Appends and syncs: when this resolves, the text survives a crash or power loss. */
+async function append(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'a');
+  try {
+    await handle.writeFile(text);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Replaces a file atomically: readers see the old content or the new, never a mix. */
+async function replace(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+}
+
+/** The complete lines of a log; a last line without its newline was torn by a crash and is skipped. */
+async function readLog(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw cause;
+  }
+  const lines = text.split('\n');
+  lines.pop(); // after the last newline: empty, or a torn line
+  return lines.filter(Boolean);
+}
+
+function parseJson<T>(line: string): T | undefined {
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (cause) {
+    return (cause as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,72 @@
+/** A record that could not be delivered: enough to find it again, nothing personal. */
+export interface DeadLetter {
+  /** Stable for the same problem with the same record, so a re-run does not file it twice. */
+  readonly id: string;
+  /** `parse` (unreadable in the source), `rejected` (refused by the destination), `unmatched`. */
+  readonly kind: 'parse' | 'rejected' | 'unmatched';
+  /** The destination's id, or `*` for problems in the source (every destination missed it). */
+  readonly destination: string;
+  /** The record key, when the record could be identified. */
+  readonly recordKey?: string;
+  readonly contentHash?: string;
+  /** The report-date window it was fetched in (ISO), to fetch it again on replay. */
+  readonly window: { readonly from: string; readonly to: string };
+  /** Where and why: `line 12, field testDate (539–546): not a valid YYYYMMDD date`, or the destination's words. */
+  readonly reason: string;
+  /** The destination's error code, when it gave one. */
+  readonly code?: string;
+  readonly at: string;
+}
+
+/** A batch about to be delivered: written before, cleared after, read back after a crash. */
+export interface DeliveryIntent {
+  readonly batchId: string;
+  /** [record key, content hash] of each record in the batch. */
+  readonly entries: readonly (readonly [string, string])[];
+}
+
+/** What a run did, kept for `scorebridge status`. */
+export interface RunRecord {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly ok: boolean;
+  readonly window: { readonly from: string; readonly to: string } | null;
+  readonly destinations: readonly {
+    readonly id: string;
+    readonly delivered: number;
+    readonly unchanged: number;
+    readonly filtered: number;
+    readonly deadLettered: number;
+    readonly failed?: string;
+  }[];
+  readonly parseIssues: number;
+}
+
+/**
+ * Where a pipeline's state lives: per destination a cursor (the end of the last report-date
+ * window it confirmed), a ledger (record key → content hash it confirmed) and delivery intents;
+ * per pipeline dead letters and runs. Holds keys, hashes, windows and reasons — no personal data.
+ */
+export interface StateStore {
+  cursor(pipeline: string, destination: string): Promise<Date | undefined>;
+  setCursor(pipeline: string, destination: string, at: Date): Promise<void>;
+  ledger(pipeline: string, destination: string): Promise<Map<string, string>>;
+  /** Records what a destination confirmed; durable when it resolves. */
+  confirm(
+    pipeline: string,
+    destination: string,
+    entries: readonly (readonly [string, string])[],
+  ): Promise<void>;
+  addIntent(pipeline: string, destination: string, intent: DeliveryIntent): Promise<void>;
+  clearIntent(pipeline: string, destination: string, batchId: string): Promise<void>;
+  intents(pipeline: string, destination: string): Promise<DeliveryIntent[]>;
+  addDeadLetters(pipeline: string, letters: readonly DeadLetter[]): Promise<void>;
+  /** Open dead letters, oldest first. */
+  deadLetters(pipeline: string): Promise<DeadLetter[]>;
+  resolveDeadLetters(pipeline: string, ids: readonly string[]): Promise<void>;
+  recordRun(pipeline: string, run: RunRecord): Promise<void>;
+  /** Recent runs, newest last. */
+  runs(pipeline: string, limit?: number): Promise<RunRecord[]>;
+  /** Takes the pipeline's run lock; throws when another run holds it. Returns the release. */
+  lock(pipeline: string): Promise<() => Promise<void>>;
+}
