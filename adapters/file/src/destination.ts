@@ -47,21 +47,21 @@ export function createFileDestination(
     },
 
     async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
-      const outcomes: RecordOutcome[] = [];
-      const accepted: ScoreRecord[] = [];
-      for (const record of batch.records) {
-        if (options.format === 'scorelink' && record.format !== 'scorelink') {
-          outcomes.push({
-            recordKey: record.recordKey,
-            contentHash: record.contentHash,
-            status: 'rejected',
-            kind: 'rejected',
-            code: 'NO_SCORELINK_LINE',
-            reason:
-              'the record came from a JSON response, so there is no ScoreLink line to write; use format csv or ndjson',
-          });
-        } else accepted.push(record);
-      }
+      // Outcomes in record order: the refused ones now, the others once the file is written.
+      const refused = batch.records.map((record): RecordOutcome | undefined =>
+        options.format === 'scorelink' && record.format !== 'scorelink'
+          ? {
+              recordKey: record.recordKey,
+              contentHash: record.contentHash,
+              status: 'rejected',
+              kind: 'rejected',
+              code: 'NO_SCORELINK_LINE',
+              reason:
+                'the record came from a JSON response, so there is no ScoreLink line to write; use format csv or ndjson',
+            }
+          : undefined,
+      );
+      const accepted = batch.records.filter((_, i) => !refused[i]);
       const final = join(directory, name(batch.id));
       if (accepted.length > 0 && !(await exists(final))) {
         const temp = join(directory, `${TEMP}${name(batch.id)}-${randomBytes(4).toString('hex')}`);
@@ -77,18 +77,19 @@ export function createFileDestination(
           await rename(temp, final);
           await syncDirectory(directory);
         } catch (cause) {
-          await rm(temp, { force: true });
+          // Cleaning up may fail for the same reason the write did; the write's error is the one to report.
+          await rm(temp, { force: true }).catch(() => undefined);
           throw fail(`writing ${name(batch.id)}`, cause);
         }
       }
-      for (const record of accepted) {
-        outcomes.push({
-          recordKey: record.recordKey,
-          contentHash: record.contentHash,
-          status: 'delivered',
-        });
-      }
-      return outcomes;
+      return batch.records.map(
+        (record, i): RecordOutcome =>
+          refused[i] ?? {
+            recordKey: record.recordKey,
+            contentHash: record.contentHash,
+            status: 'delivered',
+          },
+      );
     },
 
     async delivered(batchId: string) {

@@ -22,6 +22,11 @@ export interface SandboxOptions extends SandboxDataOptions {
   errorFormat?: 'text' | 'json';
   /** Between ScoreLink records. @default '\r\n' */
   separator?: '\r\n' | '\n' | '';
+  /**
+   * Damage every `every`-th report (by dataset index), alternately with an impossible date of
+   * birth and a record cut short, to exercise parse issues and dead letters. @default none
+   */
+  corrupt?: { every: number };
   /** Refuse windows longer than this many days with a 400 (ETS asks for 30 or less; its limit is not published). @default no limit */
   maxWindowDays?: number;
 }
@@ -201,7 +206,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       );
       count = end - start;
       selected = (function* () {
-        for (let i = start; i < end; i++) yield data.record(i).fields;
+        for (let i = start; i < end; i++)
+          yield corrupted(data.record(i).fields, i, options.corrupt);
       })();
     }
     log(key, 200, count, fault);
@@ -250,9 +256,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     };
     for (const fields of records) {
       if (res.destroyed) return;
+      const line = json ? '' : formatRecord(fields, layout);
       piece += json
         ? `${first ? '' : ','}${JSON.stringify(jsonRecord(fields))}`
-        : `${first ? '' : separator}${formatRecord(fields, layout)}`;
+        : `${first ? '' : separator}${fields[CUT] ? line.slice(0, 1590) : line}`;
       first = false;
       if (piece.length >= pieceSize && !(await flush(false))) return;
     }
@@ -305,6 +312,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       await once(server, 'close');
     },
   };
+}
+
+const CUT = '__sandboxCut';
+
+/** Every `every`-th report damaged: an impossible date of birth, or (the next time) cut short. */
+function corrupted(
+  fields: Record<string, FieldValue>,
+  index: number,
+  corrupt: { every: number } | undefined,
+): Record<string, FieldValue> {
+  if (!corrupt || (index + 1) % corrupt.every !== 0) return fields;
+  return ((index + 1) / corrupt.every) % 2 === 1
+    ? { ...fields, dateOfBirth: '20011341' }
+    : { ...fields, [CUT]: 'yes' };
 }
 
 /** How a key is judged: the key itself is never kept. */

@@ -42,6 +42,11 @@ export interface ParsedEntry {
   readonly line: number;
   readonly record: ScoreRecord | undefined;
   readonly issues: readonly ParseIssue[];
+  /**
+   * SHA-256 (hex) of the source text, for entries without a record: the same unreadable line
+   * met again (a re-run, another window) is recognised without keeping the text itself.
+   */
+  readonly fingerprint?: string;
 }
 
 /** Makes an issue with its message. */

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import type { Layout } from '../layout/layout.js';
 import { buildRecord, type CompiledLayout, compileLayout } from '../record/record.js';
@@ -60,6 +61,7 @@ export class JsonRecordMapper {
         line: index,
         record: undefined,
         issues: [parseIssue(index, where, 'json', 'is not valid JSON')],
+        fingerprint: hash('sha256', text, 'hex'),
       };
     }
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
@@ -67,6 +69,7 @@ export class JsonRecordMapper {
         line: index,
         record: undefined,
         issues: [parseIssue(index, where, 'json', 'is not a JSON object')],
+        fingerprint: hash('sha256', text, 'hex'),
       };
     }
     const c = this.#compiled;

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import type { Layout } from '../layout/layout.js';
 import { defaultLayouts } from '../layout/load.js';
 import { buildRecord, type CompiledLayout, compileLayout } from '../record/record.js';
@@ -177,6 +178,7 @@ export class ScoreLinkParser {
         line,
         record: undefined,
         issues: [parseIssue(line, `line ${line}`, 'length', reason)],
+        fingerprint: hash('sha256', chars, 'hex'),
       });
       return;
     }

@@ -71,6 +71,19 @@ export function pipelineFromYaml(text: string, file: string, options: LoadOption
     for (const issue of result.error.issues) {
       // A problem already reported while resolving references is not reported twice.
       if (problems.some((p) => p.includes(`: ${pathText(issue.path)}: `))) continue;
+      const destination = issue.path[0] === 'destinations' ? issue.path[1] : undefined;
+      const type =
+        typeof destination === 'number'
+          ? (resolved.value as { destinations?: { type?: unknown }[] }).destinations?.[destination]
+              ?.type
+          : undefined;
+      if (typeof destination === 'number' && !options.adapters.some((a) => a.type === type)) {
+        // One clear message for an unknown type instead of every option it does not fit.
+        const path = ['destinations', destination, 'type'];
+        const message = `${where(path)}: ${pathText(path)}: unknown destination type ${JSON.stringify(type)} (known: ${options.adapters.map((a) => a.type).join(', ')})`;
+        if (!problems.includes(message)) problems.push(message);
+        continue;
+      }
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) {
           problems.push(

@@ -98,7 +98,7 @@ interface Target {
   readonly config: PipelineConfig['destinations'][number];
   readonly destination: Destination;
   readonly summary: DestinationSummary;
-  ledger: Map<string, string>;
+  ledger: Set<string>;
   cursor: Date | undefined;
   buffer: ScoreRecord[];
 }
@@ -206,8 +206,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
               if (!keep) t.summary.filtered++;
               else if (options.only?.recordKeys && !options.only.recordKeys.has(record.recordKey))
                 continue;
-              else if (!options.only && t.ledger.get(record.recordKey) === record.contentHash)
-                t.summary.unchanged++;
+              else if (!options.only && t.ledger.has(record.contentHash)) t.summary.unchanged++;
               else {
                 t.buffer.push(record);
                 if (t.buffer.length >= t.config.batchSize) await flush(t, slice);
@@ -285,7 +284,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
             .filter((o) => o.status === 'delivered')
             .map((o) => [o.recordKey, o.contentHash] as const);
           await store.confirm(name, t.config.id, delivered);
-          for (const [k, h] of delivered) t.ledger.set(k, h);
+          for (const [, h] of delivered) t.ledger.add(h);
           const rejected: DeadLetter[] = outcomes.flatMap((o) =>
             o.status === 'rejected'
               ? [
@@ -364,7 +363,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     for (const intent of await store.intents(name, t.config.id)) {
       if (await t.destination.delivered?.(intent.batchId)) {
         await store.confirm(name, t.config.id, intent.entries);
-        for (const [k, h] of intent.entries) t.ledger.set(k, h);
+        for (const [, h] of intent.entries) t.ledger.add(h);
       }
       await store.clearIntent(name, t.config.id, intent.batchId);
     }
@@ -409,7 +408,7 @@ function parseDeadLetters(entry: ParsedEntry, slice: Slice): DeadLetter[] {
   const window = { from: slice.from.toISOString(), to: slice.to.toISOString() };
   // The same bad record in an overlapping window is the same dead letter: identify it by its
   // content when it could be read, by its place otherwise.
-  const identity = entry.record?.contentHash ?? `${window.from}|${entry.line}`;
+  const identity = entry.record?.contentHash ?? entry.fingerprint ?? `${window.from}|${entry.line}`;
   return entry.issues.map((issue) =>
     letter('parse', '*', issue.message, window, {
       recordKey:

@@ -10,12 +10,12 @@ import type { DeadLetter, DeliveryIntent, RunRecord, StateStore } from './store.
  * at any point therefore loses nothing that was confirmed.
  */
 export function createFileStateStore(root: string): StateStore {
-  const dir = async (pipeline: string) => {
-    const path = join(root, pipeline);
-    await mkdir(path, { recursive: true });
-    return path;
+  // Reading never creates anything (a dry run leaves no trace); writing creates the folder.
+  const fileOf = async (pipeline: string, name: string) => join(root, pipeline, name);
+  const writable = async (pipeline: string, name: string) => {
+    await mkdir(join(root, pipeline), { recursive: true });
+    return join(root, pipeline, name);
   };
-  const fileOf = async (pipeline: string, name: string) => join(await dir(pipeline), name);
 
   async function cursors(pipeline: string): Promise<Record<string, string>> {
     try {
@@ -38,32 +38,32 @@ export function createFileStateStore(root: string): StateStore {
     },
     async setCursor(pipeline, destination, at) {
       const all = { ...(await cursors(pipeline)), [destination]: at.toISOString() };
-      await replace(await fileOf(pipeline, 'cursors.json'), `${JSON.stringify(all, null, 2)}\n`);
+      await replace(await writable(pipeline, 'cursors.json'), `${JSON.stringify(all, null, 2)}\n`);
     },
     async ledger(pipeline, destination) {
-      const ledger = new Map<string, string>();
+      const ledger = new Set<string>();
       for (const line of await readLog(await fileOf(pipeline, `ledger.${destination}.log`))) {
         const tab = line.indexOf('\t');
-        if (tab > 0) ledger.set(line.slice(0, tab), line.slice(tab + 1));
+        if (tab > 0) ledger.add(line.slice(tab + 1));
       }
       return ledger;
     },
     async confirm(pipeline, destination, entries) {
       if (entries.length === 0) return;
       await append(
-        await fileOf(pipeline, `ledger.${destination}.log`),
+        await writable(pipeline, `ledger.${destination}.log`),
         entries.map(([k, h]) => `${k}\t${h}\n`).join(''),
       );
     },
     async addIntent(pipeline, destination, intent) {
       await append(
-        await fileOf(pipeline, `intents.${destination}.log`),
+        await writable(pipeline, `intents.${destination}.log`),
         `${JSON.stringify({ add: intent })}\n`,
       );
     },
     async clearIntent(pipeline, destination, batchId) {
       await append(
-        await fileOf(pipeline, `intents.${destination}.log`),
+        await writable(pipeline, `intents.${destination}.log`),
         `${JSON.stringify({ clear: batchId })}\n`,
       );
     },
@@ -79,7 +79,7 @@ export function createFileStateStore(root: string): StateStore {
     async addDeadLetters(pipeline, letters) {
       if (letters.length === 0) return;
       await append(
-        await fileOf(pipeline, 'dead-letters.log'),
+        await writable(pipeline, 'dead-letters.log'),
         letters.map((letter) => `${JSON.stringify({ add: letter })}\n`).join(''),
       );
     },
@@ -95,12 +95,12 @@ export function createFileStateStore(root: string): StateStore {
     async resolveDeadLetters(pipeline, ids) {
       if (ids.length === 0) return;
       await append(
-        await fileOf(pipeline, 'dead-letters.log'),
+        await writable(pipeline, 'dead-letters.log'),
         ids.map((id) => `${JSON.stringify({ resolve: id })}\n`).join(''),
       );
     },
     async recordRun(pipeline, run) {
-      await append(await fileOf(pipeline, 'runs.log'), `${JSON.stringify(run)}\n`);
+      await append(await writable(pipeline, 'runs.log'), `${JSON.stringify(run)}\n`);
     },
     async runs(pipeline, limit = 20) {
       const runs = (await readLog(await fileOf(pipeline, 'runs.log')))
@@ -109,7 +109,7 @@ export function createFileStateStore(root: string): StateStore {
       return runs.slice(-limit);
     },
     async lock(pipeline) {
-      const path = await fileOf(pipeline, 'run.lock');
+      const path = await writable(pipeline, 'run.lock');
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
           const handle = await open(path, 'wx');

@@ -44,13 +44,18 @@ export interface RunRecord {
 
 /**
  * Where a pipeline's state lives: per destination a cursor (the end of the last report-date
- * window it confirmed), a ledger (record key → content hash it confirmed) and delivery intents;
+ * window it confirmed), a ledger (the record versions it confirmed) and delivery intents;
  * per pipeline dead letters and runs. Holds keys, hashes, windows and reasons — no personal data.
  */
 export interface StateStore {
   cursor(pipeline: string, destination: string): Promise<Date | undefined>;
   setCursor(pipeline: string, destination: string, at: Date): Promise<void>;
-  ledger(pipeline: string, destination: string): Promise<Map<string, string>>;
+  /**
+   * The content hashes of every record version the destination confirmed. A hash covers the
+   * record key too, so a version is "held" whether it is the newest or an older one met again
+   * in a backfill (which must not overwrite a newer one).
+   */
+  ledger(pipeline: string, destination: string): Promise<Set<string>>;
   /** Records what a destination confirmed; durable when it resolves. */
   confirm(
     pipeline: string,

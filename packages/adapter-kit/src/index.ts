@@ -1,0 +1,186 @@
+import {
+  type DeliveryBatch,
+  type Destination,
+  type DestinationAdapter,
+  DestinationError,
+  ERROR_KINDS,
+  type ErrorKind,
+  formatRecord,
+  type ParsedEntry,
+  parseAll,
+  type ScoreRecord,
+  serializeError,
+} from '@scorebridge/core';
+import { SandboxData, sandboxLayout1600 } from '@scorebridge/sandbox';
+import { describe, expect, it } from 'vitest';
+
+/** What a destination holds, one entry per stored record version. */
+export interface StoredRecord {
+  readonly recordKey: string;
+  readonly contentHash: string;
+}
+
+/** How the contract suite drives one adapter. */
+export interface ContractSubject<O> {
+  readonly adapter: DestinationAdapter;
+  /** Options for a working destination, fresh for each test (a new directory, a new server…). */
+  options(): O | Promise<O>;
+  /** Reads back what the destination behind `options` holds. */
+  stored(options: O): Promise<StoredRecord[]>;
+  /** Options whose `check()` must fail, and the error kind it must fail with. */
+  readonly broken: readonly {
+    readonly name: string;
+    options(): O | Promise<O>;
+    readonly kind: ErrorKind;
+  }[];
+  /** If the destination refuses some records one by one: options under which it does, and such records. */
+  readonly rejectable?: { options(): O | Promise<O>; records(): Promise<ScoreRecord[]> };
+  /** Secret values present in the options; none may appear in any error. */
+  readonly secrets?: readonly string[];
+}
+
+const logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Realistic records from the sandbox's synthetic data (ScoreLink lines, parsed). */
+export async function sampleRecords(count: number, seed = 1): Promise<ScoreRecord[]> {
+  const layout = sandboxLayout1600();
+  const data = new SandboxData({
+    seed,
+    records: count,
+    days: 200,
+    now: new Date('2026-11-01T00:00:00Z'),
+  });
+  const lines = Array.from({ length: data.size }, (_, i) =>
+    formatRecord(data.record(i).fields, layout),
+  );
+  const entries: ParsedEntry[] = await parseAll(lines.join('\n'), { layouts: [layout] });
+  return entries.map((e) => e.record!);
+}
+
+/** The same record with one score changed: a re-sent, rescored report. */
+export async function rescored(record: ScoreRecord): Promise<ScoreRecord> {
+  const line = record.raw;
+  const changed = `${line.slice(0, 562)}${line.slice(562, 564) === '29' ? '28' : '29'}${line.slice(564)}`;
+  const [entry] = await parseAll(changed, { layouts: [sandboxLayout1600()] });
+  return entry!.record!;
+}
+
+function batch(records: readonly ScoreRecord[], id: string): DeliveryBatch {
+  return {
+    id,
+    pipeline: 'contract',
+    records,
+    window: { from: '2026-10-01T00:00:00.000Z', to: '2026-10-31T00:00:00.000Z' },
+  };
+}
+
+const keyOf = (r: StoredRecord) => `${r.recordKey}#${r.contentHash}`;
+
+/**
+ * The contract every destination adapter passes: construction does no I/O; `check()` passes
+ * when it should and fails with an actionable error of the right kind when it should not;
+ * delivery returns one outcome per record, is idempotent for a batch id, takes changed records
+ * as updates, and refuses bad records one by one; no secret appears in any error.
+ */
+export function runDestinationContract<O>(name: string, subject: ContractSubject<O>): void {
+  const make = async (options?: O): Promise<{ destination: Destination; options: O }> => {
+    const o = options ?? (await subject.options());
+    const parsed = subject.adapter.optionsSchema.parse(o) as O;
+    return {
+      destination: subject.adapter.create(parsed, {
+        pipeline: 'contract',
+        destinationId: name,
+        logger,
+      }),
+      options: o,
+    };
+  };
+
+  describe(`${name}: destination contract`, () => {
+    it('checks out with working options', async () => {
+      const { destination } = await make();
+      await expect(destination.check()).resolves.toBeUndefined();
+      await destination.close();
+      await destination.close();
+    });
+
+    it('delivers a batch: one delivered outcome per record, all of them stored', async () => {
+      const records = await sampleRecords(25);
+      const { destination, options } = await make();
+      const outcomes = await destination.deliver(batch(records, 'batch-one'));
+      expect(outcomes.map((o) => o.status)).toEqual(records.map(() => 'delivered'));
+      expect(outcomes.map((o) => o.recordKey)).toEqual(records.map((r) => r.recordKey));
+      expect((await subject.stored(options)).map(keyOf).sort()).toEqual(records.map(keyOf).sort());
+      await destination.close();
+    });
+
+    it('is idempotent for a batch id: a redelivery stores nothing twice', async () => {
+      const records = await sampleRecords(10, 2);
+      const { destination, options } = await make();
+      await destination.deliver(batch(records, 'batch-again'));
+      const again = await destination.deliver(batch(records, 'batch-again'));
+      expect(again.every((o) => o.status === 'delivered')).toBe(true);
+      const stored = (await subject.stored(options)).map(keyOf);
+      expect(stored.length).toBe(new Set(stored).size);
+      expect(stored.sort()).toEqual(records.map(keyOf).sort());
+      if (destination.delivered) {
+        expect(await destination.delivered('batch-again')).toBe(true);
+        expect(await destination.delivered('never-sent')).toBe(false);
+      }
+      await destination.close();
+    });
+
+    it('takes a changed record as an update', async () => {
+      const [record] = await sampleRecords(1, 3);
+      const changed = await rescored(record!);
+      expect(changed.recordKey).toBe(record!.recordKey);
+      expect(changed.contentHash).not.toBe(record!.contentHash);
+      const { destination, options } = await make();
+      await destination.deliver(batch([record!], 'first'));
+      const [outcome] = await destination.deliver(batch([changed], 'second'));
+      expect(outcome).toMatchObject({ status: 'delivered', contentHash: changed.contentHash });
+      expect((await subject.stored(options)).map(keyOf)).toContain(keyOf(changed));
+      await destination.close();
+    });
+
+    if (subject.rejectable) {
+      it('refuses bad records one by one, with a reason and no personal data, and keeps the good ones', async () => {
+        const good = await sampleRecords(5, 4);
+        const bad = await subject.rejectable!.records();
+        const { destination } = await make(await subject.rejectable!.options());
+        const outcomes = await destination.deliver(batch([...good, ...bad], 'mixed'));
+        expect(outcomes.filter((o) => o.status === 'delivered')).toHaveLength(good.length);
+        const rejected = outcomes.filter((o) => o.status === 'rejected');
+        expect(rejected).toHaveLength(bad.length);
+        for (const o of rejected) {
+          expect(o.status === 'rejected' && o.reason.length > 0).toBe(true);
+          for (const r of bad) {
+            for (const v of [r.fields.lastName, r.fields.firstName, r.fields.email]) {
+              if (typeof v === 'string' && v.length > 3) expect(JSON.stringify(o)).not.toContain(v);
+            }
+          }
+        }
+        await destination.close();
+      });
+    }
+
+    for (const broken of subject.broken) {
+      it(`fails check() with a ${broken.kind} error that says what to do: ${broken.name}`, async () => {
+        const { destination } = await make(await broken.options());
+        const error = await destination.check().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(DestinationError);
+        const e = error as DestinationError;
+        expect(ERROR_KINDS).toContain(e.kind);
+        expect(e.kind).toBe(broken.kind);
+        expect(e.remedy).toBeTruthy();
+        expect(e.message).toMatch(/^\[/);
+        const shown = JSON.stringify(serializeError(e)) + String(e);
+        for (const secret of subject.secrets ?? []) expect(shown).not.toContain(secret);
+        await destination.close();
+      });
+    }
+  });
+}
