@@ -192,6 +192,29 @@ describe('inline pipeline runs against the sandbox', () => {
     void s;
   });
 
+  it('after a crash between delivery and confirmation, asks the destination instead of delivering again', async () => {
+    const s = await make({ destinations: [{ id: 'files', format: 'ndjson', batchSize: 10 }] });
+    // The "crash": deliveries land, but confirming them fails, as if the process died there.
+    const real = createFileStateStore(s.stateDir);
+    const crashing = { ...real, confirm: async () => Promise.reject(new Error('power cut')) };
+    const crashed = await s.run({ store: crashing, now: new Date('2026-07-20T00:00:00Z') });
+    expect(crashed.destinations[0]!.failed).toBeDefined();
+    expect(await real.intents('test', 'files')).toHaveLength(1);
+    const landed = storedVersions(s.out.files!);
+    expect(landed).toHaveLength(10);
+    // Batches are formed differently now, so only the intent can tell that those ten landed.
+    const { readFileSync } = await import('node:fs');
+    writeFileSync(
+      s.pipelineFile,
+      readFileSync(s.pipelineFile, 'utf8').replace('batchSize: 10', 'batchSize: 7'),
+    );
+    await s.run();
+    const stored = storedVersions(s.out.files!);
+    expect(stored.length).toBe(new Set(stored).size);
+    expect(new Set(stored)).toEqual(await groundTruth(s.sandbox, FIRST_RUN, new Date()));
+    expect(await real.intents('test', 'files')).toEqual([]);
+  });
+
   it('lists the files it wrote with unique, deterministic names', async () => {
     const s = await make({ destinations: [{ id: 'files', format: 'ndjson', batchSize: 50 }] });
     await s.run();

@@ -234,7 +234,7 @@ export async function statusCommand(
     const cursor = await store.cursor(name, d.id);
     const open = letters.filter((l) => l.destination === d.id).length;
     out.push(
-      `${d.id} (${d.type}): cursor ${cursor ? `${formatEtsDate(cursor)} UTC` : 'none yet (the first run starts at firstRunStart)'}; ${(await store.ledger(name, d.id)).size} records confirmed; ${open} dead letter(s)`,
+      `${d.id} (${d.type}): cursor ${cursor ? `${formatEtsDate(cursor)} UTC` : 'none yet (the first run starts at firstRunStart)'}; ${(await store.ledger(name, d.id)).size} record versions confirmed; ${open} dead letter(s)`,
     );
   }
   const source = letters.filter((l) => l.destination === '*').length;

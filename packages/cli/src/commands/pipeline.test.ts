@@ -1,0 +1,154 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Sandbox, startSandbox } from '@scorebridge/sandbox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../testing/run.test-helpers.js';
+
+const bin = fileURLToPath(new URL('../../bin/scorebridge.js', import.meta.url));
+const demoPipeline = fileURLToPath(new URL('../../../../pipelines/demo.yaml', import.meta.url));
+let s: Sandbox;
+beforeAll(async () => {
+  s = await startSandbox({
+    seed: 8,
+    records: 300,
+    days: 60,
+    now: new Date('2026-11-01T00:00:00Z'),
+    corrupt: { every: 60 },
+  });
+  process.env.SB_CLI_URL = s.scoresUrl;
+  process.env.SB_CLI_KEY = s.authcode;
+});
+afterAll(async () => {
+  delete process.env.SB_CLI_URL;
+  delete process.env.SB_CLI_KEY;
+  await s.close();
+});
+
+function pipeline(
+  dir: string,
+  format: 'json' | 'scorelink',
+  fileFormat: 'ndjson' | 'csv' | 'scorelink',
+): string {
+  const file = join(dir, 'cli.yaml');
+  writeFileSync(
+    file,
+    `name: cli
+source:
+  baseUrl: \${env:SB_CLI_URL}
+  authcode: \${env:SB_CLI_KEY}
+  format: ${format}
+  firstRunStart: 2026-08-01
+destinations:
+  - id: out
+    type: file
+    options:
+      directory: ${join(dir, 'out')}
+      format: ${fileFormat}
+`,
+  );
+  return file;
+}
+
+describe('pipeline commands', () => {
+  it('run prints a summary table and exits 1 when records were dead-lettered; status and dlq list show them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cli-run-'));
+    const file = pipeline(dir, 'scorelink', 'ndjson');
+    const state = join(dir, 'state');
+    const first = await run(['run', file, '--state-dir', state]);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(
+      /scorebridge: cli: 2026-08-01T00:00:00 → .* UTC in 4 requests: 300 records fetched, 5 unreadable/,
+    );
+    expect(first.stderr).toMatch(/scorebridge: out \(file\)\s+295\s+0\s+0\s+0\s+\d{4}-/);
+    const again = await run(['run', file, '--state-dir', state]);
+    expect(again.stderr).toMatch(/scorebridge: out \(file\)\s+0\s+\d+/);
+    const status = await run(['status', file, '--state-dir', state]);
+    expect(status.stdout).toMatch(
+      /out \(file\): cursor \d{4}-\d\d-\d\dT[\d:]+ UTC; 295 record versions confirmed; 0 dead letter\(s\)/,
+    );
+    expect(status.stdout).toMatch(/source: 5 unreadable record\(s\) as dead letters/);
+    const list = await run(['dlq', 'list', file, '--state-dir', state]);
+    expect(list.stdout.trim().split('\n')).toHaveLength(6);
+    expect(list.stdout).toMatch(
+      /parse\s+\*\s+.*line \d+, field dateOfBirth \(530–537\): not a valid YYYYMMDD date/,
+    );
+  });
+
+  it('dlq replay re-delivers rejected records once the cause is fixed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cli-dlq-'));
+    // JSON records have no ScoreLink line to write: every record is rejected.
+    const file = pipeline(dir, 'json', 'scorelink');
+    const state = join(dir, 'state');
+    const first = await run(['run', file, '--state-dir', state]);
+    expect(first.code).toBe(1);
+    const letters = (await run(['dlq', 'list', file, '--state-dir', state])).stdout;
+    expect(letters).toMatch(/rejected\s+out\s+1234\|/);
+    expect(letters).toMatch(/no ScoreLink line to write/);
+    // The fix: write CSV instead. Replay fetches the windows again and delivers just those records.
+    writeFileSync(file, readFileSync(file, 'utf8').replace('format: scorelink', 'format: csv'));
+    const replay = await run(['dlq', 'replay', file, '--state-dir', state]);
+    // The 297 rejected records now deliver; the 3 unreadable ones (bad dates) stay open, as they should.
+    expect(replay.stderr).toMatch(/replayed 300 dead letter\(s\): 297 resolved, 3 still open/);
+    expect(replay.code).toBe(1);
+    const open = (await run(['dlq', 'list', file, '--state-dir', state])).stdout
+      .trim()
+      .split('\n')
+      .slice(1);
+    expect(open).toHaveLength(3);
+    expect(
+      open.every((l) => /\bparse\b.*field dateOfBirth: not a valid YYYYMMDD date/.test(l)),
+    ).toBe(true);
+    const csv = readdirSync(join(dir, 'out')).filter((f) => f.endsWith('.csv'));
+    const rows = csv.flatMap((f) =>
+      readFileSync(join(dir, 'out', f), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1),
+    );
+    expect(rows).toHaveLength(297);
+  });
+
+  it('validate reports every problem with file:line:column', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cli-val-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(
+      bad,
+      'name: x\nsource:\n  baseUrl: https://x.example/scores\n  authcode: inline-secret\ndestinations: []\n',
+    );
+    const { code, stderr } = await run(['validate', bad, demoPipeline]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      `${bad}:4:13: source.authcode: this is a secret; give it by reference`,
+    );
+    expect(stderr).toMatch(/bad\.yaml:5:15: destinations: /);
+  });
+
+  it('dry run shows what would be delivered and writes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cli-dry-'));
+    const file = pipeline(dir, 'scorelink', 'ndjson');
+    const { stderr } = await run(['run', file, '--dry-run', '--state-dir', join(dir, 'state')]);
+    expect(stderr).toMatch(/dry run \(nothing delivered or written\)/);
+    expect(stderr).toMatch(/WOULD DELIVER/);
+    expect(readdirSync(dir)).toEqual(['cli.yaml']);
+  });
+
+  it('npm run demo works in an empty directory with no Redis and no credentials, and a rerun delivers nothing new', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sb-demo-'));
+    const demo = () =>
+      spawnSync(process.execPath, [bin, 'demo', '--pipeline', demoPipeline, '--records', '400'], {
+        cwd,
+        encoding: 'utf8',
+      });
+    const first = demo();
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/csv \(file\)\s+400\s+0/);
+    expect(first.stderr).toContain(`files in ${cwd}/demo-output/`);
+    expect(readdirSync(join(cwd, 'demo-output', 'csv')).length).toBeGreaterThan(0);
+    const second = demo();
+    expect(second.status).toBe(0);
+    expect(second.stderr).toMatch(/csv \(file\)\s+0\s+\d+/);
+  });
+});
