@@ -2,6 +2,7 @@
 // Goals are ratios and bounds, never timed assertions in tests.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { backfill } from './backfill.mjs';
 import { fetchMemory } from './fetch-memory.mjs';
 import { parseThroughput } from './parse-throughput.mjs';
 
@@ -52,6 +53,19 @@ if (!only || only === 'fetch') {
   );
   console.log(`  peak RSS ${out.peakRssMb.toFixed(0)} MB (goal: under 200 MB)`);
   rows.push(['100k-record fetch peak RSS', `${out.peakRssMb.toFixed(0)} MB`, '< 200 MB']);
+}
+
+if (!only || only === 'backfill') {
+  const out = await backfill();
+  console.log(
+    '\nA 100,000-record backfill from the sandbox to the file adapter, inline runner (own process)',
+  );
+  console.log(
+    `  ${out.delivered.toLocaleString('en')} records delivered in ${out.slices} slices, ${out.seconds.toFixed(1)} s: ${out.recordsPerSecond.toLocaleString('en')} records/s`,
+  );
+  console.log(`  peak RSS ${out.peakRssMb.toFixed(0)} MB`);
+  rows.push(['100k backfill records/s', out.recordsPerSecond.toLocaleString('en'), 'recorded']);
+  rows.push(['100k backfill peak RSS', `${out.peakRssMb.toFixed(0)} MB`, 'recorded']);
 }
 
 console.log('\nSummary');
