@@ -74,7 +74,7 @@ export {
   RETRYABLE_KINDS,
   type RetryPolicy,
 } from './retry.js';
-export { Secret } from './secret.js';
+export { Secret, secretSchema } from './secret.js';
 export {
   createToeflAccessClient,
   type SourceEvent,

@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { z } from 'zod';
 
 /**
  * A secret from configuration (an API key, a password, a webhook URL). It prints, logs and
@@ -28,3 +29,11 @@ export class Secret {
     return 'Secret([secret])';
   }
 }
+
+/**
+ * The options schema of a secret (an adapter's password, key or token): in YAML it is given as
+ * `${env:NAME}` or `${file:PATH}`, and the loader hands the adapter a {@link Secret}.
+ */
+export const secretSchema = z.instanceof(Secret, {
+  message: 'must be given by reference: ${env:NAME} or ${file:PATH}',
+});

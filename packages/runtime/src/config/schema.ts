@@ -1,10 +1,7 @@
-import { type DestinationAdapter, Secret } from '@scorebridge/core';
+import { type DestinationAdapter, secretSchema } from '@scorebridge/core';
 import { z } from 'zod';
 
-/** A secret: given in YAML as `${env:NAME}` or `${file:PATH}`, resolved to a {@link Secret}. */
-export const secretSchema = z.instanceof(Secret, {
-  message: 'must be given by reference: ${env:NAME} or ${file:PATH}',
-});
+export { secretSchema };
 
 /** What a secret looks like in the file, for the JSON Schema. */
 const SECRET_JSON = {
