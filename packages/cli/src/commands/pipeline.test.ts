@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +109,30 @@ describe('pipeline commands', () => {
         .slice(1),
     );
     expect(rows).toHaveLength(297);
+  });
+
+  it('check tests the key and every destination, and says what to do when one fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cli-check-'));
+    const file = pipeline(dir, 'scorelink', 'ndjson');
+    const good = await run(['check', file]);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(
+      /^ok {4}source: TOEFL Access accepted the key \(\d+ records reported in the last 24 hours\)\nok {4}out \(file\)\n$/,
+    );
+    // A destination directory that is a file, and an expired key.
+    rmSync(join(dir, 'out'), { recursive: true });
+    writeFileSync(join(dir, 'out'), 'not a directory');
+    const key = process.env.SB_CLI_KEY;
+    process.env.SB_CLI_KEY = Buffer.from('expired-key:sandbox').toString('base64');
+    const bad = await run(['check', file]);
+    process.env.SB_CLI_KEY = key;
+    expect(bad.code).toBe(3);
+    expect(bad.stdout).toMatch(
+      /FAIL {2}source: \[toefl-access\] GET .* → 401 Authcode validation failed\n {6}what to do: ETS rejected the key/,
+    );
+    expect(bad.stdout).toMatch(
+      /FAIL {2}out \(file\): \[file\] writing a test file in .*\/out failed: (ENOTDIR|EEXIST)\n {6}what to do: Make .* a directory this user can write to/,
+    );
   });
 
   it('validate reports every problem with file:line:column', async () => {
