@@ -1,11 +1,10 @@
 // A 100,000-record backfill from the sandbox to the file adapter through the inline runner. The
 // sandbox runs here; the run happens in a child process so its peak RSS is its own.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startSandbox } from '@scorebridge/sandbox';
+import { runChild } from './child.mjs';
 
 const RECORDS = 100_000;
 
@@ -30,18 +29,15 @@ destinations:
 `,
   );
   try {
-    const child = fileURLToPath(new URL('./backfill-child.mjs', import.meta.url));
-    const proc = spawn(
-      process.execPath,
-      [child, pipeline, join(dir, 'state'), '2026-08-01T00:00:00Z', now.toISOString()],
+    return await runChild(
+      './backfill-child.mjs',
+      [pipeline, join(dir, 'state'), '2026-08-01T00:00:00Z', now.toISOString()],
       {
-        env: { ...process.env, SB_URL: sandbox.scoresUrl, SB_KEY: sandbox.authcode },
-        stdio: ['ignore', 'pipe', 'inherit'],
+        ...process.env,
+        SB_URL: sandbox.scoresUrl,
+        SB_KEY: sandbox.authcode,
       },
     );
-    let out = '';
-    for await (const chunk of proc.stdout) out += chunk;
-    return JSON.parse(out);
   } finally {
     await sandbox.close();
   }

@@ -21,6 +21,7 @@ export {
   type RunOptions,
   type RunSummary,
   runPipeline,
+  sourceClientOptions,
 } from './run/runner.js';
 export { createFileStateStore } from './state/file-store.js';
 export type { DeadLetter, DeliveryIntent, RunRecord, StateStore } from './state/store.js';

@@ -16,6 +16,7 @@ import {
   type RunEvent,
   type RunSummary,
   runPipeline,
+  sourceClientOptions,
 } from '@scorebridge/runtime';
 import { ADAPTERS } from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';
@@ -169,18 +170,12 @@ export async function validateCommand(
 /** `scorebridge check`: the source key (a small window, as ETS advises) and every destination. */
 export async function checkCommand(file: string, io: Io): Promise<number> {
   const pipeline = load(file);
-  const { source } = pipeline.config;
   let failed = 0;
   const to = new Date();
   const from = new Date(to.getTime() - 86_400_000);
   try {
     const client = createToeflAccessClient({
-      baseUrl: source.baseUrl,
-      authcode: source.authcode.reveal(),
-      format: source.format,
-      type: source.type,
-      reportBy: source.reportBy,
-      layouts: pipeline.layouts,
+      ...sourceClientOptions(pipeline),
       retry: { retries: 1 },
       serverErrorPauseMs: 1000,
     });

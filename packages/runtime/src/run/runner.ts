@@ -163,19 +163,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     };
     if (!window) return await finish(summary);
 
-    const { source } = config;
     const client = createToeflAccessClient({
-      baseUrl: source.baseUrl,
-      authcode: source.authcode.reveal(),
-      format: source.format,
-      type: source.type,
-      reportBy: source.reportBy,
-      maxWindowDays: source.maxWindowDays,
-      layouts: pipeline.layouts,
-      jsonMapping: source.jsonMapping ? { fields: source.jsonMapping } : undefined,
-      encoding: source.encoding,
-      idleTimeoutMs: source.idleTimeoutSeconds * 1000,
-      deadlineMs: source.deadlineSeconds * 1000,
+      ...sourceClientOptions(pipeline),
       signal: options.signal,
       onEvent: (event) => options.onEvent?.({ type: 'source', event }),
       ...options.client,
@@ -368,6 +357,24 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       await store.clearIntent(name, t.config.id, intent.batchId);
     }
   }
+}
+
+/** The TOEFL Access client settings a pipeline's source describes. */
+export function sourceClientOptions(pipeline: Pipeline): ToeflAccessClientOptions {
+  const { source } = pipeline.config;
+  return {
+    baseUrl: source.baseUrl,
+    authcode: source.authcode.reveal(),
+    format: source.format,
+    type: source.type,
+    reportBy: source.reportBy,
+    maxWindowDays: source.maxWindowDays,
+    layouts: pipeline.layouts,
+    jsonMapping: source.jsonMapping ? { fields: source.jsonMapping } : undefined,
+    encoding: source.encoding,
+    idleTimeoutMs: source.idleTimeoutSeconds * 1000,
+    deadlineMs: source.deadlineSeconds * 1000,
+  };
 }
 
 /** The window to fetch: a backfill's range, or from the earliest cursor (less the overlap) to now. */
