@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { backfill } from './backfill.mjs';
 import { fetchMemory } from './fetch-memory.mjs';
 import { parseThroughput } from './parse-throughput.mjs';
+import { webhookThroughput } from './webhook.mjs';
 
 const GIB = 1024 ** 3;
 const only = process.argv[2];
@@ -66,6 +67,17 @@ if (!only || only === 'backfill') {
   console.log(`  peak RSS ${out.peakRssMb.toFixed(0)} MB`);
   rows.push(['100k backfill records/s', out.recordsPerSecond.toLocaleString('en'), 'recorded']);
   rows.push(['100k backfill peak RSS', `${out.peakRssMb.toFixed(0)} MB`, 'recorded']);
+}
+
+if (!only || only === 'webhook') {
+  const out = await webhookThroughput();
+  console.log(
+    '\nWebhook delivery to a local receiver, batch mode (500 records, one signed message per batch)',
+  );
+  console.log(
+    `  ${out.delivered.toLocaleString('en')} records in ${out.messages} messages, ${out.seconds.toFixed(1)} s: ${out.recordsPerSecond.toLocaleString('en')} records/s`,
+  );
+  rows.push(['webhook records/s', out.recordsPerSecond.toLocaleString('en'), 'recorded']);
 }
 
 console.log('\nSummary');

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileAdapter } from '@scorebridge/adapter-file';
+import { webhookAdapter } from '@scorebridge/adapter-webhook';
 import {
   createFileStateStore,
   loadPipeline,
@@ -11,7 +12,7 @@ import {
 } from '@scorebridge/runtime';
 import { type Sandbox, type SandboxOptions, startSandbox } from '@scorebridge/sandbox';
 
-export const ADAPTERS = [fileAdapter];
+export const ADAPTERS = [fileAdapter, webhookAdapter];
 /** The sandbox's clock: report dates spread over the `days` before this. */
 export const SANDBOX_NOW = new Date('2026-11-01T00:00:00Z');
 /** Fast retries for tests. */
@@ -40,6 +41,9 @@ export async function setup(
     destinations?: { id: string; format: 'ndjson' | 'csv' | 'scorelink'; batchSize?: number }[];
     source?: string;
     extra?: string;
+    /** A destinations block of your own (YAML, indented as a list under `destinations:`). */
+    destinationsYaml?: string;
+    env?: Record<string, string>;
   } = {},
 ): Promise<Setup> {
   const sandbox = await startSandbox({
@@ -63,20 +67,28 @@ source:
   layout: ${join(process.cwd(), 'packages/sandbox/layouts/ibt26-sandbox.json')}
 ${options.source ?? ''}
 destinations:
-${destinations
-  .map(
-    (d) => `  - id: ${d.id}
+${
+  options.destinationsYaml ??
+  destinations
+    .map(
+      (d) => `  - id: ${d.id}
     type: file
     batchSize: ${d.batchSize ?? 100}
     options:
       directory: ${out[d.id]}
       format: ${d.format}`,
-  )
-  .join('\n')}
+    )
+    .join('\n')
+}
 ${options.extra ?? ''}
 `,
   );
-  const env = { ...process.env, SB_URL: sandbox.scoresUrl, SB_KEY: sandbox.authcode };
+  const env = {
+    ...process.env,
+    ...options.env,
+    SB_URL: sandbox.scoresUrl,
+    SB_KEY: sandbox.authcode,
+  };
   const stateDir = join(dir, 'state');
   return {
     sandbox,

@@ -1,5 +1,6 @@
 import { fileAdapter } from '@scorebridge/adapter-file';
+import { webhookAdapter } from '@scorebridge/adapter-webhook';
 import type { DestinationAdapter } from '@scorebridge/core';
 
 /** Every destination adapter the CLI knows; the one place that lists them. */
-export const ADAPTERS: readonly DestinationAdapter[] = [fileAdapter];
+export const ADAPTERS: readonly DestinationAdapter[] = [fileAdapter, webhookAdapter];

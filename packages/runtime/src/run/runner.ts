@@ -104,6 +104,8 @@ interface Target {
 }
 
 const DAY = 86_400_000;
+/** A destination asking to wait longer than this is left for the next run. */
+const MAX_RETRY_AFTER_SECONDS = 300;
 
 /**
  * Runs a pipeline once, inline: plan the window from the destinations' cursors → fetch slices →
@@ -308,7 +310,17 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
             });
             return;
           }
-          const delayMs = backoffDelay(attempt, DEFAULT_RETRY_POLICY);
+          // A destination that said how long to wait (Retry-After) is waited for, if that fits a run.
+          const asked = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
+          if (asked !== undefined && asked > MAX_RETRY_AFTER_SECONDS) {
+            t.summary.failed = failure;
+            summary.ok = false;
+            return;
+          }
+          const delayMs = Math.max(
+            backoffDelay(attempt, DEFAULT_RETRY_POLICY),
+            (asked ?? 0) * 1000,
+          );
           options.onEvent?.({
             type: 'retry',
             destination: t.config.id,

@@ -1,0 +1,305 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { runDestinationContract, sampleRecords } from '@scorebridge/adapter-kit';
+import { type DeliveryBatch, DestinationError, parseAll, Secret } from '@scorebridge/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forbiddenRange } from './address.js';
+import { webhookAdapter } from './index.js';
+import type { WebhookOptions } from './options.js';
+import { startReceiver } from './receiver.test-helpers.js';
+import { signature } from './send.js';
+
+const SECRET = 'whsec_Q0FOQVJZLWNhbmFyeS1jYW5hcnktc2VjcmV0LTQyNDI0Mg==';
+const NEXT_SECRET = 'whsec_bmV4dC1zZWNyZXQtZm9yLXRoZS1yb3RhdGlvbi0xMjM0NQ==';
+const context = {
+  pipeline: 'unit',
+  destinationId: 'hook',
+  logger: { debug() {}, info() {}, warn() {}, error() {} },
+};
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+beforeAll(async () => {
+  receiver = await startReceiver([SECRET], (body) =>
+    body.includes('"lastName":"Reject-Me"') ? 400 : undefined,
+  );
+});
+afterAll(() => receiver.close());
+
+const local = (over: Partial<WebhookOptions> = {}) =>
+  ({
+    url: receiver.url,
+    secrets: [new Secret(SECRET)],
+    allowHttp: true,
+    allowPrivateNetwork: true,
+    ...over,
+  }) as WebhookOptions;
+const make = (options: WebhookOptions) =>
+  webhookAdapter.create(webhookAdapter.optionsSchema.parse(options), context);
+const batch = (records: DeliveryBatch['records'], id = 'b1'): DeliveryBatch => ({
+  id,
+  pipeline: 'unit',
+  records,
+});
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e as DestinationError,
+  );
+
+runDestinationContract<WebhookOptions>('webhook', {
+  adapter: webhookAdapter,
+  options: async () => {
+    const own = await startReceiver([SECRET]);
+    cleanup.push(own.close);
+    receivers.set(own.url, own);
+    return local({ url: own.url });
+  },
+  stored: async (options) => receivers.get(options.url)!.records(),
+  broken: [
+    {
+      name: 'a loopback receiver without allowPrivateNetwork',
+      options: () => local({ allowPrivateNetwork: false }),
+      kind: 'config',
+    },
+  ],
+  rejectable: {
+    options: () => local({ mode: 'record' }),
+    records: async () => {
+      const body = {
+        data: [
+          {
+            institution_code: '1234',
+            appointment_number: '4242',
+            test_date: '2026-01-05',
+            last_name: 'Reject-Me',
+          },
+        ],
+      };
+      return (await parseAll(JSON.stringify(body), { format: 'json' })).map((e) => e.record!);
+    },
+  },
+  secrets: [SECRET.slice(6)],
+});
+const receivers = new Map<string, Awaited<ReturnType<typeof startReceiver>>>();
+const cleanup: (() => Promise<void>)[] = [];
+afterAll(() => Promise.all(cleanup.map((c) => c())));
+
+describe('webhook signing', () => {
+  it('matches the Standard Webhooks known-answer vector', () => {
+    expect(
+      signature(
+        ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+        'msg_p5jXN8AQM9LWM0D4loKWxJek',
+        1614265330,
+        '{"test": 2432232314}',
+      ),
+    ).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+
+  it('signs with every secret during a rotation: receivers with either verify', async () => {
+    const old = await startReceiver([SECRET]);
+    const next = await startReceiver([NEXT_SECRET]);
+    try {
+      const records = await sampleRecords(3);
+      for (const r of [old, next]) {
+        await make(
+          local({ url: r.url, secrets: [new Secret(SECRET), new Secret(NEXT_SECRET)] }),
+        ).deliver(batch(records));
+        expect(r.seen.map((s) => s.verified)).toEqual([true]);
+      }
+    } finally {
+      await Promise.all([old.close(), next.close()]);
+    }
+  });
+});
+
+describe('webhook delivery rules', () => {
+  it('sends the Standard Webhooks shape, splitting batches to the payload limit', async () => {
+    const records = await sampleRecords(40);
+    const before = receiver.seen.length;
+    const outcomes = await make(local({ maxPayloadBytes: 30_000 })).deliver(
+      batch(records, 'split'),
+    );
+    expect(outcomes.every((o) => o.status === 'delivered')).toBe(true);
+    const sent = receiver.seen.slice(before);
+    expect(sent.length).toBeGreaterThan(1);
+    for (const s of sent) {
+      expect(s.verified).toBe(true);
+      expect(Buffer.byteLength(s.body)).toBeLessThanOrEqual(30_000);
+      const message = JSON.parse(s.body);
+      expect(message).toMatchObject({
+        type: 'toefl.scores',
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        data: { pipeline: 'unit', batchId: 'split' },
+      });
+      expect(s.id).toMatch(/^msg_[A-Za-z0-9_-]{27}$/);
+    }
+    const delivered = sent.flatMap((s) =>
+      JSON.parse(s.body).data.records.map((r: { recordKey: string }) => r.recordKey),
+    );
+    expect(delivered).toEqual(records.map((r) => r.recordKey));
+  });
+
+  it('sends one toefl.score message per record in record mode', async () => {
+    const records = await sampleRecords(3);
+    const before = receiver.seen.length;
+    await make(local({ mode: 'record' })).deliver(batch(records));
+    const sent = receiver.seen.slice(before).map((s) => JSON.parse(s.body));
+    expect(sent.map((m) => [m.type, m.data.record.recordKey])).toEqual(
+      records.map((r) => ['toefl.score', r.recordKey]),
+    );
+  });
+
+  it('retries a 500 with the same webhook-id and a fresh timestamp', async () => {
+    const records = await sampleRecords(2);
+    const destination = make(local());
+    receiver.script.push({ status: 500 });
+    const before = receiver.seen.length;
+    const error = await failure(destination.deliver(batch(records, 'retry')));
+    expect(error).toMatchObject({ kind: 'unavailable' });
+    await new Promise((r) => setTimeout(r, 1100));
+    await destination.deliver(batch(records, 'retry'));
+    const [first, second] = receiver.seen.slice(before);
+    expect(second!.id).toBe(first!.id);
+    expect(Number(second!.timestamp)).toBeGreaterThan(Number(first!.timestamp));
+  });
+
+  it('reports 429 with the Retry-After it asked for, and a timeout as a timeout', async () => {
+    const records = await sampleRecords(1);
+    receiver.script.push({ status: 429, headers: { 'retry-after': '7' } });
+    expect(await failure(make(local()).deliver(batch(records)))).toMatchObject({
+      kind: 'rate-limit',
+      retryAfterSeconds: 7,
+    });
+    receiver.script.push({ hang: 3000 });
+    expect(
+      await failure(make(local({ timeoutSeconds: 0.5 })).deliver(batch(records))),
+    ).toMatchObject({ kind: 'timeout' });
+  });
+
+  it('does not follow a redirect: the target sees nothing', async () => {
+    let hits = 0;
+    const target = createServer((_, res) => {
+      hits++;
+      res.end();
+    });
+    target.listen(0, '127.0.0.1');
+    await once(target, 'listening');
+    receiver.script.push({
+      status: 302,
+      headers: { location: `http://127.0.0.1:${(target.address() as AddressInfo).port}/` },
+    });
+    const error = await failure(make(local()).deliver(batch(await sampleRecords(1))));
+    expect(error).toMatchObject({ kind: 'config' });
+    expect(error.message).toContain('answered 302 (a redirect), not followed');
+    expect(hits).toBe(0);
+    target.close();
+  });
+
+  it('treats 410 as the receiver disabling the destination: nothing more is sent', async () => {
+    const destination = make(local());
+    receiver.script.push({ status: 410 });
+    const records = await sampleRecords(2);
+    expect(await failure(destination.deliver(batch(records)))).toMatchObject({ kind: 'disabled' });
+    const before = receiver.seen.length;
+    expect(await failure(destination.deliver(batch(records, 'later')))).toMatchObject({
+      kind: 'disabled',
+    });
+    expect(receiver.seen.length).toBe(before);
+  });
+
+  it('turns other 4xx into rejected records (dead letters), with no personal data in the reason', async () => {
+    receiver.script.push({ status: 400 });
+    const records = await sampleRecords(3);
+    const outcomes = await make(local()).deliver(batch(records, 'refused'));
+    expect(outcomes).toEqual(
+      records.map((r) => ({
+        recordKey: r.recordKey,
+        contentHash: r.contentHash,
+        status: 'rejected',
+        kind: 'rejected',
+        code: 'HTTP_400',
+        reason: 'the receiver refused the message (HTTP 400)',
+      })),
+    );
+  });
+});
+
+describe('SSRF protection', () => {
+  it('classifies internal addresses, in any notation the URL parser accepts', () => {
+    for (const address of [
+      '127.0.0.1',
+      '10.0.0.1',
+      '172.16.5.4',
+      '192.168.1.1',
+      '100.64.0.1',
+      '169.254.169.254',
+      '0.0.0.0',
+      '224.0.0.1',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00:ec2::254',
+      '::ffff:127.0.0.1',
+      '::ffff:10.0.0.1',
+    ]) {
+      expect(forbiddenRange(address), address).toBeDefined();
+    }
+    for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111'])
+      expect(forbiddenRange(address), address).toBeUndefined();
+    expect(new URL('http://2130706433/').hostname).toBe('127.0.0.1');
+    expect(new URL('http://0177.0.0.1/').hostname).toBe('127.0.0.1');
+    expect(new URL('http://0x7f.1/').hostname).toBe('127.0.0.1');
+    expect(new URL('http://[::ffff:127.0.0.1]/').hostname).toBe('[::ffff:7f00:1]');
+  });
+
+  it('sends nothing to a canary listener through any loopback notation unless allowed', async () => {
+    let hits = 0;
+    const canary = createServer((_, res) => {
+      hits++;
+      res.writeHead(204).end();
+    });
+    canary.listen(0, '127.0.0.1');
+    await once(canary, 'listening');
+    const port = (canary.address() as AddressInfo).port;
+    const records = await sampleRecords(1);
+    try {
+      for (const host of [
+        '127.0.0.1',
+        '2130706433',
+        '0177.0.0.1',
+        '0x7f.0.0.1',
+        '[::1]',
+        '[::ffff:127.0.0.1]',
+        'localhost',
+      ]) {
+        const options = {
+          url: `http://${host}:${port}/`,
+          secrets: [new Secret(SECRET)],
+          allowHttp: true,
+        } as WebhookOptions;
+        const error = await failure(make(options).deliver(batch(records)));
+        expect(error, host).toMatchObject({ kind: 'config' });
+        expect(error.message, host).toMatch(/refused: .*(loopback|ipv4Mapped)/);
+        expect(error.remedy).toMatch(/allowPrivateNetwork: true/);
+        await expect(make(options).check(), host).rejects.toBeInstanceOf(DestinationError);
+      }
+      expect(hits).toBe(0);
+      await make(local({ url: `http://127.0.0.1:${port}/` })).deliver(batch(records));
+      expect(hits).toBe(1);
+    } finally {
+      canary.close();
+    }
+  });
+
+  it('refuses plain http unless allowHttp', () => {
+    const parsed = webhookAdapter.optionsSchema.safeParse({
+      url: 'http://example.org/hook',
+      secrets: [new Secret(SECRET)],
+    });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toMatch(/must be https:\/\//);
+  });
+});

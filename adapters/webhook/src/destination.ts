@@ -1,0 +1,212 @@
+import { hash } from 'node:crypto';
+import {
+  type DeliveryBatch,
+  type Destination,
+  type DestinationContext,
+  type RecordOutcome,
+  type ScoreRecord,
+  toCanonicalJson,
+} from '@scorebridge/core';
+import { type CheckedAddress, checkedAddress } from './address.js';
+import { transportFailure, webhookError } from './errors.js';
+import type { WebhookOptions } from './options.js';
+import { post, signature } from './send.js';
+
+interface Message {
+  readonly id: string;
+  readonly records: readonly ScoreRecord[];
+  readonly data: (timestamp: string) => string;
+}
+
+/**
+ * Delivers records as Standard Webhooks messages. A message's `webhook-id` is derived from its
+ * records (pipeline, destination, keys and content hashes), so every retry — and the replay of a
+ * dead letter — carries the same id, and receivers can deduplicate on it.
+ */
+export function createWebhookDestination(
+  options: WebhookOptions,
+  context: DestinationContext,
+): Destination {
+  const url = new URL(options.url);
+  const timeoutMs = options.timeoutSeconds * 1000;
+  let disabled = false;
+  const fail = (
+    kind: Parameters<typeof webhookError>[0],
+    what: string,
+    remedy: string,
+    retryAfter?: number,
+  ) => webhookError(kind, what, url, context.destinationId, remedy, retryAfter);
+
+  async function resolve(): Promise<CheckedAddress> {
+    try {
+      return await checkedAddress(url, options.allowPrivateNetwork);
+    } catch (cause) {
+      const ssrf = (cause as NodeJS.ErrnoException).code === 'SSRF';
+      throw fail(
+        'config',
+        ssrf
+          ? `refused: ${(cause as Error).message}`
+          : `cannot resolve the host (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`,
+        ssrf
+          ? 'Webhooks may not reach internal addresses. For a receiver on a private network, set allowPrivateNetwork: true.'
+          : 'Check the host name in the URL and the DNS.',
+      );
+    }
+  }
+
+  function messages(batch: DeliveryBatch): { messages: Message[]; tooLarge: ScoreRecord[] } {
+    const idFor = (records: readonly ScoreRecord[]) =>
+      `msg_${hash('sha256', [batch.pipeline, context.destinationId, ...records.map((r) => `${r.recordKey} ${r.contentHash}`)].join('\n'), 'base64url').slice(0, 27)}`;
+    const json = batch.records.map((r) => JSON.stringify(toCanonicalJson(r)));
+    const envelope = (type: string, data: string, timestamp: string) =>
+      `{"type":"${type}","timestamp":"${timestamp}","data":${data}}`;
+    const overhead = envelope(
+      'toefl.scores',
+      `{"pipeline":${JSON.stringify(batch.pipeline)},"batchId":"${batch.id}","records":[]}`,
+      new Date().toISOString(),
+    ).length;
+    const out: Message[] = [];
+    const tooLarge: ScoreRecord[] = [];
+    if (options.mode === 'record') {
+      batch.records.forEach((record, i) => {
+        const data = `{"pipeline":${JSON.stringify(batch.pipeline)},"record":${json[i]}}`;
+        if (data.length + overhead > options.maxPayloadBytes) tooLarge.push(record);
+        else
+          out.push({
+            id: idFor([record]),
+            records: [record],
+            data: (ts) => envelope('toefl.score', data, ts),
+          });
+      });
+      return { messages: out, tooLarge };
+    }
+    let part: number[] = [];
+    let size = overhead;
+    const flush = () => {
+      if (part.length === 0) return;
+      const records = part.map((i) => batch.records[i]!);
+      const body = `{"pipeline":${JSON.stringify(batch.pipeline)},"batchId":"${batch.id}","records":[${part.map((i) => json[i]).join(',')}]}`;
+      out.push({ id: idFor(records), records, data: (ts) => envelope('toefl.scores', body, ts) });
+      part = [];
+      size = overhead;
+    };
+    batch.records.forEach((record, i) => {
+      const length = Buffer.byteLength(json[i]!) + 1;
+      if (overhead + length > options.maxPayloadBytes) {
+        tooLarge.push(record);
+        return;
+      }
+      if (size + length > options.maxPayloadBytes) flush();
+      part.push(i);
+      size += length;
+    });
+    flush();
+    return { messages: out, tooLarge };
+  }
+
+  return {
+    async check() {
+      await resolve();
+    },
+
+    async deliver(batch) {
+      if (disabled) throw gone();
+      const pinned = await resolve();
+      const { messages: list, tooLarge } = messages(batch);
+      const outcome = new Map<ScoreRecord, RecordOutcome>();
+      for (const record of tooLarge) {
+        outcome.set(
+          record,
+          rejected(
+            record,
+            'PAYLOAD_TOO_LARGE',
+            `the record alone is larger than maxPayloadBytes (${options.maxPayloadBytes})`,
+          ),
+        );
+      }
+      for (const message of list) {
+        const timestamp = Math.floor(Date.now() / 1000);
+        const body = message.data(new Date(timestamp * 1000).toISOString());
+        const headers = {
+          ...options.headers,
+          'content-type': 'application/json',
+          'user-agent': 'ScoreBridge',
+          'webhook-id': message.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signature(
+            options.secrets.map((s) => s.reveal()),
+            message.id,
+            timestamp,
+            body,
+          ),
+        };
+        let answer: Awaited<ReturnType<typeof post>>;
+        try {
+          answer = await post(url, pinned, headers, body, timeoutMs);
+        } catch (error) {
+          throw transportFailure(error, url, context.destinationId);
+        }
+        const { status } = answer;
+        if (status >= 200 && status < 300) {
+          for (const r of message.records)
+            outcome.set(r, {
+              recordKey: r.recordKey,
+              contentHash: r.contentHash,
+              status: 'delivered',
+            });
+        } else if (status >= 300 && status < 400) {
+          throw fail(
+            'config',
+            `answered ${status} (a redirect), not followed`,
+            'ScoreBridge does not follow redirects: set the URL the receiver redirects to.',
+          );
+        } else if (status === 410) {
+          disabled = true;
+          throw gone();
+        } else if (status === 429) {
+          throw fail(
+            'rate-limit',
+            'answered 429 (too many requests)',
+            'The receiver asked to slow down; ScoreBridge retries after the time it asked for.',
+            answer.retryAfterSeconds,
+          );
+        } else if (status >= 500) {
+          throw fail(
+            'unavailable',
+            `answered ${status}`,
+            'The receiver failed; ScoreBridge retries with backoff. If it persists, check the receiver.',
+            answer.retryAfterSeconds,
+          );
+        } else {
+          for (const r of message.records)
+            outcome.set(
+              r,
+              rejected(r, `HTTP_${status}`, `the receiver refused the message (HTTP ${status})`),
+            );
+        }
+      }
+      return batch.records.map((r) => outcome.get(r)!);
+    },
+
+    async close() {},
+  };
+
+  function gone() {
+    return fail(
+      'disabled',
+      'answered 410 (gone): the receiver asked never to be called again',
+      'Remove this destination, or fix the receiver and run again; nothing is sent to it until then.',
+    );
+  }
+}
+
+function rejected(record: ScoreRecord, code: string, reason: string): RecordOutcome {
+  return {
+    recordKey: record.recordKey,
+    contentHash: record.contentHash,
+    status: 'rejected',
+    kind: 'rejected',
+    code,
+    reason,
+  };
+}
