@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { backfill } from './backfill.mjs';
 import { fetchMemory } from './fetch-memory.mjs';
 import { parseThroughput } from './parse-throughput.mjs';
+import { slateThroughput } from './slate.mjs';
 import { webhookThroughput } from './webhook.mjs';
 
 const GIB = 1024 ** 3;
@@ -78,6 +79,23 @@ if (!only || only === 'webhook') {
     `  ${out.delivered.toLocaleString('en')} records in ${out.messages} messages, ${out.seconds.toFixed(1)} s: ${out.recordsPerSecond.toLocaleString('en')} records/s`,
   );
   rows.push(['webhook records/s', out.recordsPerSecond.toLocaleString('en'), 'recorded']);
+}
+
+if (!only || only === 'slate') {
+  const out = await slateThroughput();
+  console.log(
+    '\nA 100,000-record delivery to Slate over SFTP (OpenSSH sshd on loopback, CSV, one file)',
+  );
+  if (out.skipped) console.log(`  skipped: ${out.skipped}`);
+  else {
+    console.log(
+      `  ${(out.bytes / 1e6).toFixed(1)} MB in ${out.seconds.toFixed(1)} s: ${out.mbPerSecond.toFixed(1)} MB/s (${out.recordsPerSecond.toLocaleString('en')} records/s)`,
+    );
+    console.log(
+      `  of which CSV rendering (csv-stringify) ${out.renderSeconds.toFixed(1)} s, upload and rename ${(out.seconds - out.renderSeconds).toFixed(1)} s (${(out.bytes / 1e6 / (out.seconds - out.renderSeconds)).toFixed(1)} MB/s)`,
+    );
+    rows.push(['slate 100k delivery MB/s', out.mbPerSecond.toFixed(1), 'recorded']);
+  }
 }
 
 console.log('\nSummary');

@@ -6,12 +6,11 @@ import {
   type DeliveryBatch,
   type Destination,
   type DestinationContext,
-  neutralizeFormula,
   type RecordOutcome,
+  recordsToCsv,
   type ScoreRecord,
   toCanonicalJson,
 } from '@scorebridge/core';
-import { stringify } from 'csv-stringify/sync';
 import { fileError } from './errors.js';
 import type { FileOptions } from './options.js';
 
@@ -116,10 +115,7 @@ function render(format: FileOptions['format'], records: readonly ScoreRecord[]):
   if (format === 'scorelink') return records.map((r) => `${r.raw}\n`).join('');
   if (format === 'ndjson')
     return records.map((r) => `${JSON.stringify(toCanonicalJson(r))}\n`).join('');
-  const rows = records.map((r) => toCanonicalJson(r));
-  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
-  const cell = (v: unknown) => (v == null ? '' : neutralizeFormula(String(v)));
-  return stringify([columns, ...rows.map((row) => columns.map((c) => cell(row[c])))]);
+  return recordsToCsv(records);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { fileAdapter } from '@scorebridge/adapter-file';
+import { slateAdapter } from '@scorebridge/adapter-slate-sftp';
 import { webhookAdapter } from '@scorebridge/adapter-webhook';
 import type { DestinationAdapter } from '@scorebridge/core';
 
 /** Every destination adapter the CLI knows; the one place that lists them. */
-export const ADAPTERS: readonly DestinationAdapter[] = [fileAdapter, webhookAdapter];
+export const ADAPTERS: readonly DestinationAdapter[] = [fileAdapter, slateAdapter, webhookAdapter];

@@ -1,3 +1,7 @@
+import { stringify } from 'csv-stringify/sync';
+import type { ScoreRecord } from './record/record.js';
+import { toCanonicalJson } from './record/record.js';
+
 /**
  * Cells that start with `=`, `+`, `-`, `@`, a tab or a carriage return can be run as formulas by
  * spreadsheet programs (CSV injection). Such a cell gets a leading apostrophe, which spreadsheets
@@ -5,4 +9,64 @@
  */
 export function neutralizeFormula(cell: string): string {
   return /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
+}
+
+/** How records become CSV. */
+export interface CsvOptions {
+  /**
+   * Columns as record field → header, in order; record fields are canonical JSON keys (layout
+   * ids, `recordKey`, `contentHash`, `scale`). @default every key of the records, in order
+   */
+  columns?: Readonly<Record<string, string>>;
+  /** How date fields are written. @default 'YYYY-MM-DD' */
+  dateFormat?: 'YYYY-MM-DD' | 'MM/DD/YYYY' | 'YYYYMMDD';
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * Records as CSV: UTF-8, a header row, RFC 4180 quoting, a stable column order, and cells that
+ * could run as spreadsheet formulas neutralised.
+ */
+export function recordsToCsv(records: readonly ScoreRecord[], options: CsvOptions = {}): string {
+  const fields = options.columns ? Object.keys(options.columns) : columnsOf(records);
+  const headers = options.columns ? fields.map((f) => options.columns![f]!) : fields;
+  const rewrite =
+    options.dateFormat && options.dateFormat !== 'YYYY-MM-DD' ? options.dateFormat : undefined;
+  const cell = (value: unknown) => {
+    if (value == null) return '';
+    const text = String(value);
+    const date = rewrite ? ISO_DATE.exec(text) : null;
+    if (date)
+      return rewrite === 'MM/DD/YYYY'
+        ? `${date[2]}/${date[3]}/${date[1]}`
+        : `${date[1]}${date[2]}${date[3]}`;
+    return neutralizeFormula(text);
+  };
+  const rows: string[][] = [headers];
+  for (const record of records) rows.push(fields.map((f) => cell(canonicalValue(record, f))));
+  return stringify(rows);
+}
+
+/** A canonical JSON value of a record, without building the canonical object. */
+function canonicalValue(record: ScoreRecord, field: string): unknown {
+  if (field === 'recordKey') return record.recordKey;
+  if (field === 'contentHash') return record.contentHash;
+  if (field === 'scale') return record.scale;
+  return field in record.fields ? record.fields[field] : record.extra?.[field];
+}
+
+/** Every canonical key, in order; computed once per record shape (layout and JSON extras). */
+function columnsOf(records: readonly ScoreRecord[]): string[] {
+  const columns = new Set<string>();
+  const shapes = new Set<string>();
+  for (const record of records) {
+    const shape = record.extra
+      ? `${record.layout}|${Object.keys(record.extra).join(',')}`
+      : record.layout;
+    if (shapes.has(shape)) continue;
+    shapes.add(shape);
+    for (const key of Object.keys(toCanonicalJson(record))) columns.add(key);
+  }
+  return [...columns];
 }

@@ -1,4 +1,4 @@
-export { neutralizeFormula } from './csv.js';
+export { type CsvOptions, neutralizeFormula, recordsToCsv } from './csv.js';
 export type {
   DeliveryBatch,
   Destination,

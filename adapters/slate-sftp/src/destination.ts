@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import {
+  type DeliveryBatch,
+  type Destination,
+  type DestinationContext,
+  type RecordOutcome,
+  recordsToCsv,
+  type ScoreRecord,
+} from '@scorebridge/core';
+import SftpClient from 'ssh2-sftp-client';
+import { sftpError } from './errors.js';
+import { hostVerifier } from './host-key.js';
+import { fileName, PART_SUFFIX } from './naming.js';
+import type { SlateOptions } from './options.js';
+
+/** Temporary files older than this are left by an interrupted delivery and are removed. */
+const STALE_MS = 15 * 60_000;
+
+/**
+ * Files on Slate's SFTP server. Each delivery opens one connection, checks the host key before
+ * anything is sent, uploads under a temporary name the import mask does not match, renames it in
+ * the same directory once complete, and closes; every call has a deadline, `end()` included.
+ * File names come from the batch id, so a retried batch finds its file complete and is done.
+ */
+export function createSlateDestination(
+  options: SlateOptions,
+  context: DestinationContext,
+): Destination {
+  const server = `${options.host}:${options.port}`;
+  const directory = options.remoteDirectory.endsWith('/')
+    ? options.remoteDirectory
+    : `${options.remoteDirectory}/`;
+  const deadline = options.timeoutSeconds * 1000;
+  const ext = options.format === 'csv' ? 'csv' : 'txt';
+  const fail = (what: string, cause: unknown) =>
+    sftpError(what, cause, server, context.destinationId);
+
+  /** Runs `op` on a new connection, then closes it; each step within the deadline. */
+  async function session<T>(
+    what: string,
+    op: (
+      sftp: SftpClient,
+      step: <R>(name: string, p: () => Promise<R>) => Promise<R>,
+    ) => Promise<T>,
+  ): Promise<T> {
+    const sftp = new SftpClient(`scorebridge-${context.destinationId}`);
+    // ssh2-sftp-client logs errors it also rejects with; they are reported through ours.
+    sftp.on('error', () => undefined);
+    const step = <R>(name: string, p: () => Promise<R>): Promise<R> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          (sftp as unknown as { client: { destroy(): void } }).client.destroy();
+          reject(
+            Object.assign(
+              new Error(`${name}: no answer within ${options.timeoutSeconds} s (deadline)`),
+              { code: 'ETIMEDOUT' },
+            ),
+          );
+        }, deadline);
+      });
+      return Promise.race([p(), timeout]).finally(() => clearTimeout(timer));
+    };
+    try {
+      await step('connect', () =>
+        sftp.connect({
+          host: options.host,
+          port: options.port,
+          username: options.username,
+          privateKey: options.privateKey?.reveal(),
+          passphrase: options.passphrase?.reveal(),
+          password: options.password?.reveal(),
+          hostVerifier: hostVerifier(options.hostKey, options.host, options.port),
+          readyTimeout: deadline,
+        }),
+      );
+      return await op(sftp, step);
+    } catch (cause) {
+      throw fail(what, cause);
+    } finally {
+      await step('end', () => sftp.end()).catch(() =>
+        (sftp as unknown as { client: { destroy(): void } }).client.destroy(),
+      );
+    }
+  }
+
+  return {
+    async check() {
+      await session(`writing a test file in ${directory}`, async (sftp, step) => {
+        const probe = `${directory}.scorebridge-check-${randomBytes(4).toString('hex')}${PART_SUFFIX}`;
+        await step('put', () => sftp.put(Buffer.from('ScoreBridge check\n'), probe));
+        await step('delete', () => sftp.delete(probe));
+      });
+    },
+
+    async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
+      const refused = batch.records.map((record): RecordOutcome | undefined =>
+        options.format === 'scorelink' && record.format !== 'scorelink'
+          ? {
+              recordKey: record.recordKey,
+              contentHash: record.contentHash,
+              status: 'rejected',
+              kind: 'rejected',
+              code: 'NO_SCORELINK_LINE',
+              reason:
+                'the record came from a JSON response, so there is no ScoreLink line to send; use format csv',
+            }
+          : undefined,
+      );
+      const accepted = batch.records.filter((_, i) => !refused[i]);
+      if (accepted.length > 0) {
+        const body = Buffer.from(render(accepted));
+        const date = (batch.window?.to ?? new Date().toISOString())
+          .slice(0, 10)
+          .replaceAll('-', '');
+        const final = posix.join(
+          directory,
+          fileName(options.fileName, {
+            pipeline: batch.pipeline,
+            destination: context.destinationId,
+            batch: batch.id,
+            date,
+            ext,
+          }),
+        );
+        await session(`uploading ${posix.basename(final)}`, async (sftp, step) => {
+          // A retried delivery whose file is already there (renamed, so complete) is done.
+          if ((await step('exists', () => sftp.exists(final))) !== '-') {
+            const temp = `${final}.${randomBytes(3).toString('hex')}${PART_SUFFIX}`;
+            await step('put', () => sftp.put(body, temp));
+            await step('rename', () => sftp.posixRename(temp, final));
+          }
+          await removeStale(sftp, step);
+        });
+      }
+      return batch.records.map(
+        (r, i): RecordOutcome =>
+          refused[i] ?? { recordKey: r.recordKey, contentHash: r.contentHash, status: 'delivered' },
+      );
+    },
+
+    async close() {},
+  };
+
+  function render(records: readonly ScoreRecord[]): string {
+    if (options.format === 'scorelink') return records.map((r) => `${r.raw}\r\n`).join('');
+    return recordsToCsv(records, { columns: options.columns, dateFormat: options.dateFormat });
+  }
+
+  async function removeStale(
+    sftp: SftpClient,
+    step: <R>(name: string, p: () => Promise<R>) => Promise<R>,
+  ): Promise<void> {
+    const entries = await step('list', () => sftp.list(directory));
+    const cutoff = Date.now() - STALE_MS;
+    for (const entry of entries) {
+      if (entry.type === '-' && entry.name.endsWith(PART_SUFFIX) && entry.modifyTime < cutoff) {
+        await step('delete', () => sftp.delete(posix.join(directory, entry.name))).catch(
+          () => undefined,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import { secretSchema } from '@scorebridge/core';
+import { z } from 'zod';
+import { namingProblems } from './naming.js';
+
+/** Options of the Slate (SFTP) destination. */
+export const slateOptionsSchema = z
+  .object({
+    /** The SFTP server, e.g. `ft.technolutions.net`. */
+    host: z.string().min(1),
+    /** @default 22 */
+    port: z.number().int().min(1).max(65535).default(22),
+    /** The SFTP user Slate gave you. */
+    username: z.string().min(1),
+    /** The user's private key (OpenSSH or PEM), by reference: `${file:/etc/scorebridge/slate_key}`. */
+    privateKey: secretSchema.optional(),
+    /** The private key's passphrase, if it has one. */
+    passphrase: secretSchema.optional(),
+    /** A password, when the server does not take keys (keys are better). */
+    password: secretSchema.optional(),
+    /** The server's host key, pinned: its `SHA256:…` fingerprint, or a known_hosts file. */
+    hostKey: z
+      .object({
+        fingerprint: z
+          .string()
+          .regex(
+            /^SHA256:[A-Za-z0-9+/]{43}=?$/,
+            'an OpenSSH fingerprint: SHA256: followed by 43 base64 characters',
+          )
+          .optional(),
+        knownHosts: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine(
+        (k) => k.fingerprint !== undefined || k.knownHosts !== undefined,
+        'give fingerprint or knownHosts',
+      ),
+    /** Where files go. @default '/incoming/' */
+    remoteDirectory: z.string().min(1).default('/incoming/'),
+    /** `csv`: columns you map in Slate; `scorelink`: the raw fixed-length lines, for Slate's prebuilt TOEFL format. @default 'csv' */
+    format: z.enum(['csv', 'scorelink']).default('csv'),
+    /** File names: `{pipeline}`, `{destination}`, `{date}` (batch window end, YYYYMMDD), `{batch}`, `{ext}`. @default '{pipeline}_{date}_{batch}.{ext}' */
+    fileName: z.string().min(1).default('{pipeline}_{date}_{batch}.{ext}'),
+    /** Your Slate source format's Import Path/Mask; file names are checked against it. */
+    mask: z.string().min(1).optional(),
+    /** CSV columns, record field → header, in order (default: every canonical field). */
+    columns: z.record(z.string(), z.string()).optional(),
+    /** How dates are written in CSV. @default 'YYYY-MM-DD' */
+    dateFormat: z.enum(['YYYY-MM-DD', 'MM/DD/YYYY', 'YYYYMMDD']).default('YYYY-MM-DD'),
+    /** Every SFTP call (connecting, uploading, closing) ends within this. @default 30 */
+    timeoutSeconds: z.number().positive().max(600).default(30),
+  })
+  .strict()
+  .refine((o) => o.privateKey !== undefined || o.password !== undefined, {
+    message: 'give privateKey (or password)',
+    path: ['privateKey'],
+  })
+  .superRefine((o, ctx) => {
+    for (const message of namingProblems(o.fileName, o.mask, o.format === 'csv' ? 'csv' : 'txt')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [message.startsWith('mask') || message.startsWith('the mask') ? 'mask' : 'fileName'],
+        message,
+      });
+    }
+  });
+
+/** Options of the Slate destination, as validated. */
+export type SlateOptions = z.infer<typeof slateOptionsSchema>;
