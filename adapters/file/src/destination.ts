@@ -6,8 +6,10 @@ import {
   type DeliveryBatch,
   type Destination,
   type DestinationContext,
+  outcomesInOrder,
   type RecordOutcome,
   recordsToCsv,
+  refuseWithoutScoreLinkLine,
   type ScoreRecord,
   toCanonicalJson,
 } from '@scorebridge/core';
@@ -47,19 +49,10 @@ export function createFileDestination(
 
     async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
       // Outcomes in record order: the refused ones now, the others once the file is written.
-      const refused = batch.records.map((record): RecordOutcome | undefined =>
-        options.format === 'scorelink' && record.format !== 'scorelink'
-          ? {
-              recordKey: record.recordKey,
-              contentHash: record.contentHash,
-              status: 'rejected',
-              kind: 'rejected',
-              code: 'NO_SCORELINK_LINE',
-              reason:
-                'the record came from a JSON response, so there is no ScoreLink line to write; use format csv or ndjson',
-            }
-          : undefined,
-      );
+      const refused =
+        options.format === 'scorelink'
+          ? refuseWithoutScoreLinkLine(batch.records, 'format csv or ndjson')
+          : batch.records.map(() => undefined);
       const accepted = batch.records.filter((_, i) => !refused[i]);
       const final = join(directory, name(batch.id));
       if (accepted.length > 0 && !(await exists(final))) {
@@ -81,14 +74,7 @@ export function createFileDestination(
           throw fail(`writing ${name(batch.id)}`, cause);
         }
       }
-      return batch.records.map(
-        (record, i): RecordOutcome =>
-          refused[i] ?? {
-            recordKey: record.recordKey,
-            contentHash: record.contentHash,
-            status: 'delivered',
-          },
-      );
+      return outcomesInOrder(batch.records, refused);
     },
 
     async delivered(batchId: string) {

@@ -4,8 +4,10 @@ import {
   type DeliveryBatch,
   type Destination,
   type DestinationContext,
+  outcomesInOrder,
   type RecordOutcome,
   recordsToCsv,
+  refuseWithoutScoreLinkLine,
   type ScoreRecord,
 } from '@scorebridge/core';
 import SftpClient from 'ssh2-sftp-client';
@@ -95,19 +97,10 @@ export function createSlateDestination(
     },
 
     async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
-      const refused = batch.records.map((record): RecordOutcome | undefined =>
-        options.format === 'scorelink' && record.format !== 'scorelink'
-          ? {
-              recordKey: record.recordKey,
-              contentHash: record.contentHash,
-              status: 'rejected',
-              kind: 'rejected',
-              code: 'NO_SCORELINK_LINE',
-              reason:
-                'the record came from a JSON response, so there is no ScoreLink line to send; use format csv',
-            }
-          : undefined,
-      );
+      const refused =
+        options.format === 'scorelink'
+          ? refuseWithoutScoreLinkLine(batch.records, 'format csv')
+          : batch.records.map(() => undefined);
       const accepted = batch.records.filter((_, i) => !refused[i]);
       if (accepted.length > 0) {
         const body = Buffer.from(render(accepted));
@@ -134,10 +127,7 @@ export function createSlateDestination(
           await removeStale(sftp, step);
         });
       }
-      return batch.records.map(
-        (r, i): RecordOutcome =>
-          refused[i] ?? { recordKey: r.recordKey, contentHash: r.contentHash, status: 'delivered' },
-      );
+      return outcomesInOrder(batch.records, refused);
     },
 
     async close() {},

@@ -92,3 +92,36 @@ export function defineAdapter<S extends z.ZodType>(
 ): DestinationAdapter<S> {
   return adapter;
 }
+
+/**
+ * For destinations that write raw ScoreLink lines: a record read from a JSON response has none,
+ * so it is refused (a dead letter) with this reason; `instead` names the option to use.
+ */
+export function refuseWithoutScoreLinkLine(
+  records: readonly ScoreRecord[],
+  instead: string,
+): (RecordOutcome | undefined)[] {
+  return records.map((record) =>
+    record.format === 'scorelink'
+      ? undefined
+      : {
+          recordKey: record.recordKey,
+          contentHash: record.contentHash,
+          status: 'rejected',
+          kind: 'rejected',
+          code: 'NO_SCORELINK_LINE',
+          reason: `the record came from a JSON response, so there is no ScoreLink line to write; use ${instead}`,
+        },
+  );
+}
+
+/** One outcome per record, in record order: the refused ones as given, every other one delivered. */
+export function outcomesInOrder(
+  records: readonly ScoreRecord[],
+  refused: readonly (RecordOutcome | undefined)[],
+): RecordOutcome[] {
+  return records.map(
+    (r, i) =>
+      refused[i] ?? { recordKey: r.recordKey, contentHash: r.contentHash, status: 'delivered' },
+  );
+}
