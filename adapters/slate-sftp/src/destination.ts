@@ -46,9 +46,10 @@ export function createSlateDestination(
       step: <R>(name: string, p: () => Promise<R>) => Promise<R>,
     ) => Promise<T>,
   ): Promise<T> {
-    const sftp = new SftpClient(`scorebridge-${context.destinationId}`);
-    // ssh2-sftp-client logs errors it also rejects with; they are reported through ours.
-    sftp.on('error', () => undefined);
+    // The library would print connection events to the console; the failures it rejects with
+    // are reported through ScoreBridge's errors instead.
+    const quiet = { error: () => undefined, end: () => undefined, close: () => undefined };
+    const sftp = new SftpClient(`scorebridge-${context.destinationId}`, quiet as never);
     const step = <R>(name: string, p: () => Promise<R>): Promise<R> => {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
