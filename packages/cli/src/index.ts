@@ -91,6 +91,11 @@ Examples:
     new Option('--state-dir <dir>', 'where cursors, ledgers and dead letters are kept').default(
       DEFAULT_STATE_DIR,
     );
+  const redisOption = () =>
+    new Option(
+      '--redis <url>',
+      'keep state in Redis instead (runs on several machines share it); default: $SCOREBRIDGE_REDIS_URL',
+    );
 
   program
     .command('run')
@@ -105,6 +110,7 @@ Examples:
     .option('--to <iso>', 'backfill: end of the range (default: now)')
     .option('--dry-run', 'show what would be delivered where; deliver and write nothing', false)
     .addOption(stateDir())
+    .addOption(redisOption())
     .addHelpText(
       'after',
       `
@@ -153,6 +159,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .description("Show a pipeline's cursors, recent runs and dead letters.")
     .argument('<pipeline.yaml>', 'the pipeline file')
     .addOption(stateDir())
+    .addOption(redisOption())
     .action(async (file: string, options) => {
       status.code = await statusCommand(file, options, io);
     });
@@ -165,6 +172,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .description('List open dead letters: kind, destination, record key, window and reason.')
     .argument('<pipeline.yaml>', 'the pipeline file')
     .addOption(stateDir())
+    .addOption(redisOption())
     .action(async (file: string, options) => {
       status.code = await dlqListCommand(file, options, io);
     });
@@ -176,6 +184,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .argument('<pipeline.yaml>', 'the pipeline file')
     .option('--id <id...>', 'only these dead letters (default: all)')
     .addOption(stateDir())
+    .addOption(redisOption())
     .action(async (file: string, options) => {
       status.code = await dlqReplayCommand(file, options, io);
     });

@@ -24,4 +24,16 @@ export {
   sourceClientOptions,
 } from './run/runner.js';
 export { createFileStateStore } from './state/file-store.js';
-export type { DeadLetter, DeliveryIntent, RunRecord, StateStore } from './state/store.js';
+export {
+  createRedisStateStore,
+  openRedisStateStore,
+  type RedisStateOptions,
+  redactRedisUrl,
+} from './state/redis-store.js';
+export {
+  type DeadLetter,
+  type DeliveryIntent,
+  oldestFirst,
+  type RunRecord,
+  type StateStore,
+} from './state/store.js';

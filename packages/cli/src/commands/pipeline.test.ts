@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Sandbox, startSandbox } from '@scorebridge/sandbox';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis } from '../../../../test/harness/redis.mjs';
 import { run } from '../testing/run.test-helpers.js';
 
 const bin = fileURLToPath(new URL('../../bin/scorebridge.js', import.meta.url));
@@ -148,6 +151,42 @@ describe('pipeline commands', () => {
       `${bad}:4:13: source.authcode: this is a secret; give it by reference`,
     );
     expect(stderr).toMatch(/bad\.yaml:5:15: destinations: /);
+  });
+
+  it('keeps state in Redis with --redis: a second run delivers nothing, status reads it there', async () => {
+    const redis = await startRedis();
+    let cleanup = async () => {};
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'sb-cli-redis-'));
+      // A pipeline name of its own: with REDIS_URL this may be a shared Redis.
+      const name = `cli-${randomBytes(4).toString('hex')}`;
+      const file = pipeline(dir, 'scorelink', 'ndjson');
+      writeFileSync(file, readFileSync(file, 'utf8').replace('name: cli', `name: ${name}`));
+      cleanup = async () => {
+        const client = new Redis(redis.url);
+        const keys = await client.keys(`{scorebridge}:${name}:*`);
+        if (keys.length > 0) await client.del(...keys);
+        client.disconnect();
+      };
+      // Redis URLs may carry a password; it is never printed.
+      const url = new URL(redis.url);
+      const first = await run(['run', file, '--redis', url.toString()]);
+      expect(first.stderr).toMatch(/out \(file\)\s+295\s+0/);
+      const second = await run(['run', file, '--redis', url.toString()]);
+      expect(second.stderr).toMatch(/out \(file\)\s+0\s+\d+/);
+      const status = await run(['status', file, '--redis', url.toString()]);
+      expect(status.stdout).toContain(`state in ${url.toString()}`);
+      expect(status.stdout).toMatch(/295 record versions confirmed/);
+      expect(status.stdout).toContain(`${name} (`);
+      expect(readdirSync(dir)).not.toContain('.scorebridge');
+      const wrong = await run(['status', file, '--redis', 'redis://user:CANARYPASS@127.0.0.1:1']);
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1/);
+      expect(wrong.stderr).not.toContain('CANARYPASS');
+    } finally {
+      await cleanup();
+      await redis.stop();
+    }
   });
 
   it('dry run shows what would be delivered and writes nothing', async () => {

@@ -11,11 +11,14 @@ import {
   createFileStateStore,
   type DeadLetter,
   loadPipeline,
+  openRedisStateStore,
   type Pipeline,
   pipelineJsonSchema,
   type RunEvent,
   type RunSummary,
+  redactRedisUrl,
   runPipeline,
+  type StateStore,
   sourceClientOptions,
 } from '@scorebridge/runtime';
 import { ADAPTERS } from '../adapters.js';
@@ -31,10 +34,42 @@ const load = (file: string) => loadPipeline(file, { adapters: ADAPTERS });
 /** For commands that only read state: the source's secrets need not be at hand. */
 const loadForState = (file: string) => loadPipeline(file, { adapters: ADAPTERS, lenient: true });
 
+/** Where state is kept: `--redis` (or SCOREBRIDGE_REDIS_URL) when given, else `--state-dir`. */
+export interface StateOptions {
+  stateDir: string;
+  redis?: string;
+}
+
+/** Opens the state store the options name; `where` says where it is, without credentials. */
+async function openStore(
+  options: StateOptions,
+): Promise<{ store: StateStore; close(): Promise<void>; where: string }> {
+  const url = options.redis ?? process.env.SCOREBRIDGE_REDIS_URL;
+  if (url) return { ...(await openRedisStateStore(url)), where: redactRedisUrl(url) };
+  return {
+    store: createFileStateStore(resolve(options.stateDir)),
+    close: async () => {},
+    where: resolve(options.stateDir),
+  };
+}
+
+/** Runs `fn` with the state store the options name, and closes it after. */
+async function withStore<T>(
+  options: StateOptions,
+  fn: (store: StateStore, where: string) => Promise<T>,
+): Promise<T> {
+  const { store, close, where } = await openStore(options);
+  try {
+    return await fn(store, where);
+  } finally {
+    await close();
+  }
+}
+
 /** `scorebridge run`: one run of a pipeline, a progress display, a summary table. */
 export async function runCommand(
   file: string,
-  options: { from?: string; to?: string; dryRun?: boolean; stateDir: string },
+  options: { from?: string; to?: string; dryRun?: boolean } & StateOptions,
   io: Io,
   extra: { client?: Parameters<typeof runPipeline>[0]['client']; now?: Date } = {},
 ): Promise<number> {
@@ -42,17 +77,19 @@ export async function runCommand(
   const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
   const to = options.to ? parseIsoInput(options.to, '--to') : undefined;
   const progress = new Progress(io);
-  const summary = await runPipeline({
-    pipeline,
-    adapters: ADAPTERS,
-    store: createFileStateStore(resolve(options.stateDir)),
-    from,
-    to,
-    dryRun: options.dryRun,
-    onEvent: (event) => progress.on(event),
-    client: extra.client,
-    now: extra.now,
-  });
+  const summary = await withStore(options, (store) =>
+    runPipeline({
+      pipeline,
+      adapters: ADAPTERS,
+      store,
+      from,
+      to,
+      dryRun: options.dryRun,
+      onEvent: (event) => progress.on(event),
+      client: extra.client,
+      now: extra.now,
+    }),
+  );
   progress.done();
   await write(io.stderr, summaryTable(summary));
   if (summary.sourceFailed) return RUN_EXIT.sourceFailed;
@@ -215,15 +252,20 @@ function failure(what: string, error: unknown): string {
 }
 
 /** `scorebridge status`: cursors, the last runs and open dead letters. */
-export async function statusCommand(
+export async function statusCommand(file: string, options: StateOptions, io: Io): Promise<number> {
+  const pipeline = loadForState(file);
+  return withStore(options, (store, where) => status(pipeline, file, store, where, io));
+}
+
+async function status(
+  pipeline: Pipeline,
   file: string,
-  options: { stateDir: string },
+  store: StateStore,
+  where: string,
   io: Io,
 ): Promise<number> {
-  const pipeline = loadForState(file);
-  const store = createFileStateStore(resolve(options.stateDir));
   const name = pipeline.config.name;
-  const out: string[] = [`${name} (${file}), state in ${resolve(options.stateDir, name)}`, ''];
+  const out: string[] = [`${name} (${file}), state in ${where}`, ''];
   const letters = await store.deadLetters(name);
   for (const d of pipeline.config.destinations) {
     const cursor = await store.cursor(name, d.id);
@@ -248,15 +290,9 @@ export async function statusCommand(
 }
 
 /** `scorebridge dlq list`. */
-export async function dlqListCommand(
-  file: string,
-  options: { stateDir: string },
-  io: Io,
-): Promise<number> {
+export async function dlqListCommand(file: string, options: StateOptions, io: Io): Promise<number> {
   const pipeline = loadForState(file);
-  const letters = await createFileStateStore(resolve(options.stateDir)).deadLetters(
-    pipeline.config.name,
-  );
+  const letters = await withStore(options, (store) => store.deadLetters(pipeline.config.name));
   if (letters.length === 0) {
     await write(io.stdout, 'No dead letters.\n');
     return EXIT.ok;
@@ -287,12 +323,23 @@ export async function dlqListCommand(
  */
 export async function dlqReplayCommand(
   file: string,
-  options: { stateDir: string; id?: string[] },
+  options: StateOptions & { id?: string[] },
   io: Io,
   extra: { client?: Parameters<typeof runPipeline>[0]['client'] } = {},
 ): Promise<number> {
   const pipeline = load(file);
-  const store = createFileStateStore(resolve(options.stateDir));
+  return withStore(options, (store) => replay(pipeline, store, options.id, io, extra.client));
+}
+
+async function replay(
+  pipeline: Pipeline,
+  store: StateStore,
+  ids: string[] | undefined,
+  io: Io,
+  client: Parameters<typeof runPipeline>[0]['client'],
+): Promise<number> {
+  const options = { id: ids };
+  const extra = { client };
   const name = pipeline.config.name;
   const all = await store.deadLetters(name);
   const chosen = options.id?.length ? all.filter((l) => options.id!.includes(l.id)) : all;

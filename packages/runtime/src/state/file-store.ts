@@ -1,7 +1,13 @@
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@scorebridge/core';
-import type { DeadLetter, DeliveryIntent, RunRecord, StateStore } from './store.js';
+import {
+  type DeadLetter,
+  type DeliveryIntent,
+  oldestFirst,
+  type RunRecord,
+  type StateStore,
+} from './store.js';
 
 /**
  * State in a local directory, one folder per pipeline. Cursors are replaced atomically (write a
@@ -90,7 +96,7 @@ export function createFileStateStore(root: string): StateStore {
         if (entry?.add && !open.has(entry.add.id)) open.set(entry.add.id, entry.add);
         if (entry?.resolve) open.delete(entry.resolve);
       }
-      return [...open.values()];
+      return [...open.values()].sort(oldestFirst);
     },
     async resolveDeadLetters(pipeline, ids) {
       if (ids.length === 0) return;

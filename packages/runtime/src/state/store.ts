@@ -75,3 +75,8 @@ export interface StateStore {
   /** Takes the pipeline's run lock; throws when another run holds it. Returns the release. */
   lock(pipeline: string): Promise<() => Promise<void>>;
 }
+
+/** Dead letters in the order stores list them: oldest first (then by id, for a stable order). */
+export function oldestFirst(a: DeadLetter, b: DeadLetter): number {
+  return a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}

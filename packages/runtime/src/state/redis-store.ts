@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from '@scorebridge/core';
+import { Redis } from 'ioredis';
+import {
+  type DeadLetter,
+  type DeliveryIntent,
+  oldestFirst,
+  type RunRecord,
+  type StateStore,
+} from './store.js';
+
+/** Options of {@link createRedisStateStore}. */
+export interface RedisStateOptions {
+  /**
+   * Prefix of every key. It is hash-tagged (`{scorebridge}`) so that a pipeline's keys live in one
+   * Redis Cluster slot. @default '{scorebridge}'
+   */
+  prefix?: string;
+  /** How long a run lock lasts unless renewed; it is renewed while held. @default 60000 */
+  lockMs?: number;
+  /** Runs kept per pipeline. @default 100 */
+  keepRuns?: number;
+}
+
+/** Deletes the lock only if it is still ours (another run may hold it after an expiry). */
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** Extends the lock only if it is still ours. */
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+
+/**
+ * State in Redis, for worker mode and for several machines sharing one state: the same contract
+ * as the file store. Cursors and intents are hashes, ledgers sets of content hashes, dead letters
+ * a hash by id, runs a capped list, the run lock a key with an owner token and an expiry that is
+ * renewed while held. Keys, hashes, windows and reasons only: no personal data, no secrets.
+ * The caller owns the connection (and closes it).
+ */
+export function createRedisStateStore(redis: Redis, options: RedisStateOptions = {}): StateStore {
+  const prefix = options.prefix ?? '{scorebridge}';
+  const lockMs = options.lockMs ?? 60_000;
+  const key = (pipeline: string, ...parts: string[]) => [prefix, pipeline, ...parts].join(':');
+
+  return {
+    async cursor(pipeline, destination) {
+      const at = await redis.hget(key(pipeline, 'cursors'), destination);
+      return at ? new Date(at) : undefined;
+    },
+    async setCursor(pipeline, destination, at) {
+      await redis.hset(key(pipeline, 'cursors'), destination, at.toISOString());
+    },
+    async ledger(pipeline, destination) {
+      const hashes = new Set<string>();
+      const stream = redis.sscanStream(key(pipeline, 'ledger', destination), { count: 1000 });
+      for await (const batch of stream) for (const h of batch as string[]) hashes.add(h);
+      return hashes;
+    },
+    async confirm(pipeline, destination, entries) {
+      if (entries.length > 0)
+        await redis.sadd(key(pipeline, 'ledger', destination), ...entries.map(([, h]) => h));
+    },
+    async addIntent(pipeline, destination, intent) {
+      await redis.hset(
+        key(pipeline, 'intents', destination),
+        intent.batchId,
+        JSON.stringify(intent),
+      );
+    },
+    async clearIntent(pipeline, destination, batchId) {
+      await redis.hdel(key(pipeline, 'intents', destination), batchId);
+    },
+    async intents(pipeline, destination) {
+      return (await redis.hvals(key(pipeline, 'intents', destination))).map(
+        (v) => JSON.parse(v) as DeliveryIntent,
+      );
+    },
+    async addDeadLetters(pipeline, letters) {
+      if (letters.length === 0) return;
+      // HSETNX: a dead letter filed again keeps its first filing.
+      const multi = redis.multi();
+      for (const l of letters) multi.hsetnx(key(pipeline, 'dead-letters'), l.id, JSON.stringify(l));
+      await multi.exec();
+    },
+    async deadLetters(pipeline) {
+      const letters = (await redis.hvals(key(pipeline, 'dead-letters'))).map(
+        (v) => JSON.parse(v) as DeadLetter,
+      );
+      return letters.sort(oldestFirst);
+    },
+    async resolveDeadLetters(pipeline, ids) {
+      if (ids.length > 0) await redis.hdel(key(pipeline, 'dead-letters'), ...ids);
+    },
+    async recordRun(pipeline, run) {
+      await redis
+        .multi()
+        .rpush(key(pipeline, 'runs'), JSON.stringify(run))
+        .ltrim(key(pipeline, 'runs'), -(options.keepRuns ?? 100), -1)
+        .exec();
+    },
+    async runs(pipeline, limit = 20) {
+      return (await redis.lrange(key(pipeline, 'runs'), -limit, -1)).map(
+        (v) => JSON.parse(v) as RunRecord,
+      );
+    },
+    async lock(pipeline) {
+      const lock = key(pipeline, 'lock');
+      const token = `${process.pid}:${randomBytes(8).toString('hex')}`;
+      if ((await redis.set(lock, token, 'PX', lockMs, 'NX')) !== 'OK') {
+        const holder = await redis.get(lock);
+        throw new ConfigError(
+          `pipeline ${pipeline} is being run elsewhere (lock held by ${holder?.split(':')[0] ?? 'another process'}, expires within ${Math.round(lockMs / 1000)} s if that run died)`,
+        );
+      }
+      const renew = setInterval(
+        () => {
+          redis.eval(RENEW, 1, lock, token, String(lockMs)).catch(() => undefined);
+        },
+        Math.max(1000, Math.floor(lockMs / 3)),
+      );
+      renew.unref();
+      return async () => {
+        clearInterval(renew);
+        await redis.eval(RELEASE, 1, lock, token);
+      };
+    },
+  };
+}
+
+/** A Redis URL fit to print: any user name or password replaced. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '';
+      u.password = '';
+      return u.toString().replace('://', '://***@');
+    }
+    return u.toString();
+  } catch {
+    return '(an unreadable Redis URL)';
+  }
+}
+
+/**
+ * Connects to Redis and returns a state store on it, with the function that closes the
+ * connection. Errors name the server without its credentials.
+ */
+export async function openRedisStateStore(
+  url: string,
+  options: RedisStateOptions = {},
+): Promise<{ store: StateStore; close(): Promise<void> }> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 10_000,
+    maxRetriesPerRequest: 3,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', () => undefined); // reported through the failing calls
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (cause) {
+    redis.disconnect();
+    throw new ConfigError(
+      `cannot reach Redis at ${redactRedisUrl(url)}: ${(cause as Error).message.split(url).join(redactRedisUrl(url))}`,
+    );
+  }
+  return { store: createRedisStateStore(redis, options), close: async () => redis.disconnect() };
+}

@@ -1,0 +1,143 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type TestRedis } from '../../../../test/harness/redis.mjs';
+import { createFileStateStore } from './file-store.js';
+import { createRedisStateStore } from './redis-store.js';
+import type { DeadLetter, StateStore } from './store.js';
+
+let redis: TestRedis;
+let client: Redis;
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url, { lazyConnect: true });
+  await client.connect();
+});
+afterAll(async () => {
+  // Only this test's keys, whatever Redis this is.
+  const keys = await client.keys(`${redis.prefix}*`);
+  if (keys.length > 0) await client.del(...keys);
+  client.disconnect();
+  await redis.stop();
+});
+
+const letter = (id: string, at: string): DeadLetter => ({
+  id,
+  kind: 'rejected',
+  destination: 'd',
+  recordKey: `1234||${id}|2026-01-01|I`,
+  window: { from: '2026-01-01T00:00:00.000Z', to: '2026-01-31T00:00:00.000Z' },
+  reason: 'refused',
+  at,
+});
+
+/** The one contract every state store keeps. */
+function contract(name: string, make: () => StateStore) {
+  describe(`${name} state store`, () => {
+    it('keeps cursors per pipeline and destination', async () => {
+      const store = make();
+      expect(await store.cursor('p', 'a')).toBeUndefined();
+      await store.setCursor('p', 'a', new Date('2026-10-01T00:00:00Z'));
+      await store.setCursor('p', 'b', new Date('2026-09-01T00:00:00Z'));
+      await store.setCursor('p', 'a', new Date('2026-10-02T00:00:00Z'));
+      expect(await store.cursor('p', 'a')).toEqual(new Date('2026-10-02T00:00:00Z'));
+      expect(await store.cursor('p', 'b')).toEqual(new Date('2026-09-01T00:00:00Z'));
+      expect(await store.cursor('other', 'a')).toBeUndefined();
+    });
+
+    it('keeps a ledger of confirmed versions', async () => {
+      const store = make();
+      await store.confirm('p', 'a', [
+        ['k1', 'h1'],
+        ['k1', 'h2'],
+        ['k2', 'h3'],
+      ]);
+      await store.confirm('p', 'a', [['k2', 'h3']]);
+      expect([...(await store.ledger('p', 'a'))].sort()).toEqual(['h1', 'h2', 'h3']);
+      expect((await store.ledger('p', 'b')).size).toBe(0);
+    });
+
+    it('keeps intents until cleared', async () => {
+      const store = make();
+      await store.addIntent('p', 'a', { batchId: 'b1', entries: [['k', 'h']] });
+      await store.addIntent('p', 'a', { batchId: 'b2', entries: [] });
+      await store.clearIntent('p', 'a', 'b1');
+      expect(await store.intents('p', 'a')).toEqual([{ batchId: 'b2', entries: [] }]);
+    });
+
+    it('files dead letters once, lists them oldest first, and resolves them', async () => {
+      const store = make();
+      await store.addDeadLetters('p', [
+        letter('x', '2026-01-02T00:00:00Z'),
+        letter('y', '2026-01-01T00:00:00Z'),
+      ]);
+      await store.addDeadLetters('p', [letter('x', '2026-01-03T00:00:00Z')]);
+      expect((await store.deadLetters('p')).map((l) => [l.id, l.at])).toEqual([
+        ['y', '2026-01-01T00:00:00Z'],
+        ['x', '2026-01-02T00:00:00Z'],
+      ]);
+      await store.resolveDeadLetters('p', ['y']);
+      expect((await store.deadLetters('p')).map((l) => l.id)).toEqual(['x']);
+    });
+
+    it('keeps recent runs, newest last', async () => {
+      const store = make();
+      for (let i = 0; i < 3; i++) {
+        await store.recordRun('p', {
+          startedAt: `2026-01-0${i + 1}`,
+          finishedAt: '',
+          ok: true,
+          window: null,
+          destinations: [],
+          parseIssues: i,
+        });
+      }
+      expect((await store.runs('p', 2)).map((r) => r.parseIssues)).toEqual([1, 2]);
+    });
+
+    it('lets one run hold a pipeline at a time', async () => {
+      const store = make();
+      const release = await store.lock('p');
+      await expect(store.lock('p')).rejects.toThrow(/pipeline p is being run/);
+      const other = await store.lock('q');
+      await release();
+      const again = await store.lock('p');
+      await again();
+      await other();
+    });
+  });
+}
+
+contract('file', () => createFileStateStore(mkdtempSync(join(tmpdir(), 'sb-state-'))));
+let n = 0;
+contract('redis', () => createRedisStateStore(client, { prefix: `${redis.prefix}:${n++}` }));
+
+describe('redis state store', () => {
+  it('uses hash-tagged keys, so a pipeline lives in one Redis Cluster slot', async () => {
+    const prefix = `${redis.prefix}:tags`;
+    const store = createRedisStateStore(client, { prefix });
+    await store.setCursor('p', 'a', new Date());
+    await store.confirm('p', 'a', [['k', 'h']]);
+    const keys = await client.keys(`${prefix}:*`);
+    expect(keys.sort()).toEqual([`${prefix}:p:cursors`, `${prefix}:p:ledger:a`]);
+    expect(keys.every((k) => /^\{[^}]+\}/.test(k))).toBe(true);
+  });
+
+  it('lets a lock left by a dead run expire, and never releases a lock it does not own', async () => {
+    const store = createRedisStateStore(client, { prefix: `${redis.prefix}:locks`, lockMs: 300 });
+    const release = await store.lock('p');
+    // The holder "dies": its renewals stop, the lock expires, another run takes it.
+    await client.persist(`${redis.prefix}:locks:p:lock`);
+    await client.pexpire(`${redis.prefix}:locks:p:lock`, 50);
+    await new Promise((r) => setTimeout(r, 120));
+    const other = await createRedisStateStore(client, {
+      prefix: `${redis.prefix}:locks`,
+      lockMs: 300,
+    }).lock('p');
+    await release(); // the first run's release must not free the second run's lock
+    await expect(store.lock('p')).rejects.toThrow(/being run elsewhere/);
+    await other();
+  });
+});
