@@ -15,6 +15,8 @@ export {
   sourceSchema,
 } from './config/schema.js';
 export { MAX_ALIASES, MAX_PIPELINE_BYTES, parseYaml, type YamlFile } from './config/yaml.js';
+export { checkRedis, clusterSafePrefix, type RedisReport } from './queue/redis-checks.js';
+export { DATA_KEY_ENV, type DataKey, dataKeys, sealer } from './queue/sealed.js';
 export {
   type DestinationSummary,
   type RunEvent,

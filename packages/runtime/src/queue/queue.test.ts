@@ -1,0 +1,81 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type TestRedis } from '../../../../test/harness/redis.mjs';
+import { checkRedis, clusterSafePrefix } from './redis-checks.js';
+import { DATA_KEY_ENV, dataKeys, sealer } from './sealed.js';
+
+const K1 = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
+const K2 = `k2:${Buffer.alloc(32, 2).toString('base64')}`;
+const CANARY = '{"lastName":"CANARY-Łukasiewicz","email":"canary@example.edu"}';
+
+describe('sealed payloads (AES-256-GCM)', () => {
+  it('round-trips, never shows the plaintext, and differs each time', () => {
+    const s = sealer(dataKeys({ [DATA_KEY_ENV]: K1 }));
+    const a = s.seal(CANARY, 'job-1');
+    const b = s.seal(CANARY, 'job-1');
+    expect(a).toMatch(/^v1\.k1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(a).not.toBe(b);
+    expect(a).not.toContain('CANARY');
+    expect(Buffer.from(a.split('.')[3]!, 'base64url').toString('latin1')).not.toContain('CANARY');
+    expect(s.open(a, 'job-1')).toBe(CANARY);
+  });
+
+  it('rotates: the new key seals, the old one still opens', () => {
+    const old = sealer(dataKeys({ [DATA_KEY_ENV]: K1 })).seal(CANARY);
+    const rotated = sealer(dataKeys({ [DATA_KEY_ENV]: `${K2},${K1}` }));
+    expect(rotated.open(old)).toBe(CANARY);
+    expect(rotated.seal(CANARY)).toMatch(/^v1\.k2\./);
+    expect(() => sealer(dataKeys({ [DATA_KEY_ENV]: K2 })).open(old)).toThrow(
+      /sealed with data key "k1", which SCOREBRIDGE_DATA_KEY no longer holds/,
+    );
+  });
+
+  it('refuses an altered payload or one moved to another job', () => {
+    const s = sealer(dataKeys({ [DATA_KEY_ENV]: K1 }));
+    const sealed = s.seal(CANARY, 'job-1');
+    const parts = sealed.split('.');
+    const body = Buffer.from(parts[3]!, 'base64url');
+    body[0] = (body[0]! ^ 1) & 0xff;
+    parts[3] = body.toString('base64url');
+    expect(() => s.open(parts.join('.'), 'job-1')).toThrow(/failed authentication/);
+    expect(() => s.open(sealed, 'job-2')).toThrow(/failed authentication/);
+  });
+
+  it('explains a missing or malformed key', () => {
+    expect(() => dataKeys({})).toThrow(/SCOREBRIDGE_DATA_KEY is not set/);
+    expect(() => dataKeys({ [DATA_KEY_ENV]: 'k1:c2hvcnQ=' })).toThrow(
+      /entry 1 must be id:base64 of 32 bytes/,
+    );
+    expect(() => dataKeys({ [DATA_KEY_ENV]: `${K1},${K1}` })).toThrow(/unique/);
+  });
+});
+
+describe('Redis start-up checks', () => {
+  let redis: TestRedis;
+  let client: Redis;
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    client.disconnect();
+    await redis.stop();
+  });
+
+  it('accepts a Redis 6.2+ with noeviction, and names the fix for another policy', async () => {
+    const report = await checkRedis(client);
+    expect(report.version).toMatch(/^\d+\.\d+/);
+    if (process.env.REDIS_URL) return; // a Redis of yours: its settings are yours to change
+    expect(report.problems).toEqual([]);
+    await client.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    expect((await checkRedis(client)).problems).toEqual([
+      expect.stringMatching(/maxmemory-policy is allkeys-lru: .*set it to noeviction/),
+    ]);
+    await client.config('SET', 'maxmemory-policy', 'noeviction');
+  });
+
+  it('knows a Cluster-safe prefix', () => {
+    expect(clusterSafePrefix('{scorebridge}')).toBe(true);
+    expect(clusterSafePrefix('scorebridge')).toBe(false);
+  });
+});

@@ -1,0 +1,88 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { ConfigError } from '@scorebridge/core';
+
+/** The environment variable holding the data keys of worker mode. */
+export const DATA_KEY_ENV = 'SCOREBRIDGE_DATA_KEY';
+
+/** A data key: an id (kept with every sealed payload, for rotation) and 32 bytes. */
+export interface DataKey {
+  readonly id: string;
+  readonly key: Buffer;
+}
+
+/**
+ * Reads `SCOREBRIDGE_DATA_KEY`: `id:base64` entries separated by commas, 32-byte keys, the first
+ * one current (it seals), every one able to open. Rotation: put the new key first, keep the old
+ * one after it until no payload sealed with it remains.
+ * Make a key with: `node -e "console.log('k1:' + require('crypto').randomBytes(32).toString('base64'))"`.
+ */
+export function dataKeys(env: NodeJS.ProcessEnv = process.env): DataKey[] {
+  const text = env[DATA_KEY_ENV];
+  if (!text) {
+    throw new ConfigError(
+      `${DATA_KEY_ENV} is not set: worker mode encrypts the records it stages in Redis and needs a key (id:base64 of 32 bytes), e.g. k1:$(openssl rand -base64 32)`,
+    );
+  }
+  const keys = text.split(',').map((entry, i) => {
+    const [id, value] = entry.trim().split(':');
+    const key = value ? Buffer.from(value, 'base64') : Buffer.alloc(0);
+    if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
+      throw new ConfigError(
+        `${DATA_KEY_ENV}: entry ${i + 1} must be id:base64 of 32 bytes (the id letters, digits, - or _)`,
+      );
+    }
+    return { id, key };
+  });
+  if (new Set(keys.map((k) => k.id)).size !== keys.length)
+    throw new ConfigError(`${DATA_KEY_ENV}: key ids must be unique`);
+  return keys;
+}
+
+/**
+ * Seals and opens payloads with AES-256-GCM. A sealed payload is
+ * `v1.<key id>.<iv>.<ciphertext>.<tag>` (base64url); `context` (a job id, a queue name) is
+ * authenticated too, so a payload cannot be moved to another job unnoticed.
+ */
+export function sealer(keys: readonly DataKey[]) {
+  const current = keys[0];
+  if (!current) throw new ConfigError(`${DATA_KEY_ENV}: no key`);
+  const byId = new Map(keys.map((k) => [k.id, k.key]));
+  return {
+    seal(plaintext: string, context = ''): string {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', current.key, iv);
+      cipher.setAAD(Buffer.from(`${current.id}\n${context}`));
+      const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+      return [
+        'v1',
+        current.id,
+        iv.toString('base64url'),
+        body.toString('base64url'),
+        cipher.getAuthTag().toString('base64url'),
+      ].join('.');
+    },
+    open(sealed: string, context = ''): string {
+      const [version, id, iv, body, tag] = sealed.split('.');
+      if (version !== 'v1' || !id || !iv || body === undefined || !tag)
+        throw new Error('not a sealed ScoreBridge payload');
+      const key = byId.get(id);
+      if (!key)
+        throw new ConfigError(
+          `a payload was sealed with data key "${id}", which ${DATA_KEY_ENV} no longer holds; add it back (after the current key) until such payloads are gone`,
+        );
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(`${id}\n${context}`));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      try {
+        return Buffer.concat([
+          decipher.update(Buffer.from(body, 'base64url')),
+          decipher.final(),
+        ]).toString('utf8');
+      } catch {
+        throw new Error(
+          'a sealed payload failed authentication (altered, or sealed for another job)',
+        );
+      }
+    },
+  };
+}
