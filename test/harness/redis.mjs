@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.mjs';
 
 const REDIS = [
   '/usr/bin/redis-server',
@@ -13,14 +13,6 @@ const REDIS = [
 
 /** Whether a Redis is at hand: REDIS_URL, or redis-server to start (.ci/run installs it). */
 export const haveRedis = Boolean(process.env.REDIS_URL) || REDIS !== undefined;
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * A Redis for one test file: REDIS_URL if set (then `prefix` keeps the test to keys of its own),
