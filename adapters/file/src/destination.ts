@@ -9,8 +9,8 @@ import {
   outcomesInOrder,
   type RecordOutcome,
   recordsToCsv,
-  refuseWithoutScoreLinkLine,
   type ScoreRecord,
+  splitForScoreLink,
   toCanonicalJson,
 } from '@scorebridge/core';
 import { fileError } from './errors.js';
@@ -49,11 +49,11 @@ export function createFileDestination(
 
     async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
       // Outcomes in record order: the refused ones now, the others once the file is written.
-      const refused =
-        options.format === 'scorelink'
-          ? refuseWithoutScoreLinkLine(batch.records, 'format csv or ndjson')
-          : batch.records.map(() => undefined);
-      const accepted = batch.records.filter((_, i) => !refused[i]);
+      const { accepted, refused } = splitForScoreLink(
+        batch.records,
+        options.format === 'scorelink',
+        'format csv or ndjson',
+      );
       const final = join(directory, name(batch.id));
       if (accepted.length > 0 && !(await exists(final))) {
         const temp = join(directory, `${TEMP}${name(batch.id)}-${randomBytes(4).toString('hex')}`);

@@ -7,8 +7,8 @@ import {
   outcomesInOrder,
   type RecordOutcome,
   recordsToCsv,
-  refuseWithoutScoreLinkLine,
   type ScoreRecord,
+  splitForScoreLink,
 } from '@scorebridge/core';
 import SftpClient from 'ssh2-sftp-client';
 import { sftpError } from './errors.js';
@@ -98,11 +98,11 @@ export function createSlateDestination(
     },
 
     async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
-      const refused =
-        options.format === 'scorelink'
-          ? refuseWithoutScoreLinkLine(batch.records, 'format csv')
-          : batch.records.map(() => undefined);
-      const accepted = batch.records.filter((_, i) => !refused[i]);
+      const { accepted, refused } = splitForScoreLink(
+        batch.records,
+        options.format === 'scorelink',
+        'format csv',
+      );
       if (accepted.length > 0) {
         const body = Buffer.from(render(accepted));
         const date = (batch.window?.to ?? new Date().toISOString())

@@ -94,25 +94,28 @@ export function defineAdapter<S extends z.ZodType>(
 }
 
 /**
- * For destinations that write raw ScoreLink lines: a record read from a JSON response has none,
- * so it is refused (a dead letter) with this reason; `instead` names the option to use.
+ * Splits a batch for a destination that may write raw ScoreLink lines. When `scorelinkOnly`,
+ * records read from a JSON response have no such line: they are refused (dead letters) with a
+ * reason naming `instead`, the option to use. `refused` is indexed like the records.
  */
-export function refuseWithoutScoreLinkLine(
+export function splitForScoreLink(
   records: readonly ScoreRecord[],
+  scorelinkOnly: boolean,
   instead: string,
-): (RecordOutcome | undefined)[] {
-  return records.map((record) =>
-    record.format === 'scorelink'
-      ? undefined
-      : {
+): { accepted: ScoreRecord[]; refused: (RecordOutcome | undefined)[] } {
+  const refused = records.map((record): RecordOutcome | undefined =>
+    scorelinkOnly && record.format !== 'scorelink'
+      ? {
           recordKey: record.recordKey,
           contentHash: record.contentHash,
           status: 'rejected',
           kind: 'rejected',
           code: 'NO_SCORELINK_LINE',
           reason: `the record came from a JSON response, so there is no ScoreLink line to write; use ${instead}`,
-        },
+        }
+      : undefined,
   );
+  return { accepted: records.filter((_, i) => !refused[i]), refused };
 }
 
 /** One outcome per record, in record order: the refused ones as given, every other one delivered. */
