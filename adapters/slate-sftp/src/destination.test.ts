@@ -228,7 +228,12 @@ describe('slate-sftp under failure', () => {
     const records = await sampleRecords(3000); // about 2.5 MB of CSV
     let cut = 0;
     const proxy = await cuttingProxy(4, () => 200_000 + 400_000 * cut++);
-    const o = options({ port: proxy.port, hostKey: { fingerprint: sshd.fingerprint } });
+    // A generous deadline: deadlines have their own test; this one is about cut connections.
+    const o = options({
+      port: proxy.port,
+      hostKey: { fingerprint: sshd.fingerprint },
+      timeoutSeconds: 15,
+    });
     const destination = make(o);
     const sizes = new Map<string, Set<number>>();
     let watching = true;
@@ -247,7 +252,7 @@ describe('slate-sftp under failure', () => {
       }
     })();
     let failures = 0;
-    for (let attempt = 0; attempt < 10; attempt++) {
+    for (let attempt = 0; attempt < 12; attempt++) {
       try {
         await destination.deliver(batch(records, 'big'));
         break;

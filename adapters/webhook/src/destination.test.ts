@@ -142,6 +142,28 @@ describe('webhook delivery rules', () => {
     expect(delivered).toEqual(records.map((r) => r.recordKey));
   });
 
+  it('adds the static headers it is given, and refuses ones that would override its own', async () => {
+    const before = receiver.seen.length;
+    await make(
+      local({ headers: { 'x-institution': '1234', authorization: 'Bearer CANARY' } }),
+    ).deliver(batch(await sampleRecords(1), 'headers'));
+    const [sent] = receiver.seen.slice(before);
+    expect(sent!.headers).toMatchObject({
+      'x-institution': '1234',
+      authorization: 'Bearer CANARY',
+      'content-type': 'application/json',
+    });
+    expect(sent!.verified).toBe(true);
+    const parsed = webhookAdapter.optionsSchema.safeParse({
+      ...local(),
+      headers: { 'webhook-id': 'mine' },
+    });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toMatch(
+      /webhook-\*, content-type, content-length and host are set by ScoreBridge/,
+    );
+  });
+
   it('sends one toefl.score message per record in record mode', async () => {
     const records = await sampleRecords(3);
     const before = receiver.seen.length;

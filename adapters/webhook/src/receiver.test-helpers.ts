@@ -13,6 +13,7 @@ export interface Seen {
   readonly verified: boolean;
   readonly status: number;
   readonly body: string;
+  readonly headers: IncomingHttpHeaders;
 }
 
 /**
@@ -57,6 +58,7 @@ export async function startReceiver(
           verified,
           status: 0,
           body,
+          headers,
         });
         return;
       }
@@ -67,6 +69,7 @@ export async function startReceiver(
         verified,
         status,
         body,
+        headers,
       });
       if (status >= 200 && status < 300 && verified)
         stored.set(headers['webhook-id']!, JSON.parse(body));
