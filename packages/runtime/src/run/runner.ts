@@ -1,17 +1,13 @@
-import { hash } from 'node:crypto';
 import {
   backoffDelay,
   ConfigError,
   createToeflAccessClient,
   DEFAULT_RETRY_POLICY,
-  type DeliveryBatch,
   type Destination,
   type DestinationAdapter,
   type DestinationLogger,
   isRetryable,
-  type ParsedEntry,
   pause,
-  ScoreBridgeError,
   type ScoreRecord,
   type SerializedError,
   type Slice,
@@ -22,6 +18,15 @@ import {
 import type { Pipeline } from '../config/load.js';
 import type { PipelineConfig } from '../config/schema.js';
 import type { DeadLetter, StateStore } from '../state/store.js';
+import {
+  batchOf,
+  deliverAndSettle,
+  intentOf,
+  parseDeadLetters,
+  passes,
+  planWindow,
+  settleIntent,
+} from './stages.js';
 
 /** Options of {@link runPipeline}. */
 export interface RunOptions {
@@ -103,7 +108,6 @@ interface Target {
   buffer: ScoreRecord[];
 }
 
-const DAY = 86_400_000;
 /** A destination asking to wait longer than this is left for the next run. */
 const MAX_RETRY_AFTER_SECONDS = 300;
 
@@ -151,7 +155,13 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     const known = new Set((await store.deadLetters(name)).map((l) => l.id));
     const seen = new Set<string>();
     const now = options.now ?? new Date();
-    const window = planWindow(config, targets, now, options.from, options.to);
+    const window = planWindow(
+      config,
+      targets.map((t) => t.cursor),
+      now,
+      options.from,
+      options.to,
+    );
     const summary: RunSummary = {
       pipeline: name,
       window: window ? { from: window.from.toISOString(), to: window.to.toISOString() } : null,
@@ -245,50 +255,25 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     async function flush(t: Target, slice: Slice): Promise<void> {
       if (t.buffer.length === 0) return;
       const records = t.buffer.splice(0);
-      const entries = records.map((r) => [r.recordKey, r.contentHash] as const);
-      const batch: DeliveryBatch = {
-        id: hash(
-          'sha256',
-          `${name}\n${t.config.id}\n${entries.map((e) => e.join(' ')).join('\n')}`,
-          'hex',
-        ).slice(0, 24),
-        pipeline: name,
-        records,
-        window: { from: slice.from.toISOString(), to: slice.to.toISOString() },
-      };
+      const batch = batchOf(name, t.config.id, records, slice);
       if (dryRun) {
         t.summary.delivered += records.length;
         return;
       }
-      await store.addIntent(name, t.config.id, { batchId: batch.id, entries });
+      await store.addIntent(name, t.config.id, intentOf(batch));
       const retries = options.deliveryRetries ?? 3;
       for (let attempt = 1; ; attempt++) {
         try {
-          const outcomes = await t.destination.deliver(batch);
-          if (outcomes.length !== records.length) {
-            throw new ScoreBridgeError(
-              'internal',
-              `[${t.config.type}] returned ${outcomes.length} outcomes for ${records.length} records`,
-            );
-          }
-          const delivered = outcomes
-            .filter((o) => o.status === 'delivered')
-            .map((o) => [o.recordKey, o.contentHash] as const);
-          await store.confirm(name, t.config.id, delivered);
+          const { delivered, rejected } = await deliverAndSettle({
+            store,
+            pipeline: name,
+            destinationId: t.config.id,
+            type: t.config.type,
+            destination: t.destination,
+            batch,
+            file,
+          });
           for (const [, h] of delivered) t.ledger.add(h);
-          const rejected: DeadLetter[] = outcomes.flatMap((o) =>
-            o.status === 'rejected'
-              ? [
-                  letter(o.kind, t.config.id, o.reason, batch.window!, {
-                    recordKey: o.recordKey,
-                    contentHash: o.contentHash,
-                    code: o.code,
-                  }),
-                ]
-              : [],
-          );
-          await file(rejected);
-          await store.clearIntent(name, t.config.id, batch.id);
           t.summary.delivered += delivered.length;
           t.summary.deadLettered += rejected.length;
           options.onEvent?.({
@@ -362,11 +347,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   /** Batches announced but never settled (a crash): confirmed if the destination holds them. */
   async function settleIntents(t: Target): Promise<void> {
     for (const intent of await store.intents(name, t.config.id)) {
-      if (await t.destination.delivered?.(intent.batchId)) {
-        await store.confirm(name, t.config.id, intent.entries);
-        for (const [, h] of intent.entries) t.ledger.add(h);
-      }
-      await store.clearIntent(name, t.config.id, intent.batchId);
+      const confirmed = await settleIntent(store, name, t.config.id, t.destination, intent);
+      for (const [, h] of confirmed) t.ledger.add(h);
     }
   }
 }
@@ -386,82 +368,6 @@ export function sourceClientOptions(pipeline: Pipeline): ToeflAccessClientOption
     encoding: source.encoding,
     idleTimeoutMs: source.idleTimeoutSeconds * 1000,
     deadlineMs: source.deadlineSeconds * 1000,
-  };
-}
-
-/** The window to fetch: a backfill's range, or from the earliest cursor (less the overlap) to now. */
-function planWindow(
-  config: PipelineConfig,
-  targets: readonly Target[],
-  now: Date,
-  from?: Date,
-  to?: Date,
-): Slice | undefined {
-  const firstRun = config.source.firstRunStart
-    ? new Date(config.source.firstRunStart)
-    : new Date(now.getTime() - 730 * DAY);
-  const overlap = config.source.overlapHours * 3_600_000;
-  const start =
-    from ??
-    new Date(
-      Math.min(
-        ...targets.map((t) => (t.cursor ? t.cursor.getTime() - overlap : firstRun.getTime())),
-        now.getTime(),
-      ),
-    );
-  const end = to ?? now;
-  return start.getTime() < end.getTime() ? { from: start, to: end } : undefined;
-}
-
-function passes(config: PipelineConfig, record: ScoreRecord): boolean {
-  const f = config.filters;
-  if (!f) return true;
-  if (f.departmentCodes && !f.departmentCodes.includes(String(record.fields.departmentCode ?? '')))
-    return false;
-  if (f.testTypes && !f.testTypes.includes(String(record.fields.testType ?? ''))) return false;
-  if (f.scales && !f.scales.includes(record.scale)) return false;
-  return true;
-}
-
-function parseDeadLetters(entry: ParsedEntry, slice: Slice): DeadLetter[] {
-  const window = { from: slice.from.toISOString(), to: slice.to.toISOString() };
-  // The same bad record in an overlapping window is the same dead letter: identify it by its
-  // content when it could be read, by its place otherwise.
-  const identity = entry.record?.contentHash ?? entry.fingerprint ?? `${window.from}|${entry.line}`;
-  return entry.issues.map((issue) =>
-    letter('parse', '*', issue.message, window, {
-      recordKey:
-        entry.record && !issue.code.startsWith('missing-key') ? entry.record.recordKey : undefined,
-      contentHash: entry.record?.contentHash,
-      identity: `${identity}|${issue.code}|${issue.field ?? ''}`,
-    }),
-  );
-}
-
-function letter(
-  kind: DeadLetter['kind'],
-  destination: string,
-  reason: string,
-  window: { from: string; to: string },
-  extra: { recordKey?: string; contentHash?: string; code?: string; identity?: string },
-): DeadLetter {
-  const id = hash(
-    'sha256',
-    [kind, destination, extra.identity ?? `${extra.recordKey}|${extra.contentHash}|${reason}`].join(
-      '\n',
-    ),
-    'hex',
-  ).slice(0, 16);
-  return {
-    id,
-    kind,
-    destination,
-    ...(extra.recordKey ? { recordKey: extra.recordKey } : {}),
-    ...(extra.contentHash ? { contentHash: extra.contentHash } : {}),
-    window,
-    reason,
-    ...(extra.code ? { code: extra.code } : {}),
-    at: new Date().toISOString(),
   };
 }
 
