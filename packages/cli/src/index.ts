@@ -20,6 +20,7 @@ import {
   validateCommand,
 } from './commands/pipeline.js';
 import { sandboxCommand } from './commands/sandbox.js';
+import { backfillCommand, workerCommand } from './commands/worker.js';
 import { EXIT, type Io, processIo } from './io.js';
 
 const VERSION = '0.1.0';
@@ -162,6 +163,86 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .addOption(redisOption())
     .action(async (file: string, options) => {
       status.code = await statusCommand(file, options, io);
+    });
+
+  program
+    .command('worker')
+    .description(
+      'Worker mode: run pipelines on their schedules as BullMQ jobs on Redis, with any number of worker processes on any number of machines.',
+    )
+    .argument('<pipelines...>', 'pipeline files, or directories of them (every .yaml/.yml)')
+    .addOption(
+      new Option('--redis <url>', 'the Redis every worker shares; default: $SCOREBRIDGE_REDIS_URL'),
+    )
+    .option(
+      '--concurrency <n>',
+      "deliveries at once per destination in this process (default: the pipeline's queue.concurrency, else 2)",
+      positiveInteger,
+    )
+    .option(
+      '--health-port <port>',
+      'serve GET /health: 200 while jobs flow, 503 when work waits and nothing moves or Redis is gone',
+      nonNegativeInteger,
+    )
+    .option('--health-host <host>', 'the address the liveness endpoint listens on', '0.0.0.0')
+    .option(
+      '--shutdown-seconds <s>',
+      'on SIGTERM/SIGINT, how long to let jobs in hand finish',
+      positiveInteger,
+      30,
+    )
+    .option(
+      '--lock-seconds <s>',
+      "a job's lock: a job whose worker died is taken over after about this long",
+      positiveInteger,
+      30,
+    )
+    .addHelpText(
+      'after',
+      `
+Every worker loads the same pipeline files. Per pipeline, a job scheduler (schedule.every or
+schedule.cron, UTC) adds a run; a run plans the window from the cursors, fetches each slice,
+stages the records — encrypted with SCOREBRIDGE_DATA_KEY — on each destination's own queue
+(rate-limited by the destination's rateLimit), and moves each cursor once its deliveries are done.
+Transient failures are retried with exponential backoff (queue.attempts, queue.backoffSeconds);
+permanent ones, and the last attempt, become dead letters (scorebridge dlq list --redis).
+
+Environment:
+  SCOREBRIDGE_DATA_KEY      required: id:base64 of 32 bytes, e.g. k1:$(openssl rand -base64 32);
+                            to rotate, put the new key first: k2:…,k1:…
+  SCOREBRIDGE_REDIS_URL     instead of --redis
+  SCOREBRIDGE_REDIS_PREFIX  key prefix, hash-tagged for Redis Cluster (default {scorebridge})
+
+Redis must be 6.2 or newer with maxmemory-policy noeviction (checked at start) and should keep
+an append-only file. Examples:
+  scorebridge worker pipelines/ --redis redis://redis.internal:6379 --health-port 8080
+  scorebridge backfill pipelines/university.yaml --from 2026-01-01 --redis redis://…`,
+    )
+    .action(async (paths: string[], options) => {
+      status.code = await workerCommand(paths, options, io);
+    });
+
+  program
+    .command('backfill')
+    .description(
+      'Ask the workers to fetch and deliver a report-date range again, and follow it to the end.',
+    )
+    .argument('<pipeline.yaml>', 'the pipeline file (as the workers have it)')
+    .requiredOption('--from <iso>', 'start of the range (UTC), e.g. 2026-01-01')
+    .option('--to <iso>', 'end of the range (default: now)')
+    .addOption(new Option('--redis <url>', "the workers' Redis; default: $SCOREBRIDGE_REDIS_URL"))
+    .option('--no-wait', 'queue it and return at once')
+    .addHelpText(
+      'after',
+      `
+Records each destination already holds unchanged are skipped; cursors do not move. A backfill
+waits for a run of the same pipeline in flight, and scheduled runs wait for it.
+
+Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration error;
+3 some slices could not be fetched; 4 some deliveries failed.`,
+    )
+    .action(async (file: string, options) => {
+      status.code = await backfillCommand(file, options, io);
     });
 
   const dlq = program

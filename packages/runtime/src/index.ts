@@ -15,8 +15,26 @@ export {
   sourceSchema,
 } from './config/schema.js';
 export { MAX_ALIASES, MAX_PIPELINE_BYTES, parseYaml, type YamlFile } from './config/yaml.js';
+export { queueControl, type RunProgress } from './queue/control.js';
+export {
+  durationMs,
+  type Health,
+  type RunJobData,
+  type RunOutcome,
+  type RunStarted,
+  startWorkers,
+  type WorkerHandle,
+  type WorkerModeOptions,
+} from './queue/executor.js';
 export { checkRedis, clusterSafePrefix, type RedisReport } from './queue/redis-checks.js';
 export { DATA_KEY_ENV, type DataKey, dataKeys, sealer } from './queue/sealed.js';
+export {
+  connectRedis,
+  DEFAULT_PREFIX,
+  PREFIX_ENV,
+  QUEUES,
+  redisPrefix,
+} from './queue/topology.js';
 export {
   type DestinationSummary,
   type RunEvent,
@@ -30,6 +48,7 @@ export {
   createRedisStateStore,
   openRedisStateStore,
   type RedisStateOptions,
+  type RedisStateStore,
   redactRedisUrl,
 } from './state/redis-store.js';
 export {

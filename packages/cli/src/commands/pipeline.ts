@@ -17,6 +17,7 @@ import {
   type RunEvent,
   type RunSummary,
   redactRedisUrl,
+  redisPrefix,
   runPipeline,
   type StateStore,
   sourceClientOptions,
@@ -45,7 +46,11 @@ async function openStore(
   options: StateOptions,
 ): Promise<{ store: StateStore; close(): Promise<void>; where: string }> {
   const url = options.redis ?? process.env.SCOREBRIDGE_REDIS_URL;
-  if (url) return { ...(await openRedisStateStore(url)), where: redactRedisUrl(url) };
+  if (url)
+    return {
+      ...(await openRedisStateStore(url, { prefix: redisPrefix() })),
+      where: redactRedisUrl(url),
+    };
   return {
     store: createFileStateStore(resolve(options.stateDir)),
     close: async () => {},

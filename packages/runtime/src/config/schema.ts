@@ -146,9 +146,12 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
         .optional(),
       queue: z
         .object({
-          prefix: z.string().min(1).optional(),
+          /** Deliveries at once per destination in each worker process. @default 2 */
           concurrency: z.number().int().min(1).max(64).optional(),
+          /** Tries of each job before it is given up (dead letters). @default 8 */
           attempts: z.number().int().min(1).max(50).optional(),
+          /** The first retry's delay; each next one doubles it. @default 10 */
+          backoffSeconds: z.number().positive().max(3600).optional(),
         })
         .strict()
         .optional(),

@@ -22,6 +22,12 @@ export interface RedisStateOptions {
   keepRuns?: number;
 }
 
+/** The Redis store: the {@link StateStore} contract, and a ledger lookup that loads nothing. */
+export interface RedisStateStore extends StateStore {
+  /** For each content hash, whether the destination confirmed it (one SMISMEMBER). */
+  held(pipeline: string, destination: string, hashes: readonly string[]): Promise<boolean[]>;
+}
+
 /** Deletes the lock only if it is still ours (another run may hold it after an expiry). */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 /** Extends the lock only if it is still ours. */
@@ -34,7 +40,10 @@ const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('
  * renewed while held. Keys, hashes, windows and reasons only: no personal data, no secrets.
  * The caller owns the connection (and closes it).
  */
-export function createRedisStateStore(redis: Redis, options: RedisStateOptions = {}): StateStore {
+export function createRedisStateStore(
+  redis: Redis,
+  options: RedisStateOptions = {},
+): RedisStateStore {
   const prefix = options.prefix ?? '{scorebridge}';
   const lockMs = options.lockMs ?? 60_000;
   const key = (pipeline: string, ...parts: string[]) => [prefix, pipeline, ...parts].join(':');
@@ -52,6 +61,11 @@ export function createRedisStateStore(redis: Redis, options: RedisStateOptions =
       const stream = redis.sscanStream(key(pipeline, 'ledger', destination), { count: 1000 });
       for await (const batch of stream) for (const h of batch as string[]) hashes.add(h);
       return hashes;
+    },
+    async held(pipeline, destination, hashes) {
+      if (hashes.length === 0) return [];
+      const flags = await redis.smismember(key(pipeline, 'ledger', destination), ...hashes);
+      return flags.map((f) => f === 1);
     },
     async confirm(pipeline, destination, entries) {
       if (entries.length > 0)

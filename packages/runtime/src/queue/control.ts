@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { RunJobData, RunOutcome } from './executor.js';
+import { bullPrefix, commitJobId, deliverQueue, QUEUES, runIdOf } from './topology.js';
+
+/**
+ * What commands other than `worker` do with the queues: ask for a backfill and follow it, and
+ * count what waits. They need no data key: nothing they read or write holds records.
+ */
+export function queueControl(redis: Redis, prefix: string) {
+  const opened: Queue[] = [];
+  const queue = (name: string) => {
+    const q = new Queue(name, { connection: redis, prefix: bullPrefix(prefix) });
+    opened.push(q);
+    return q;
+  };
+  const run = queue(QUEUES.run);
+  const commit = queue(QUEUES.commit);
+
+  return {
+    /** Asks the workers for a backfill of [from, to]; it waits for a run in flight to finish. */
+    async enqueueBackfill(pipeline: string, from: Date, to: Date): Promise<{ runId: string }> {
+      const jobId = `backfill.${pipeline}.${Date.now()}.${randomBytes(4).toString('hex')}`;
+      await run.add(
+        'run',
+        {
+          pipeline,
+          from: from.toISOString(),
+          to: to.toISOString(),
+          backfill: true,
+        } satisfies RunJobData,
+        { jobId, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
+      );
+      return { runId: runIdOf(pipeline, jobId) };
+    },
+
+    /** Where a run stands. */
+    async progress(runId: string): Promise<RunProgress> {
+      const parent = await Job.fromId(commit, commitJobId(runId));
+      if (!parent) return { state: 'queued', done: 0, failed: 0, total: 0 };
+      const state = await parent.getState();
+      const counts = await parent.getDependenciesCount();
+      const done = counts.processed ?? 0;
+      const failed = (counts.ignored ?? 0) + (counts.failed ?? 0);
+      const total = done + failed + (counts.unprocessed ?? 0);
+      if (state === 'completed')
+        return { state: 'done', done, failed, total, outcome: parent.returnvalue as RunOutcome };
+      if (state === 'failed')
+        return { state: 'failed', done, failed, total, reason: parent.failedReason };
+      return { state: 'running', done, failed, total };
+    },
+
+    /** Why a run job failed, when it did (e.g. no worker knows the pipeline). */
+    async runJobFailure(pipeline: string, runId: string): Promise<string | undefined> {
+      for (const job of await run.getFailed(0, 100)) {
+        if (job.id && runIdOf(pipeline, job.id) === runId) return job.failedReason;
+      }
+      return undefined;
+    },
+
+    /** Jobs per queue and state, for `status`. */
+    async counts(pipeline: string, destinations: readonly string[]) {
+      const names = [
+        QUEUES.run,
+        QUEUES.fetch,
+        QUEUES.commit,
+        ...destinations.map((d) => deliverQueue(pipeline, d)),
+      ];
+      return Promise.all(
+        names.map(async (name) => ({
+          queue: name,
+          ...(await queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed')),
+        })),
+      );
+    },
+
+    async close() {
+      await Promise.allSettled(opened.map((q) => q.close()));
+    },
+  };
+}
+
+/** A run's progress: its flow's jobs (fetches and deliveries) done, failed and in all. */
+export interface RunProgress {
+  readonly state: 'queued' | 'running' | 'done' | 'failed';
+  readonly done: number;
+  readonly failed: number;
+  readonly total: number;
+  readonly outcome?: RunOutcome;
+  readonly reason?: string;
+}

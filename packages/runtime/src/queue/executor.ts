@@ -1,0 +1,738 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import {
+  ConfigError,
+  createToeflAccessClient,
+  type DeliveryBatch,
+  type Destination,
+  type DestinationAdapter,
+  type DestinationLogger,
+  isRetryable,
+  planSlices,
+  type ScoreRecord,
+  type SerializedError,
+  type Slice,
+  serializeError,
+  type ToeflAccessClientOptions,
+} from '@scorebridge/core';
+import {
+  DelayedError,
+  FlowProducer,
+  type Job,
+  type JobsOptions,
+  Queue,
+  UnrecoverableError,
+  Worker,
+} from 'bullmq';
+import type { Pipeline } from '../config/load.js';
+import type { DestinationConfig } from '../config/schema.js';
+import { sourceClientOptions } from '../run/runner.js';
+import {
+  batchOf,
+  deliverAndSettle,
+  intentOf,
+  letter,
+  letterId,
+  parseDeadLetters,
+  passes,
+  planWindow,
+  settleIntent,
+} from '../run/stages.js';
+import { createRedisStateStore } from '../state/redis-store.js';
+import type { DeadLetter, RunRecord } from '../state/store.js';
+import { checkRedis } from './redis-checks.js';
+import { type DataKey, sealer } from './sealed.js';
+import {
+  bullPrefix,
+  commitJobId,
+  connectRedis,
+  deliverQueue,
+  parseJobId,
+  QUEUES,
+  runIdOf,
+  schedulerId,
+} from './topology.js';
+
+/** Options of {@link startWorkers}. */
+export interface WorkerModeOptions {
+  readonly redisUrl: string;
+  /** The hash-tagged prefix of every key (see `redisPrefix`). */
+  readonly prefix: string;
+  readonly pipelines: readonly Pipeline[];
+  readonly adapters: readonly DestinationAdapter[];
+  /** From SCOREBRIDGE_DATA_KEY: records staged in Redis are sealed with the first. */
+  readonly keys: readonly DataKey[];
+  /** Deliveries at once per destination in this process (else the pipeline's, else 2). */
+  readonly concurrency?: number;
+  /** A job's lock; a job whose worker died is taken over after about this long. @default 30000 */
+  readonly lockMs?: number;
+  /** How long finished jobs are kept. @default { completed: 3600, failed: 7 days } */
+  readonly keepSeconds?: { readonly completed: number; readonly failed: number };
+  /** Health: waiting work with no job started or finished for this long is "stalled". @default 300000 */
+  readonly staleMs?: number;
+  readonly logger?: DestinationLogger;
+  /** Client settings to override (tests shorten retries). */
+  readonly client?: Partial<ToeflAccessClientOptions>;
+}
+
+/** A running set of workers. */
+export interface WorkerHandle {
+  /** Whether jobs are flowing (see {@link Health}). */
+  health(): Promise<Health>;
+  /**
+   * Stops taking jobs and waits up to `budgetMs` for those in hand; then lets go of the rest
+   * (their locks lapse and another worker, or this one restarted, takes them over).
+   */
+  close(budgetMs: number): Promise<{ forced: boolean }>;
+  /** Warnings from the start-up checks. */
+  readonly warnings: readonly string[];
+  readonly redisVersion: string;
+}
+
+/** What the liveness endpoint reports. */
+export interface Health {
+  /** `ok`: connected and jobs flow (or there is nothing to do); `stalled`: work waits and nothing moves; `down`: Redis unreachable. */
+  readonly status: 'ok' | 'stalled' | 'down';
+  readonly redis: string;
+  readonly waiting: number;
+  readonly active: number;
+  readonly lastActivityAt: string | null;
+}
+
+/** A run job's data: a scheduled tick, or a backfill's range. */
+export interface RunJobData {
+  readonly pipeline: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly backfill?: boolean;
+}
+
+interface CommitJobData {
+  readonly pipeline: string;
+  readonly runId: string;
+  readonly window: { readonly from: string; readonly to: string };
+  readonly slices: readonly { readonly from: string; readonly to: string }[];
+  readonly backfill: boolean;
+  readonly startedAt: string;
+}
+
+interface FetchJobData {
+  readonly pipeline: string;
+  readonly runId: string;
+  readonly index: number;
+  readonly from: string;
+  readonly to: string;
+}
+
+interface DeliverJobData {
+  readonly pipeline: string;
+  readonly destination: string;
+  readonly index: number;
+  readonly window: { readonly from: string; readonly to: string };
+  /** The records: JSON, deflated, sealed with AES-256-GCM for this job id. */
+  readonly sealed: string;
+  readonly count: number;
+}
+
+interface FetchResult {
+  readonly fetched: number;
+  readonly parseIssues: number;
+  readonly filtered: number;
+  readonly unchanged: Record<string, number>;
+}
+
+interface DeliverResult {
+  readonly delivered: number;
+  readonly rejected: number;
+  readonly unchanged: number;
+}
+
+/** What a run did: the run record kept in the state store, with the run id. */
+export interface RunOutcome extends RunRecord {
+  readonly runId: string;
+  readonly fetched: number;
+  readonly slices: number;
+  readonly failedSlices: number;
+}
+
+/** A run job's answer: the run it started, or why none was started. */
+export interface RunStarted {
+  readonly runId: string;
+  readonly slices: number;
+  readonly skipped?: string;
+}
+
+/** Claims each content hash for one delivery job in a run: a record is delivered by one job only. */
+const CLAIM = `
+local out = {}
+for i = 3, #ARGV do
+  local holder = redis.call('HGET', KEYS[1], ARGV[i])
+  if not holder then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
+    out[#out + 1] = 1
+  elseif holder == ARGV[1] then
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return out`;
+/** Takes the pipeline's run slot: free, already ours, or held by a run that is over (ARGV[3]). */
+const TAKE_SLOT = `
+local holder = redis.call('GET', KEYS[1])
+if (not holder) or holder == ARGV[1] or holder == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return holder`;
+const RELEASE_SLOT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+const DAY_S = 86_400;
+
+/**
+ * Starts worker mode: checks Redis, upserts each pipeline's job scheduler, and runs workers for
+ * the run, fetch and commit queues and for each destination's delivery queue. A run is a flow:
+ *
+ * ```
+ * commit (parent: moves each destination's cursor over the slices it confirmed, records the run)
+ * ├─ fetch slice 0 ──┐  adds, as further children of commit, sealed delivery jobs
+ * ├─ fetch slice 1   ├─ deliver.<pipeline>.<destination>  (per-destination queue, rate limit)
+ * └─ …              ─┘
+ * ```
+ *
+ * BullMQ gives at-least-once: a job whose worker died runs again. Nothing is delivered twice
+ * for that: each record is claimed by one delivery job per run, confirmed versions are skipped,
+ * and a batch announced (intent) but not settled is settled by asking the destination.
+ */
+export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHandle> {
+  const log = options.logger ?? silent;
+  let lastRedisError = '';
+  const redis = await connectRedis(options.redisUrl, (error) => {
+    if (error.message !== lastRedisError) log.warn(`redis: ${error.message}`);
+    lastRedisError = error.message;
+  });
+  redis.on('ready', () => {
+    if (lastRedisError) log.info('redis: connected again');
+    lastRedisError = '';
+  });
+  const report = await checkRedis(redis);
+  if (report.problems.length > 0) {
+    redis.disconnect();
+    throw new ConfigError(`Redis is not fit for worker mode:\n- ${report.problems.join('\n- ')}`);
+  }
+  const { prefix } = options;
+  const store = createRedisStateStore(redis, { prefix });
+  const seal = sealer(options.keys);
+  const lockMs = options.lockMs ?? 30_000;
+  const keep = options.keepSeconds ?? { completed: 3600, failed: 7 * DAY_S };
+  const retention: Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> = {
+    removeOnComplete: { age: keep.completed },
+    removeOnFail: { age: keep.failed },
+  };
+  const connection = { connection: redis, prefix: bullPrefix(prefix) };
+  const queues = new Map<string, Queue>();
+  const queue = (name: string) => {
+    let q = queues.get(name);
+    if (!q) queues.set(name, (q = new Queue(name, connection)));
+    return q;
+  };
+  const flows = new FlowProducer(connection);
+  const pipelines = new Map(options.pipelines.map((p) => [p.config.name, p]));
+  const pipelineOf = (name: string) => {
+    const p = pipelines.get(name);
+    if (!p)
+      throw new UnrecoverableError(
+        `this worker has no pipeline "${name}": start every worker with the same pipeline files`,
+      );
+    return p;
+  };
+  const retries = (p: Pipeline): Pick<JobsOptions, 'attempts' | 'backoff'> => ({
+    attempts: p.config.queue?.attempts ?? 8,
+    backoff: { type: 'exponential', delay: (p.config.queue?.backoffSeconds ?? 10) * 1000 },
+  });
+  const stateKey = (pipeline: string, ...parts: string[]) => [prefix, pipeline, ...parts].join(':');
+
+  for (const p of options.pipelines) {
+    const { schedule, name } = p.config;
+    try {
+      if (!schedule) await queue(QUEUES.run).removeJobScheduler(schedulerId(name));
+      else
+        await queue(QUEUES.run).upsertJobScheduler(
+          schedulerId(name),
+          schedule.every
+            ? { every: durationMs(schedule.every) }
+            : { pattern: schedule.cron, tz: 'UTC' },
+          { name: 'run', data: { pipeline: name } satisfies RunJobData, opts: retention },
+        );
+    } catch (cause) {
+      throw new ConfigError(`${p.file}: schedule: ${(cause as Error).message}`);
+    }
+  }
+
+  // Destinations are created once per process and kept (connections, tokens).
+  const destinations = new Map<string, Destination>();
+  const destinationOf = (p: Pipeline, d: DestinationConfig) => {
+    const id = `${p.config.name}.${d.id}`;
+    let destination = destinations.get(id);
+    if (!destination) {
+      const adapter = options.adapters.find((a) => a.type === d.type);
+      if (!adapter) throw new UnrecoverableError(`${p.file}: no adapter of type ${d.type}`);
+      destination = adapter.create(d.options, {
+        pipeline: p.config.name,
+        destinationId: d.id,
+        logger: log,
+      });
+      destinations.set(id, destination);
+    }
+    return destination;
+  };
+
+  async function processRun(job: Job<RunJobData>): Promise<RunStarted> {
+    const p = pipelineOf(job.data.pipeline);
+    const name = p.config.name;
+    const runId = runIdOf(name, job.id!);
+    // One run of a pipeline at a time: two would deliver the same records side by side.
+    const slot = stateKey(name, 'active-run');
+    const holder = await redis.get(slot);
+    const over = holder && holder !== runId && (await runIsOver(holder)) ? holder : '';
+    const taken = await redis.eval(TAKE_SLOT, 1, slot, runId, String(7 * DAY_S), over);
+    if (taken !== 1) {
+      if (!job.data.backfill) {
+        log.info(`${name}: run ${String(taken)} is still going; this tick is skipped`);
+        return { runId, slices: 0, skipped: `run ${String(taken)} is still going` };
+      }
+      // A backfill waits its turn.
+      await job.moveToDelayed(Date.now() + 5000, job.token);
+      throw new DelayedError();
+    }
+    const cursors = await Promise.all(p.config.destinations.map((d) => store.cursor(name, d.id)));
+    const window = planWindow(
+      p.config,
+      cursors,
+      new Date(),
+      job.data.from ? new Date(job.data.from) : undefined,
+      job.data.to ? new Date(job.data.to) : undefined,
+    );
+    if (!window) {
+      await redis.eval(RELEASE_SLOT, 1, slot, runId);
+      return { runId, slices: 0 };
+    }
+    const slices = planSlices(window.from, window.to, p.config.source.maxWindowDays);
+    const iso = (s: Slice) => ({ from: s.from.toISOString(), to: s.to.toISOString() });
+    await flows.add({
+      name: 'commit',
+      queueName: QUEUES.commit,
+      data: {
+        pipeline: name,
+        runId,
+        window: iso(window),
+        slices: slices.map(iso),
+        backfill: job.data.backfill ?? false,
+        startedAt: new Date().toISOString(),
+      } satisfies CommitJobData,
+      opts: { jobId: commitJobId(runId), ...retention, ...retries(p) },
+      children: slices.map((s, index) => ({
+        name: 'fetch',
+        queueName: QUEUES.fetch,
+        data: { pipeline: name, runId, index, ...iso(s) } satisfies FetchJobData,
+        opts: {
+          jobId: `${runId}.fetch.${index}`,
+          ignoreDependencyOnFailure: true,
+          ...retention,
+          ...retries(p),
+        },
+      })),
+    });
+    log.info(`${name}: run ${runId} started: ${slices.length} slice(s)`, iso(window));
+    return { runId, slices: slices.length };
+  }
+
+  async function runIsOver(runId: string): Promise<boolean> {
+    const state = await queue(QUEUES.commit).getJobState(commitJobId(runId));
+    return state === 'completed' || state === 'failed' || state === 'unknown';
+  }
+
+  async function processFetch(job: Job<FetchJobData>): Promise<FetchResult> {
+    const p = pipelineOf(job.data.pipeline);
+    const { config } = p;
+    const name = config.name;
+    const slice = { from: new Date(job.data.from), to: new Date(job.data.to) };
+    const parent = job.parent;
+    if (!parent?.id) throw new UnrecoverableError('a fetch job without its run');
+    const client = createToeflAccessClient({ ...sourceClientOptions(p), ...options.client });
+    const buffers = new Map(config.destinations.map((d) => [d.id, [] as ScoreRecord[]]));
+    const unchanged: Record<string, number> = {};
+    let fetched = 0;
+    let parseIssues = 0;
+    let filtered = 0;
+    const letters: DeadLetter[] = [];
+
+    const stage = async (d: DestinationConfig) => {
+      const all = buffers.get(d.id)!.splice(0);
+      const held = await store.held(
+        name,
+        d.id,
+        all.map((r) => r.contentHash),
+      );
+      const records = all.filter((_, i) => !held[i]);
+      unchanged[d.id] = (unchanged[d.id] ?? 0) + all.length - records.length;
+      if (records.length === 0) return;
+      const batch = batchOf(name, d.id, records, slice);
+      // The content hashes are in the batch id: a changed report is a new job, never a duplicate.
+      const jobId = `${job.data.runId}.d.${d.id}.${job.data.index}.${batch.id}`;
+      await queue(deliverQueue(name, d.id)).add(
+        'deliver',
+        {
+          pipeline: name,
+          destination: d.id,
+          index: job.data.index,
+          window: batch.window!,
+          sealed: seal.seal(
+            deflateRawSync(JSON.stringify(records.map(plain))).toString('base64'),
+            jobId,
+          ),
+          count: records.length,
+        } satisfies DeliverJobData,
+        {
+          jobId,
+          parent: { id: parent.id!, queue: parent.queueKey },
+          ignoreDependencyOnFailure: true,
+          ...retention,
+          // Its result lives on in the run's commit job; the sealed records need not.
+          removeOnComplete: true,
+          ...retries(p),
+        },
+      );
+    };
+
+    try {
+      for await (const batch of client.fetchSlice(slice)) {
+        for (const entry of batch) {
+          fetched++;
+          if (entry.issues.length > 0) {
+            parseIssues++;
+            letters.push(...parseDeadLetters(entry, slice));
+            continue;
+          }
+          const record = entry.record!;
+          if (!passes(config, record)) {
+            filtered++;
+            continue;
+          }
+          for (const d of config.destinations) {
+            const buffer = buffers.get(d.id)!;
+            buffer.push(record);
+            if (buffer.length >= d.batchSize) await stage(d);
+          }
+        }
+      }
+      for (const d of config.destinations) await stage(d);
+      await store.addDeadLetters(name, letters);
+    } catch (error) {
+      throw jobError(error);
+    }
+    return { fetched, parseIssues, filtered, unchanged };
+  }
+
+  function processDeliver(p: Pipeline, d: DestinationConfig) {
+    const name = p.config.name;
+    return async (job: Job<DeliverJobData>): Promise<DeliverResult> => {
+      const destination = destinationOf(p, d);
+      const records = JSON.parse(
+        inflateRawSync(Buffer.from(seal.open(job.data.sealed, job.id!), 'base64')).toString('utf8'),
+      ) as ScoreRecord[];
+      const hashes = records.map((r) => r.contentHash);
+      const runId = job.id!.slice(0, job.id!.indexOf('.d.'));
+      // One job per record per run: overlapping slices and retried fetches stage copies.
+      const mine = (await redis.eval(
+        CLAIM,
+        1,
+        stateKey(name, 'claims', runId, d.id),
+        job.id!,
+        String(keep.failed),
+        ...hashes,
+      )) as number[];
+      const held = await store.held(name, d.id, hashes);
+      const todo = records.filter((_, i) => mine[i] === 1 && !held[i]);
+      const result = { delivered: 0, rejected: 0, unchanged: records.length - todo.length };
+      if (todo.length === 0) return result;
+      const batch: DeliveryBatch = batchOf(name, d.id, todo, {
+        from: new Date(job.data.window.from),
+        to: new Date(job.data.window.to),
+      });
+      // This job ran before and died after announcing the batch: ask the destination first.
+      const earlier = (await store.intents(name, d.id)).find((i) => i.batchId === batch.id);
+      if (earlier && (await settleIntent(store, name, d.id, destination, earlier)).length > 0)
+        return { ...result, delivered: todo.length };
+      await store.addIntent(name, d.id, intentOf(batch));
+      try {
+        const { delivered, rejected } = await deliverAndSettle({
+          store,
+          pipeline: name,
+          destinationId: d.id,
+          type: d.type,
+          destination,
+          batch,
+          file: (letters) => store.addDeadLetters(name, letters),
+        });
+        // Records that an earlier run gave up on are not dead any more.
+        await store.resolveDeadLetters(
+          name,
+          delivered.map(([key, h]) => undeliveredId(d.id, key, h)),
+        );
+        return { ...result, delivered: delivered.length, rejected: rejected.length };
+      } catch (error) {
+        const failure = serializeError(error);
+        const asked = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
+        if (isRetryable(failure.kind) && asked !== undefined) {
+          // The destination said when: pause its queue (only its own) that long; no attempt used.
+          const worker = workers.find((w) => w.name === deliverQueue(name, d.id));
+          await worker?.rateLimit(asked * 1000);
+          await store.clearIntent(name, d.id, batch.id);
+          throw Worker.RateLimitError();
+        }
+        const last = !isRetryable(failure.kind) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (last) await giveUp(batch, failure);
+        throw jobError(error);
+      }
+
+      /** The last attempt failed: unless it landed after all, each record becomes a dead letter. */
+      async function giveUp(batch: DeliveryBatch, failure: SerializedError) {
+        const confirmed = await settleIntent(store, name, d.id, destination, intentOf(batch)).catch(
+          () => [],
+        );
+        if (confirmed.length > 0) return;
+        await store.addDeadLetters(
+          name,
+          batch.records.map((r) =>
+            letter('rejected', d.id, `not delivered: ${failure.message}`, batch.window!, {
+              recordKey: r.recordKey,
+              contentHash: r.contentHash,
+              code: failure.kind,
+              identity: `undelivered|${r.recordKey}|${r.contentHash}`,
+            }),
+          ),
+        );
+        log.error(`${name}: ${d.id}: ${batch.records.length} record(s) given up`, {
+          error: failure,
+        });
+      }
+    };
+  }
+
+  async function processCommit(job: Job<CommitJobData>): Promise<RunOutcome> {
+    const { pipeline: name, runId, slices, backfill } = job.data;
+    const p = pipelineOf(name);
+    const values = (await job.getChildrenValues()) as Record<string, FetchResult | DeliverResult>;
+    const failures = await job.getIgnoredChildrenFailures();
+    const fetchFailed = new Set<number>();
+    const deliveryFailed = new Map<string, Set<number>>();
+    for (const key of Object.keys(failures)) {
+      const what = parseJobId(key.slice(key.lastIndexOf(':') + 1));
+      if (what?.kind === 'fetch') fetchFailed.add(what.index);
+      else if (what?.kind === 'deliver') {
+        const set = deliveryFailed.get(what.destination) ?? new Set<number>();
+        deliveryFailed.set(what.destination, set.add(what.index));
+      }
+    }
+    let fetched = 0;
+    let parseIssues = 0;
+    let filtered = 0;
+    const totals = new Map(
+      p.config.destinations.map((d) => [d.id, { delivered: 0, unchanged: 0, deadLettered: 0 }]),
+    );
+    for (const [key, value] of Object.entries(values)) {
+      const what = parseJobId(key.slice(key.lastIndexOf(':') + 1));
+      if (what?.kind === 'fetch') {
+        const v = value as FetchResult;
+        fetched += v.fetched;
+        parseIssues += v.parseIssues;
+        filtered += v.filtered;
+        for (const [id, n] of Object.entries(v.unchanged)) {
+          const t = totals.get(id);
+          if (t) t.unchanged += n;
+        }
+      } else if (what?.kind === 'deliver') {
+        const v = value as DeliverResult;
+        const t = totals.get(what.destination);
+        if (!t) continue;
+        t.delivered += v.delivered;
+        t.unchanged += v.unchanged;
+        t.deadLettered += v.rejected;
+      }
+    }
+    const destinations: RunRecord['destinations'][number][] = [];
+    for (const d of p.config.destinations) {
+      // The cursor moves over the slices this destination confirmed, in order, up to a gap.
+      let upTo = -1;
+      while (
+        upTo + 1 < slices.length &&
+        !fetchFailed.has(upTo + 1) &&
+        !deliveryFailed.get(d.id)?.has(upTo + 1)
+      )
+        upTo++;
+      if (!backfill && upTo >= 0) {
+        const end = new Date(slices[upTo]!.to);
+        const cursor = await store.cursor(name, d.id);
+        if (!cursor || end > cursor) await store.setCursor(name, d.id, end);
+      }
+      const failed = deliveryFailed.get(d.id)?.size ?? 0;
+      destinations.push({
+        id: d.id,
+        ...totals.get(d.id)!,
+        filtered,
+        ...(failed > 0 ? { failed: `${failed} delivery job(s) failed` } : {}),
+      });
+    }
+    const outcome: RunOutcome = {
+      runId,
+      startedAt: job.data.startedAt,
+      finishedAt: new Date().toISOString(),
+      ok: fetchFailed.size === 0 && deliveryFailed.size === 0,
+      window: job.data.window,
+      parseIssues,
+      destinations,
+      fetched,
+      slices: slices.length,
+      failedSlices: fetchFailed.size,
+    };
+    const { runId: _, fetched: __, slices: ___, failedSlices: ____, ...run } = outcome;
+    await store.recordRun(name, run);
+    await redis.eval(RELEASE_SLOT, 1, stateKey(name, 'active-run'), runId);
+    log.info(`${name}: run ${runId} finished${outcome.ok ? '' : ' with failures'}`);
+    return outcome;
+  }
+
+  // Activity, for the liveness endpoint.
+  let lastActivity: number | null = null;
+  let active = 0;
+  const workers: Worker[] = [];
+  const common = {
+    ...connection,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
+    maxStalledCount: 5,
+  };
+  const track = (w: Worker) => {
+    w.on('active', () => {
+      active++;
+      lastActivity = Date.now();
+    });
+    const done = () => {
+      active = Math.max(0, active - 1);
+      lastActivity = Date.now();
+    };
+    w.on('completed', done);
+    w.on('failed', (job, error) => {
+      done();
+      if (job) log.warn(`${w.name}: job ${job.id} failed: ${error.message}`);
+    });
+    w.on('error', (error) => log.warn(`${w.name}: ${error.message}`));
+    workers.push(w);
+  };
+  track(new Worker(QUEUES.run, processRun, { ...common, concurrency: 1 }));
+  track(new Worker(QUEUES.fetch, processFetch, { ...common, concurrency: 2 }));
+  track(new Worker(QUEUES.commit, processCommit, { ...common, concurrency: 1 }));
+  for (const p of options.pipelines) {
+    for (const d of p.config.destinations) {
+      track(
+        new Worker(deliverQueue(p.config.name, d.id), processDeliver(p, d), {
+          ...common,
+          concurrency: options.concurrency ?? p.config.queue?.concurrency ?? 2,
+          ...(d.rateLimit
+            ? { limiter: { max: d.rateLimit.max, duration: d.rateLimit.perSeconds * 1000 } }
+            : {}),
+        }),
+      );
+    }
+  }
+  const staleMs = options.staleMs ?? 300_000;
+
+  return {
+    warnings: report.warnings,
+    redisVersion: report.version,
+    async health() {
+      if (redis.status !== 'ready')
+        return {
+          status: 'down',
+          redis: redis.status,
+          waiting: 0,
+          active,
+          lastActivityAt: at(lastActivity),
+        };
+      let waiting = 0;
+      for (const w of workers) {
+        const q = queue(w.name);
+        // A queue a destination asked to pause (429) is not stalled.
+        if ((await q.getRateLimitTtl()) > 0) continue;
+        waiting += await q.getWaitingCount();
+      }
+      const flowing =
+        active > 0 ||
+        waiting === 0 ||
+        (lastActivity !== null && Date.now() - lastActivity < staleMs);
+      if (waiting === 0) lastActivity = Date.now();
+      const running = workers.every((w) => w.isRunning());
+      return {
+        status: flowing && running ? 'ok' : 'stalled',
+        redis: redis.status,
+        waiting,
+        active,
+        lastActivityAt: at(lastActivity),
+      };
+    },
+    async close(budgetMs) {
+      const graceful = Promise.all(workers.map((w) => w.close())).then(() => false);
+      const forced = await Promise.race([graceful, sleep(budgetMs).then(() => true)]);
+      if (forced) await Promise.race([Promise.all(workers.map((w) => w.close(true))), sleep(1000)]);
+      await Promise.allSettled([...destinations.values()].map((d) => d.close()));
+      await Promise.race([
+        Promise.allSettled([...[...queues.values()].map((q) => q.close()), flows.close()]),
+        sleep(1000),
+      ]);
+      redis.disconnect();
+      return { forced };
+    },
+  };
+}
+
+/** Rethrown job errors carry only the allow-listed message: BullMQ keeps them (and a stack) in Redis. */
+function jobError(error: unknown): Error {
+  if (error instanceof UnrecoverableError) return error;
+  const failure = serializeError(error);
+  const out = isRetryable(failure.kind)
+    ? new Error(failure.message)
+    : new UnrecoverableError(failure.message);
+  out.stack = `${out.name}: ${failure.message}`;
+  return out;
+}
+
+/** The dead-letter id of a record a destination never took (so a later delivery can clear it). */
+const undeliveredId = (destination: string, recordKey: string, contentHash: string) =>
+  letterId('rejected', destination, `undelivered|${recordKey}|${contentHash}`);
+
+/** A record as plain data, for staging (the content hash computed now, kept). */
+function plain(r: ScoreRecord): ScoreRecord {
+  return {
+    layout: r.layout,
+    fields: r.fields,
+    extra: r.extra,
+    raw: r.raw,
+    recordKey: r.recordKey,
+    contentHash: r.contentHash,
+    scale: r.scale,
+    format: r.format,
+  };
+}
+
+/** `30m`, `6h`, `1d`, `45s` in milliseconds. */
+export function durationMs(text: string): number {
+  const n = Number(text.slice(0, -1));
+  return (
+    n * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[text.at(-1) as 's' | 'm' | 'h' | 'd']
+  );
+}
+
+const at = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+const silent: DestinationLogger = { debug() {}, info() {}, warn() {}, error() {} };

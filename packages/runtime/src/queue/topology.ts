@@ -1,0 +1,92 @@
+import { hash } from 'node:crypto';
+import { ConfigError } from '@scorebridge/core';
+import { Redis } from 'ioredis';
+import { redactRedisUrl } from '../state/redis-store.js';
+import { clusterSafePrefix } from './redis-checks.js';
+
+/**
+ * Where worker mode keeps things in Redis. Every key starts with one hash-tagged prefix
+ * (`{scorebridge}` unless SCOREBRIDGE_REDIS_PREFIX says otherwise), so a pipeline's state and
+ * BullMQ's queues live in one Redis Cluster slot: state under `<prefix>:<pipeline>:…`, queues
+ * under `<prefix>:bull:<queue>:…`.
+ */
+export const DEFAULT_PREFIX = '{scorebridge}';
+export const PREFIX_ENV = 'SCOREBRIDGE_REDIS_PREFIX';
+
+/** The prefix to use: the environment's, checked, or the default. */
+export function redisPrefix(env: NodeJS.ProcessEnv = process.env): string {
+  const prefix = env[PREFIX_ENV] || DEFAULT_PREFIX;
+  if (!clusterSafePrefix(prefix) || prefix.includes(':')) {
+    throw new ConfigError(
+      `${PREFIX_ENV} must start with a hash tag and hold no colon, e.g. {scorebridge-staging} (it is ${prefix}): BullMQ's keys must share a Redis Cluster slot`,
+    );
+  }
+  return prefix;
+}
+
+/** The queues of worker mode. */
+export const QUEUES = {
+  /** One job per run: plans the window and adds the run's flow. Job schedulers add to it. */
+  run: 'run',
+  /** One job per slice: fetches, parses, filters and stages deliveries. */
+  fetch: 'fetch',
+  /** One job per run, the parent of its fetches and deliveries: moves cursors, records the run. */
+  commit: 'commit',
+} as const;
+
+/** A destination's delivery queue: its own, so its rate limit and pauses touch no other. */
+export const deliverQueue = (pipeline: string, destination: string) =>
+  `deliver.${pipeline}.${destination}`;
+
+/** BullMQ's prefix under a ScoreBridge prefix. */
+export const bullPrefix = (prefix: string) => `${prefix}:bull`;
+
+/** The scheduler id of a pipeline (one per pipeline, however many workers upsert it). */
+export const schedulerId = (pipeline: string) => `pipeline.${pipeline}`;
+
+/** A run's id, derived from the job that asked for it: a retried run job finds its own run. */
+export const runIdOf = (pipeline: string, jobId: string) =>
+  `${pipeline}.${hash('sha256', jobId, 'hex').slice(0, 12)}`;
+
+/** The id of a run's commit job (the parent of its flow). */
+export const commitJobId = (runId: string) => `${runId}.commit`;
+
+/** Job ids in a run: `<run>.fetch.<slice>` and `<run>.d.<destination>.<slice>.<batch id>`. */
+export function parseJobId(
+  jobId: string,
+):
+  | { kind: 'fetch'; index: number }
+  | { kind: 'deliver'; destination: string; index: number }
+  | undefined {
+  const parts = jobId.split('.');
+  const fetch = parts.at(-2) === 'fetch';
+  if (fetch) return { kind: 'fetch', index: Number(parts.at(-1)) };
+  if (parts.at(-4) === 'd')
+    return { kind: 'deliver', destination: parts.at(-3)!, index: Number(parts.at(-2)) };
+  return undefined;
+}
+
+/**
+ * A connection as BullMQ needs it: `maxRetriesPerRequest: null` (commands wait for a reconnect
+ * instead of failing), reconnecting forever. Fails at once, naming the server without its
+ * credentials, when Redis cannot be reached at start.
+ */
+export async function connectRedis(url: string, onError?: (error: Error) => void): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    connectTimeout: 10_000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  redis.on('error', (error: Error) => onError?.(error));
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (cause) {
+    redis.disconnect();
+    throw new ConfigError(
+      `cannot reach Redis at ${redactRedisUrl(url)}: ${(cause as Error).message.split(url).join(redactRedisUrl(url))}`,
+    );
+  }
+  return redis;
+}
