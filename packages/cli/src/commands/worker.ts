@@ -50,14 +50,14 @@ export function pipelineFiles(paths: readonly string[]): string[] {
 }
 
 /**
- * `scorebridge worker`: runs worker mode until SIGTERM/SIGINT, then stops within the budget.
- * Resolves to the exit status once stopped.
+ * `scorebridge worker`: runs worker mode until SIGTERM/SIGINT, then stops within the budget and
+ * exits the process.
  */
 export async function workerCommand(
   paths: readonly string[],
   options: WorkerCommandOptions,
   io: Io,
-): Promise<number> {
+): Promise<never> {
   const files = pipelineFiles(paths);
   if (files.length === 0) throw new ConfigError(`no pipeline files in ${paths.join(', ')}`);
   const pipelines = files.map((f) => loadPipeline(f, { adapters: ADAPTERS }));
@@ -131,7 +131,8 @@ export async function workerCommand(
       ? 'stopped with jobs unfinished: another worker (or this one, restarted) takes them over once their locks lapse'
       : 'stopped',
   );
-  return EXIT.ok;
+  // Work let go of may still hold sockets open (a request that hangs): the budget is a promise.
+  process.exit(EXIT.ok);
 }
 
 function scheduleText(p: Pipeline): string {
@@ -215,7 +216,8 @@ function outcomeText(o: RunOutcome): string {
     (d) =>
       `  ${d.id}: ${d.delivered} delivered, ${d.unchanged} unchanged, ${d.filtered} filtered, ${d.deadLettered} dead-lettered${d.failed ? `; ${d.failed}` : ''}`,
   );
-  return `${o.ok ? 'done' : 'done with failures'}: ${o.fetched} fetched in ${o.slices} slice(s)${o.failedSlices ? ` (${o.failedSlices} failed)` : ''}, ${o.parseIssues} unreadable\n${rows.join('\n')}\n`;
+  const workers = Object.keys(o.workers).length;
+  return `${o.ok ? 'done' : 'done with failures'}: ${o.fetched} fetched in ${o.slices} slice(s)${o.failedSlices ? ` (${o.failedSlices} failed)` : ''}, ${o.parseIssues} unreadable${workers > 0 ? `; delivered by ${workers} worker(s)` : ''}\n${rows.join('\n')}\n`;
 }
 
 function exitOf(o: RunOutcome): number {

@@ -12,6 +12,7 @@ export function queueControl(redis: Redis, prefix: string) {
   const opened: Queue[] = [];
   const queue = (name: string) => {
     const q = new Queue(name, { connection: redis, prefix: bullPrefix(prefix) });
+    q.on('error', () => undefined); // a lost Redis shows in the calls, which wait for it
     opened.push(q);
     return q;
   };

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   ConfigError,
@@ -79,13 +80,16 @@ export interface WorkerHandle {
   /** Whether jobs are flowing (see {@link Health}). */
   health(): Promise<Health>;
   /**
-   * Stops taking jobs and waits up to `budgetMs` for those in hand; then lets go of the rest
-   * (their locks lapse and another worker, or this one restarted, takes them over).
+   * Stops taking jobs, lets those in hand finish, and returns within `budgetMs`: jobs still
+   * running then are let go of (their locks lapse and another worker, or this one restarted,
+   * takes them over).
    */
   close(budgetMs: number): Promise<{ forced: boolean }>;
   /** Warnings from the start-up checks. */
   readonly warnings: readonly string[];
   readonly redisVersion: string;
+  /** The BullMQ workers, for an application that embeds worker mode (and for tests). */
+  readonly workers: readonly Worker[];
 }
 
 /** What the liveness endpoint reports. */
@@ -144,6 +148,8 @@ interface DeliverResult {
   readonly delivered: number;
   readonly rejected: number;
   readonly unchanged: number;
+  /** The worker process that did it (`host:pid`). */
+  readonly worker: string;
 }
 
 /** What a run did: the run record kept in the state store, with the run id. */
@@ -152,6 +158,8 @@ export interface RunOutcome extends RunRecord {
   readonly fetched: number;
   readonly slices: number;
   readonly failedSlices: number;
+  /** Records delivered by each worker process (`host:pid`). */
+  readonly workers: Readonly<Record<string, number>>;
 }
 
 /** A run job's answer: the run it started, or why none was started. */
@@ -188,6 +196,8 @@ return holder`;
 const RELEASE_SLOT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 const DAY_S = 86_400;
+const HEALTH_DEADLINE_MS = 2000;
+const WORKER_NAME = `${hostname()}:${process.pid}`;
 
 /**
  * Starts worker mode: checks Redis, upserts each pipeline's job scheduler, and runs workers for
@@ -206,11 +216,15 @@ const DAY_S = 86_400;
  */
 export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHandle> {
   const log = options.logger ?? silent;
+  // Every connection (ours, and each queue's and worker's) reports a lost Redis: say it once.
   let lastRedisError = '';
-  const redis = await connectRedis(options.redisUrl, (error) => {
+  let closing = false;
+  const redisError = (error: Error) => {
+    if (closing) return;
     if (error.message !== lastRedisError) log.warn(`redis: ${error.message}`);
     lastRedisError = error.message;
-  });
+  };
+  const redis = await connectRedis(options.redisUrl, redisError);
   redis.on('ready', () => {
     if (lastRedisError) log.info('redis: connected again');
     lastRedisError = '';
@@ -233,10 +247,15 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
-    if (!q) queues.set(name, (q = new Queue(name, connection)));
+    if (!q) {
+      q = new Queue(name, connection);
+      q.on('error', redisError);
+      queues.set(name, q);
+    }
     return q;
   };
   const flows = new FlowProducer(connection);
+  flows.on('error', redisError);
   const pipelines = new Map(options.pipelines.map((p) => [p.config.name, p]));
   const pipelineOf = (name: string) => {
     const p = pipelines.get(name);
@@ -454,7 +473,12 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       )) as number[];
       const held = await store.held(name, d.id, hashes);
       const todo = records.filter((_, i) => mine[i] === 1 && !held[i]);
-      const result = { delivered: 0, rejected: 0, unchanged: records.length - todo.length };
+      const result = {
+        delivered: 0,
+        rejected: 0,
+        unchanged: records.length - todo.length,
+        worker: WORKER_NAME,
+      };
       if (todo.length === 0) return result;
       const batch: DeliveryBatch = batchOf(name, d.id, todo, {
         from: new Date(job.data.window.from),
@@ -538,6 +562,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     let fetched = 0;
     let parseIssues = 0;
     let filtered = 0;
+    const workers: Record<string, number> = {};
     const totals = new Map(
       p.config.destinations.map((d) => [d.id, { delivered: 0, unchanged: 0, deadLettered: 0 }]),
     );
@@ -559,6 +584,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         t.delivered += v.delivered;
         t.unchanged += v.unchanged;
         t.deadLettered += v.rejected;
+        workers[v.worker] = (workers[v.worker] ?? 0) + v.delivered;
       }
     }
     const destinations: RunRecord['destinations'][number][] = [];
@@ -595,9 +621,16 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       fetched,
       slices: slices.length,
       failedSlices: fetchFailed.size,
+      workers,
     };
-    const { runId: _, fetched: __, slices: ___, failedSlices: ____, ...run } = outcome;
-    await store.recordRun(name, run);
+    await store.recordRun(name, {
+      startedAt: outcome.startedAt,
+      finishedAt: outcome.finishedAt,
+      ok: outcome.ok,
+      window: outcome.window,
+      parseIssues,
+      destinations,
+    });
     await redis.eval(RELEASE_SLOT, 1, stateKey(name, 'active-run'), runId);
     log.info(`${name}: run ${runId} finished${outcome.ok ? '' : ' with failures'}`);
     return outcome;
@@ -609,6 +642,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
   const workers: Worker[] = [];
   const common = {
     ...connection,
+    name: WORKER_NAME,
     lockDuration: lockMs,
     stalledInterval: lockMs,
     maxStalledCount: 5,
@@ -627,7 +661,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       done();
       if (job) log.warn(`${w.name}: job ${job.id} failed: ${error.message}`);
     });
-    w.on('error', (error) => log.warn(`${w.name}: ${error.message}`));
+    w.on('error', redisError);
     workers.push(w);
   };
   track(new Worker(QUEUES.run, processRun, { ...common, concurrency: 1 }));
@@ -648,47 +682,61 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
   }
   const staleMs = options.staleMs ?? 300_000;
 
+  async function flowing(): Promise<Health> {
+    let waiting = 0;
+    for (const w of workers) {
+      const q = queue(w.name);
+      // A queue a destination asked to pause (429) is not stalled.
+      if ((await q.getRateLimitTtl()) > 0) continue;
+      waiting += await q.getWaitingCount();
+    }
+    const moving =
+      active > 0 || waiting === 0 || (lastActivity !== null && Date.now() - lastActivity < staleMs);
+    if (waiting === 0) lastActivity = Date.now();
+    return {
+      status: moving && workers.every((w) => w.isRunning()) ? 'ok' : 'stalled',
+      redis: redis.status,
+      waiting,
+      active,
+      lastActivityAt: at(lastActivity),
+    };
+  }
+
   return {
     warnings: report.warnings,
     redisVersion: report.version,
+    workers,
     async health() {
-      if (redis.status !== 'ready')
-        return {
-          status: 'down',
-          redis: redis.status,
-          waiting: 0,
-          active,
-          lastActivityAt: at(lastActivity),
-        };
-      let waiting = 0;
-      for (const w of workers) {
-        const q = queue(w.name);
-        // A queue a destination asked to pause (429) is not stalled.
-        if ((await q.getRateLimitTtl()) > 0) continue;
-        waiting += await q.getWaitingCount();
-      }
-      const flowing =
-        active > 0 ||
-        waiting === 0 ||
-        (lastActivity !== null && Date.now() - lastActivity < staleMs);
-      if (waiting === 0) lastActivity = Date.now();
-      const running = workers.every((w) => w.isRunning());
-      return {
-        status: flowing && running ? 'ok' : 'stalled',
+      const down = (): Health => ({
+        status: 'down',
         redis: redis.status,
-        waiting,
+        waiting: 0,
         active,
         lastActivityAt: at(lastActivity),
-      };
+      });
+      if (redis.status !== 'ready') return down();
+      // Commands wait for Redis to come back; the liveness answer must not.
+      return Promise.race([flowing(), sleep(HEALTH_DEADLINE_MS).then(down)]);
     },
     async close(budgetMs) {
+      closing = true;
+      // The whole budget: jobs in hand get most of it, letting go of the rest the remainder.
+      const deadline = Date.now() + budgetMs;
+      const left = () => Math.max(0, deadline - Date.now());
       const graceful = Promise.all(workers.map((w) => w.close())).then(() => false);
-      const forced = await Promise.race([graceful, sleep(budgetMs).then(() => true)]);
-      if (forced) await Promise.race([Promise.all(workers.map((w) => w.close(true))), sleep(1000)]);
-      await Promise.allSettled([...destinations.values()].map((d) => d.close()));
+      const forced = await Promise.race([
+        graceful,
+        sleep(budgetMs - Math.min(1500, budgetMs / 3)).then(() => true),
+      ]);
+      if (forced)
+        await Promise.race([Promise.all(workers.map((w) => w.close(true))), sleep(left() / 2)]);
       await Promise.race([
-        Promise.allSettled([...[...queues.values()].map((q) => q.close()), flows.close()]),
-        sleep(1000),
+        Promise.allSettled([
+          ...[...destinations.values()].map((d) => d.close()),
+          ...[...queues.values()].map((q) => q.close()),
+          flows.close(),
+        ]),
+        sleep(left()),
       ]);
       redis.disconnect();
       return { forced };

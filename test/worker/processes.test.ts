@@ -1,0 +1,129 @@
+import { prng } from '@scorebridge/sandbox';
+import { afterEach, describe, expect, it } from 'vitest';
+import { groundTruth, storedVersions } from '../pipeline/harness.js';
+import { FROM, type WorkerProcess, type WorkerSetup, workerSetup } from './harness.js';
+
+/**
+ * Worker mode as operators run it: `scorebridge worker` processes and `scorebridge backfill` on a
+ * real redis-server, killed, restarted and stopped the way machines are.
+ */
+
+let s: WorkerSetup | undefined;
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
+
+const TWO_DESTINATIONS = [
+  { id: 'first', format: 'ndjson' as const, batchSize: 10 },
+  { id: 'second', format: 'ndjson' as const, batchSize: 25 },
+];
+
+/** Each output directory holds every record version of the sandbox once. */
+async function expectCompleteAndUnduplicated(setup: WorkerSetup, ids: readonly string[]) {
+  const truth = await groundTruth(setup.sandbox, new Date(FROM), new Date());
+  expect(truth.size).toBeGreaterThan(0);
+  for (const id of ids) {
+    const stored = storedVersions(setup.out[id]!);
+    expect(stored.length - new Set(stored).size, `${id}: duplicates`).toBe(0);
+    expect(new Set(stored), `${id}: everything, nothing else`).toEqual(truth);
+  }
+}
+
+describe('scorebridge worker', () => {
+  it('two worker processes share one backfill; the result is complete and unduplicated', async () => {
+    s = await workerSetup({ sandbox: { records: 1500 }, destinations: TWO_DESTINATIONS });
+    const workers = [s.worker(), s.worker()];
+    await Promise.all(workers.map((w) => w.started));
+    const result = await s.backfill();
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(
+      /done: 1500 fetched in \d+ slice\(s\), 0 unreadable; delivered by 2 worker\(s\)/,
+    );
+    expect(result.stdout).toMatch(/first: 1500 delivered, 0 unchanged/);
+    await expectCompleteAndUnduplicated(s, ['first', 'second']);
+
+    // Again: everything is held already.
+    const again = await s.backfill();
+    expect(again.stdout).toMatch(/first: 0 delivered, 1500 unchanged/);
+    const status = await s.cli(['status', s.pipelineFile]);
+    expect(status.stdout).toMatch(
+      /first \(file\): .*1500 record versions confirmed; 0 dead letter/,
+    );
+  });
+
+  it('kill -9 of workers at random points, again and again: nothing lost, nothing duplicated', async () => {
+    s = await workerSetup({ sandbox: { records: 4000 }, destinations: TWO_DESTINATIONS });
+    const live: WorkerProcess[] = [s.worker(), s.worker()];
+    await Promise.all(live.map((w) => w.started));
+    const backfill = s.backfill();
+    let finished = false;
+    void backfill.then(() => {
+      finished = true;
+    });
+    const rand = prng(5);
+    let kills = 0;
+    while (!finished && kills < 8) {
+      await new Promise((r) => setTimeout(r, 150 + Math.floor(rand() * 500)));
+      if (finished) break;
+      const i = Math.floor(rand() * live.length);
+      live[i]!.child.kill('SIGKILL');
+      await live[i]!.exited;
+      kills++;
+      live[i] = s.worker();
+      await live[i]!.started;
+    }
+    const result = await backfill;
+    expect(kills, 'workers were killed while the backfill ran').toBeGreaterThanOrEqual(3);
+    expect(result.code, result.stderr).toBe(0);
+    await expectCompleteAndUnduplicated(s, ['first', 'second']);
+  });
+
+  it('Redis killed and restarted mid-run: processing resumes by itself and nothing is lost', async () => {
+    s = await workerSetup({
+      ownRedis: true,
+      sandbox: { records: 3000 },
+      destinations: TWO_DESTINATIONS,
+    });
+    const worker = s.worker();
+    await worker.started;
+    const backfill = s.backfill();
+    // Deliveries are under way.
+    await expect
+      .poll(() => storedVersions(s!.out.first!).length, { timeout: 10_000 })
+      .toBeGreaterThan(0);
+    await s.redis.kill!();
+    await new Promise((r) => setTimeout(r, 1500));
+    await s.redis.restart!();
+    const result = await backfill;
+    expect(result.code, `${result.stderr}\n${worker.log()}`).toBe(0);
+    expect(worker.log()).toMatch(/redis: connected again/);
+    await expectCompleteAndUnduplicated(s, ['first', 'second']);
+  });
+
+  it('SIGTERM with work in flight: exits within its budget, and a restart finishes the work', async () => {
+    s = await workerSetup({
+      sandbox: { records: 800, faults: [{ kind: 'hang' }] },
+      destinations: [{ id: 'files', format: 'ndjson', batchSize: 50 }],
+    });
+    const first = s.worker(['--shutdown-seconds', '2']);
+    await first.started;
+    const backfill = s.backfill();
+    // The first request hangs: a fetch job is in hand.
+    await expect.poll(() => s!.sandbox.requests.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    const stopping = Date.now();
+    first.child.kill('SIGTERM');
+    const exit = await first.exited;
+    const tookMs = Date.now() - stopping;
+    expect(exit.code).toBe(0);
+    // The budget, and process exit.
+    expect(tookMs).toBeLessThan(2000 + 1000);
+    expect(first.log()).toMatch(/stopped with jobs unfinished/);
+
+    const second = s.worker();
+    await second.started;
+    const result = await backfill;
+    expect(result.code, `${result.stderr}\n${second.log()}`).toBe(0);
+    await expectCompleteAndUnduplicated(s, ['files']);
+  });
+});
