@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createRedisStateStore,
@@ -41,7 +41,7 @@ interface Harness {
   readonly conn: Redis;
   start(extra?: Partial<Parameters<typeof startWorkers>[0]>): Promise<WorkerHandle>;
   backfill(): Promise<RunOutcome>;
-  enqueue(): Promise<string>;
+  enqueue(from?: Date, to?: Date): Promise<string>;
   wait(runId: string): Promise<RunOutcome>;
 }
 
@@ -77,10 +77,10 @@ async function harness(
       cleanups.push(() => handle.close(2000));
       return handle;
     },
-    async enqueue() {
+    async enqueue(from = new Date(FROM), to = new Date()) {
       const control = queueControl(conn, redis.prefix);
       try {
-        return (await control.enqueueBackfill('test', new Date(FROM), new Date())).runId;
+        return (await control.enqueueBackfill('test', from, to)).runId;
       } finally {
         await control.close();
       }
@@ -198,6 +198,24 @@ describe('worker mode', () => {
     expect(dump).toContain('.commit'); // the scan sees the queues
     for (const canary of canaries)
       expect(dump.includes(canary), `Redis holds ${canary.slice(0, 4)}…`).toBe(false);
+  });
+
+  it('delivers a record on the second two slices share once, though both slices fetch it', async () => {
+    const h = await harness({ sandbox: { records: 600 } });
+    await h.start();
+    // A window of two 20-day slices whose shared second is a record's report time.
+    const record = h.s.sandbox.data.record(300);
+    const at = record.reportedAt.getTime();
+    const DAY = 86_400_000;
+    const runId = await h.enqueue(new Date(at - 20 * DAY), new Date(at + 20 * DAY + 1000));
+    const outcome = await h.wait(runId);
+    expect(outcome.slices).toBe(2);
+    const key = (
+      await groundTruth(h.s.sandbox, record.reportedAt, new Date(at + 1))
+    ).values().next().value!;
+    const stored = storedVersions(h.s.out.files!);
+    expect(stored.filter((v) => v === key)).toEqual([key]);
+    expect(stored.length).toBe(new Set(stored).size);
   });
 
   it('one job scheduler per pipeline, however many workers start; runs move the cursors', async () => {
