@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { backfill } from './backfill.mjs';
 import { fetchMemory } from './fetch-memory.mjs';
 import { parseThroughput } from './parse-throughput.mjs';
+import { queueBackfill } from './queue.mjs';
 import { slateThroughput } from './slate.mjs';
 import { webhookThroughput } from './webhook.mjs';
 
@@ -57,8 +58,10 @@ if (!only || only === 'fetch') {
   rows.push(['100k-record fetch peak RSS', `${out.peakRssMb.toFixed(0)} MB`, '< 200 MB']);
 }
 
+let inline;
 if (!only || only === 'backfill') {
   const out = await backfill();
+  inline = out;
   console.log(
     '\nA 100,000-record backfill from the sandbox to the file adapter, inline runner (own process)',
   );
@@ -68,6 +71,26 @@ if (!only || only === 'backfill') {
   console.log(`  peak RSS ${out.peakRssMb.toFixed(0)} MB`);
   rows.push(['100k backfill records/s', out.recordsPerSecond.toLocaleString('en'), 'recorded']);
   rows.push(['100k backfill peak RSS', `${out.peakRssMb.toFixed(0)} MB`, 'recorded']);
+}
+
+if (!only || only === 'queue') {
+  inline ??= await backfill();
+  const out = await queueBackfill();
+  console.log(
+    '\nThe same 100,000-record backfill through worker mode: two `scorebridge worker` processes, redis-server (AOF everysec)',
+  );
+  console.log(
+    `  ${out.delivered.toLocaleString('en')} records in ${out.slices} slices, ${out.seconds.toFixed(1)} s: ${out.recordsPerSecond.toLocaleString('en')} records/s (by worker: ${out.byWorker.map((n) => n.toLocaleString('en')).join(' + ')})`,
+  );
+  console.log(`  Redis commands per record ${out.commandsPerRecord.toFixed(2)}`);
+  console.log(`  peak RSS per worker ${out.peakRssMb.map((m) => `${m.toFixed(0)} MB`).join(', ')}`);
+  const ratio = out.recordsPerSecond / inline.recordsPerSecond;
+  console.log(
+    `  ratio to the inline runner on the same data: ${ratio.toFixed(2)}x (${inline.recordsPerSecond.toLocaleString('en')} records/s inline, in this run)`,
+  );
+  rows.push(['queue backfill records/s', out.recordsPerSecond.toLocaleString('en'), 'recorded']);
+  rows.push(['queue / inline ratio', `${ratio.toFixed(2)}x`, 'recorded']);
+  rows.push(['Redis commands per record', out.commandsPerRecord.toFixed(2), 'recorded']);
 }
 
 if (!only || only === 'webhook') {

@@ -14,4 +14,7 @@ export interface TestRedis {
 export const haveRedis: boolean;
 
 /** REDIS_URL if set, otherwise a throwaway redis-server on a free loopback port. */
-export function startRedis(options?: { own?: boolean }): Promise<TestRedis>;
+export function startRedis(options?: {
+  own?: boolean;
+  appendfsync?: 'always' | 'everysec' | 'no';
+}): Promise<TestRedis>;

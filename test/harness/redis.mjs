@@ -18,7 +18,8 @@ export const haveRedis = Boolean(process.env.REDIS_URL) || REDIS !== undefined;
  * A Redis for one test file: REDIS_URL if set (then `prefix` keeps the test to keys of its own),
  * otherwise a throwaway redis-server on a free loopback port, stopped after. With `own`, always a
  * redis-server of the test's own (REDIS_URL ignored), with an append-only file synced on every
- * write, which `kill()` and `restart()` can take down and bring back on the same port.
+ * write (or as `appendfsync` says), which `kill()` and `restart()` can take down and bring back
+ * on the same port.
  */
 export async function startRedis(options = {}) {
   const prefix = `{sbtest-${randomBytes(4).toString('hex')}}`;
@@ -41,7 +42,9 @@ export async function startRedis(options = {}) {
     dir,
     '--maxmemory-policy',
     'noeviction',
-    ...(options.own ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    ...(options.own
+      ? ['--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always']
+      : ['--appendonly', 'no']),
   ];
   let child = await launch(args);
   const exited = () =>

@@ -173,11 +173,8 @@ export interface RunStarted {
 const CLAIM = `
 local out = {}
 for i = 3, #ARGV do
-  local holder = redis.call('HGET', KEYS[1], ARGV[i])
-  if not holder then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
-    out[#out + 1] = 1
-  elseif holder == ARGV[1] then
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 1
+    or redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
@@ -407,7 +404,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
           index: job.data.index,
           window: batch.window!,
           sealed: seal.seal(
-            deflateRawSync(JSON.stringify(records.map(plain))).toString('base64'),
+            deflateRawSync(JSON.stringify(records.map(plain)), { level: 1 }).toString('base64'),
             jobId,
           ),
           count: records.length,
