@@ -50,6 +50,9 @@ describe('scorebridge worker', () => {
     expect(status.stdout).toMatch(
       /first \(file\): .*1500 record versions confirmed; 0 dead letter/,
     );
+    expect(status.stdout).toMatch(
+      /deliver\.test\.first\s+0 waiting, 0 active, 0 delayed, 0 failed/,
+    );
   });
 
   it('kill -9 of workers at random points, again and again: nothing lost, nothing duplicated', async () => {

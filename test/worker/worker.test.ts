@@ -210,9 +210,9 @@ describe('worker mode', () => {
     const runId = await h.enqueue(new Date(at - 20 * DAY), new Date(at + 20 * DAY + 1000));
     const outcome = await h.wait(runId);
     expect(outcome.slices).toBe(2);
-    const key = (
-      await groundTruth(h.s.sandbox, record.reportedAt, new Date(at + 1))
-    ).values().next().value!;
+    const key = (await groundTruth(h.s.sandbox, record.reportedAt, new Date(at + 1)))
+      .values()
+      .next().value!;
     const stored = storedVersions(h.s.out.files!);
     expect(stored.filter((v) => v === key)).toEqual([key]);
     expect(stored.length).toBe(new Set(stored).size);

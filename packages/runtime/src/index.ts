@@ -1,3 +1,4 @@
+export type { Redis } from 'ioredis';
 export { type LoadOptions, loadPipeline, type Pipeline, pipelineFromYaml } from './config/load.js';
 export {
   pathText,
@@ -29,12 +30,12 @@ export {
 export { checkRedis, clusterSafePrefix, type RedisReport } from './queue/redis-checks.js';
 export { DATA_KEY_ENV, type DataKey, dataKeys, sealer } from './queue/sealed.js';
 export {
-  connectRedis,
   DEFAULT_PREFIX,
   PREFIX_ENV,
   QUEUES,
   redisPrefix,
 } from './queue/topology.js';
+export { connectRedis, redactRedisUrl } from './redis.js';
 export {
   type DestinationSummary,
   type RunEvent,
@@ -49,7 +50,6 @@ export {
   openRedisStateStore,
   type RedisStateOptions,
   type RedisStateStore,
-  redactRedisUrl,
 } from './state/redis-store.js';
 export {
   type DeadLetter,

@@ -14,6 +14,8 @@ import {
   openRedisStateStore,
   type Pipeline,
   pipelineJsonSchema,
+  queueControl,
+  type Redis,
   type RunEvent,
   type RunSummary,
   redactRedisUrl,
@@ -22,6 +24,7 @@ import {
   type StateStore,
   sourceClientOptions,
 } from '@scorebridge/runtime';
+
 import { ADAPTERS } from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';
 
@@ -44,7 +47,7 @@ export interface StateOptions {
 /** Opens the state store the options name; `where` says where it is, without credentials. */
 async function openStore(
   options: StateOptions,
-): Promise<{ store: StateStore; close(): Promise<void>; where: string }> {
+): Promise<{ store: StateStore; close(): Promise<void>; where: string; redis?: Redis }> {
   const url = options.redis ?? process.env.SCOREBRIDGE_REDIS_URL;
   if (url)
     return {
@@ -61,11 +64,11 @@ async function openStore(
 /** Runs `fn` with the state store the options name, and closes it after. */
 async function withStore<T>(
   options: StateOptions,
-  fn: (store: StateStore, where: string) => Promise<T>,
+  fn: (store: StateStore, where: string, redis?: Redis) => Promise<T>,
 ): Promise<T> {
-  const { store, close, where } = await openStore(options);
+  const { store, close, where, redis } = await openStore(options);
   try {
-    return await fn(store, where);
+    return await fn(store, where, redis);
   } finally {
     await close();
   }
@@ -259,7 +262,9 @@ function failure(what: string, error: unknown): string {
 /** `scorebridge status`: cursors, the last runs and open dead letters. */
 export async function statusCommand(file: string, options: StateOptions, io: Io): Promise<number> {
   const pipeline = loadForState(file);
-  return withStore(options, (store, where) => status(pipeline, file, store, where, io));
+  return withStore(options, (store, where, redis) =>
+    status(pipeline, file, store, where, io, redis),
+  );
 }
 
 async function status(
@@ -268,6 +273,7 @@ async function status(
   store: StateStore,
   where: string,
   io: Io,
+  redis?: Redis,
 ): Promise<number> {
   const name = pipeline.config.name;
   const out: string[] = [`${name} (${file}), state in ${where}`, ''];
@@ -290,8 +296,29 @@ async function status(
       `  ${r.startedAt} ${r.ok ? 'ok    ' : 'FAILED'} ${delivered} delivered, ${r.parseIssues} unreadable${failed.length ? `; ${failed.join('; ')}` : ''}`,
     );
   }
+  if (redis) out.push('', ...(await queueLines(redis, pipeline)));
   await write(io.stdout, `${out.join('\n')}\n`);
   return EXIT.ok;
+}
+
+/** Worker mode's queues as they stand: jobs waiting, running, delayed (retries) and failed. */
+async function queueLines(redis: Redis, pipeline: Pipeline): Promise<string[]> {
+  const control = queueControl(redis, redisPrefix());
+  try {
+    const counts = await control.counts(
+      pipeline.config.name,
+      pipeline.config.destinations.map((d) => d.id),
+    );
+    return [
+      'Queues (worker mode; run and fetch queues are shared by all pipelines):',
+      ...counts.map(
+        (c) =>
+          `  ${c.queue.padEnd(28)} ${c.waiting} waiting, ${c.active} active, ${c.delayed} delayed, ${c.failed} failed`,
+      ),
+    ];
+  } finally {
+    await control.close();
+  }
 }
 
 /** `scorebridge dlq list`. */

@@ -69,10 +69,16 @@ export function queueControl(redis: Redis, prefix: string) {
         ...destinations.map((d) => deliverQueue(pipeline, d)),
       ];
       return Promise.all(
-        names.map(async (name) => ({
-          queue: name,
-          ...(await queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed')),
-        })),
+        names.map(async (name) => {
+          const c = await queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed');
+          return {
+            queue: name,
+            waiting: c.waiting ?? 0,
+            active: c.active ?? 0,
+            delayed: c.delayed ?? 0,
+            failed: c.failed ?? 0,
+          };
+        }),
       );
     },
 

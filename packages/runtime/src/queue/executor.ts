@@ -26,6 +26,7 @@ import {
 } from 'bullmq';
 import type { Pipeline } from '../config/load.js';
 import type { DestinationConfig } from '../config/schema.js';
+import { connectRedis } from '../redis.js';
 import { sourceClientOptions } from '../run/runner.js';
 import {
   batchOf,
@@ -45,7 +46,6 @@ import { type DataKey, sealer } from './sealed.js';
 import {
   bullPrefix,
   commitJobId,
-  connectRedis,
   deliverQueue,
   parseJobId,
   QUEUES,
@@ -221,7 +221,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     if (error.message !== lastRedisError) log.warn(`redis: ${error.message}`);
     lastRedisError = error.message;
   };
-  const redis = await connectRedis(options.redisUrl, redisError);
+  const redis = await connectRedis(options.redisUrl, { onError: redisError });
   redis.on('ready', () => {
     if (lastRedisError) log.info('redis: connected again');
     lastRedisError = '';

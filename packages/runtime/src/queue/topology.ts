@@ -1,7 +1,5 @@
 import { hash } from 'node:crypto';
 import { ConfigError } from '@scorebridge/core';
-import { Redis } from 'ioredis';
-import { redactRedisUrl } from '../state/redis-store.js';
 import { clusterSafePrefix } from './redis-checks.js';
 
 /**
@@ -64,29 +62,4 @@ export function parseJobId(
   if (parts.at(-4) === 'd')
     return { kind: 'deliver', destination: parts.at(-3)!, index: Number(parts.at(-2)) };
   return undefined;
-}
-
-/**
- * A connection as BullMQ needs it: `maxRetriesPerRequest: null` (commands wait for a reconnect
- * instead of failing), reconnecting forever. Fails at once, naming the server without its
- * credentials, when Redis cannot be reached at start.
- */
-export async function connectRedis(url: string, onError?: (error: Error) => void): Promise<Redis> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: null,
-    connectTimeout: 10_000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-  });
-  redis.on('error', (error: Error) => onError?.(error));
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (cause) {
-    redis.disconnect();
-    throw new ConfigError(
-      `cannot reach Redis at ${redactRedisUrl(url)}: ${(cause as Error).message.split(url).join(redactRedisUrl(url))}`,
-    );
-  }
-  return redis;
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@scorebridge/core';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../redis.js';
 import {
   type DeadLetter,
   type DeliveryIntent,
@@ -138,44 +139,18 @@ export function createRedisStateStore(
   };
 }
 
-/** A Redis URL fit to print: any user name or password replaced. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '';
-      u.password = '';
-      return u.toString().replace('://', '://***@');
-    }
-    return u.toString();
-  } catch {
-    return '(an unreadable Redis URL)';
-  }
-}
-
 /**
- * Connects to Redis and returns a state store on it, with the function that closes the
- * connection. Errors name the server without its credentials.
+ * Connects to Redis and returns a state store on it, with the connection (for queue counts) and
+ * the function that closes it. Errors name the server without its credentials.
  */
 export async function openRedisStateStore(
   url: string,
   options: RedisStateOptions = {},
-): Promise<{ store: StateStore; close(): Promise<void> }> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 10_000,
-    maxRetriesPerRequest: 3,
-    enableOfflineQueue: false,
-  });
-  redis.on('error', () => undefined); // reported through the failing calls
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (cause) {
-    redis.disconnect();
-    throw new ConfigError(
-      `cannot reach Redis at ${redactRedisUrl(url)}: ${(cause as Error).message.split(url).join(redactRedisUrl(url))}`,
-    );
-  }
-  return { store: createRedisStateStore(redis, options), close: async () => redis.disconnect() };
+): Promise<{ store: RedisStateStore; redis: Redis; close(): Promise<void> }> {
+  const redis = await connectRedis(url, { failFast: true });
+  return {
+    store: createRedisStateStore(redis, options),
+    redis,
+    close: async () => redis.disconnect(),
+  };
 }
