@@ -25,7 +25,10 @@ export interface WorkerSetup extends Setup {
   worker(args?: string[]): WorkerProcess;
   /** `scorebridge backfill` from {@link FROM} to now, followed to the end. */
   backfill(args?: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
-  cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  cli(
+    args: string[],
+    env?: NodeJS.ProcessEnv,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
 export async function workerSetup(
@@ -42,9 +45,9 @@ export async function workerSetup(
     },
   });
   const workers: ChildProcess[] = [];
-  const cli = async (args: string[]) => {
+  const cli = async (args: string[], env: NodeJS.ProcessEnv = s.env) => {
     const child = spawn(process.execPath, [bin, ...args], {
-      env: s.env,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

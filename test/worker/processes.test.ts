@@ -55,6 +55,22 @@ describe('scorebridge worker', () => {
     );
   });
 
+  it('refuses to start without a data key or with an unsafe prefix, saying what to set', async () => {
+    s = await workerSetup();
+    const { SCOREBRIDGE_DATA_KEY: _, ...noKey } = s.env;
+    const missing = await s.cli(['worker', s.pipelineFile], noKey);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(
+      /SCOREBRIDGE_DATA_KEY is not set: worker mode encrypts the records it stages in Redis/,
+    );
+    const prefix = await s.cli(['worker', s.pipelineFile], {
+      ...s.env,
+      SCOREBRIDGE_REDIS_PREFIX: 'scorebridge',
+    });
+    expect(prefix.code).toBe(2);
+    expect(prefix.stderr).toMatch(/SCOREBRIDGE_REDIS_PREFIX must start with a hash tag/);
+  });
+
   it('kill -9 of workers at random points, again and again: nothing lost, nothing duplicated', async () => {
     s = await workerSetup({ sandbox: { records: 4000 }, destinations: TWO_DESTINATIONS });
     const live: WorkerProcess[] = [s.worker(), s.worker()];

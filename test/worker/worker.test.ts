@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createRedisStateStore,
@@ -279,6 +279,31 @@ describe('worker mode', () => {
     expect(second.destinations[0]!.delivered).toBe(200);
     expect(await store.deadLetters('test')).toEqual([]);
     expect(new Set(storedVersions(out)).size).toBe(200);
+  });
+
+  it("keeps to a destination's rate limit across workers", async () => {
+    const h = await harness({
+      sandbox: { records: 300 },
+      destinationsYaml: `  - id: files
+    type: file
+    batchSize: 25
+    rateLimit: { max: 2, perSeconds: 0.5 }
+    options:
+      directory: \${env:SB_OUT}
+      format: ndjson`,
+    });
+    h.s.env.SB_OUT = join(h.s.dir, 'limited');
+    await h.start();
+    await h.start();
+    const outcome = await h.backfill();
+    expect(outcome.destinations[0]!.delivered).toBe(300);
+    // At least 12 batches (more where slices end), at most 2 started in any 500 ms.
+    const times = readdirSync(h.s.env.SB_OUT)
+      .map((f) => statSync(join(h.s.env.SB_OUT!, f)).mtimeMs)
+      .sort((a, b) => a - b);
+    expect(times.length).toBeGreaterThanOrEqual(12);
+    for (let i = 0; i + 2 < times.length; i++)
+      expect(times[i + 2]! - times[i]!).toBeGreaterThanOrEqual(450);
   });
 
   it('reports whether jobs flow: ok when idle, stalled when work waits and nothing moves, down without Redis', async () => {

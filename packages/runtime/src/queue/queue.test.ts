@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type TestRedis } from '../../../../test/harness/redis.mjs';
 import { checkRedis, clusterSafePrefix } from './redis-checks.js';
 import { DATA_KEY_ENV, dataKeys, sealer } from './sealed.js';
+import { PREFIX_ENV, parseJobId, redisPrefix } from './topology.js';
 
 const K1 = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
 const K2 = `k2:${Buffer.alloc(32, 2).toString('base64')}`;
@@ -77,5 +78,22 @@ describe('Redis start-up checks', () => {
   it('knows a Cluster-safe prefix', () => {
     expect(clusterSafePrefix('{scorebridge}')).toBe(true);
     expect(clusterSafePrefix('scorebridge')).toBe(false);
+  });
+
+  it('takes the prefix from the environment only when it is hash-tagged and holds no colon', () => {
+    expect(redisPrefix({})).toBe('{scorebridge}');
+    expect(redisPrefix({ [PREFIX_ENV]: '{scorebridge-staging}' })).toBe('{scorebridge-staging}');
+    for (const bad of ['scorebridge', '{a}:b'])
+      expect(() => redisPrefix({ [PREFIX_ENV]: bad })).toThrow(/must start with a hash tag/);
+  });
+
+  it('reads job ids back: which slice a fetch was, which destination and slice a delivery was', () => {
+    expect(parseJobId('uni.0a1b2c3d4e5f.fetch.3')).toEqual({ kind: 'fetch', index: 3 });
+    expect(parseJobId('uni.0a1b2c3d4e5f.d.slate-main.12.9f8e7d')).toEqual({
+      kind: 'deliver',
+      destination: 'slate-main',
+      index: 12,
+    });
+    expect(parseJobId('uni.0a1b2c3d4e5f.commit')).toBeUndefined();
   });
 });
