@@ -7,11 +7,14 @@ import { startSandbox } from '@scorebridge/sandbox';
 import { runChild } from './child.mjs';
 
 const RECORDS = 100_000;
+/** The benchmark's data: 100,000 reports over the 90 days before `now`. */
+export const NOW = new Date('2026-11-01T00:00:00Z');
+export const FROM = new Date('2026-08-01T00:00:00Z');
 
-export async function backfill() {
-  const now = new Date('2026-11-01T00:00:00Z');
-  const sandbox = await startSandbox({ seed: 3, records: RECORDS, days: 90, now });
-  const dir = mkdtempSync(join(tmpdir(), 'sb-bench-backfill-'));
+/** The sandbox and the pipeline file (sandbox → file destination) both backfill benchmarks use. */
+export async function benchSetup(name) {
+  const sandbox = await startSandbox({ seed: 3, records: RECORDS, days: 90, now: NOW });
+  const dir = mkdtempSync(join(tmpdir(), `sb-bench-${name}-`));
   const pipeline = join(dir, 'bench.yaml');
   writeFileSync(
     pipeline,
@@ -28,15 +31,16 @@ destinations:
       format: ndjson
 `,
   );
+  return { sandbox, dir, pipeline, env: { SB_URL: sandbox.scoresUrl, SB_KEY: sandbox.authcode } };
+}
+
+export async function backfill() {
+  const { sandbox, dir, pipeline, env } = await benchSetup('backfill');
   try {
     return await runChild(
       './backfill-child.mjs',
-      [pipeline, join(dir, 'state'), '2026-08-01T00:00:00Z', now.toISOString()],
-      {
-        ...process.env,
-        SB_URL: sandbox.scoresUrl,
-        SB_KEY: sandbox.authcode,
-      },
+      [pipeline, join(dir, 'state'), FROM.toISOString(), NOW.toISOString()],
+      { ...process.env, ...env },
     );
   } finally {
     await sandbox.close();

@@ -5,50 +5,27 @@
 // and each worker's peak RSS (VmHWM).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { queueControl } from '@scorebridge/runtime';
-import { startSandbox } from '@scorebridge/sandbox';
-import { Redis } from 'ioredis';
+import { connectRedis, queueControl } from '@scorebridge/runtime';
 import { startRedis } from '../test/harness/redis.mjs';
+import { benchSetup, FROM, NOW } from './backfill.mjs';
 
-const RECORDS = 100_000;
 const WORKERS = 2;
 const bin = fileURLToPath(new URL('../packages/cli/bin/scorebridge.js', import.meta.url));
 
 export async function queueBackfill() {
-  const now = new Date('2026-11-01T00:00:00Z');
-  const sandbox = await startSandbox({ seed: 3, records: RECORDS, days: 90, now });
+  const { sandbox, pipeline, env: source } = await benchSetup('queue');
   const redis = await startRedis({ own: true, appendfsync: 'everysec' });
-  const dir = mkdtempSync(join(tmpdir(), 'sb-bench-queue-'));
-  const pipeline = join(dir, 'bench.yaml');
-  writeFileSync(
-    pipeline,
-    `name: bench
-source:
-  baseUrl: \${env:SB_URL}
-  authcode: \${env:SB_KEY}
-destinations:
-  - id: files
-    type: file
-    batchSize: 1000
-    options:
-      directory: ${join(dir, 'out')}
-      format: ndjson
-`,
-  );
   const env = {
     ...process.env,
-    SB_URL: sandbox.scoresUrl,
-    SB_KEY: sandbox.authcode,
+    ...source,
     SCOREBRIDGE_DATA_KEY: `k1:${Buffer.alloc(32, 9).toString('base64')}`,
     SCOREBRIDGE_REDIS_PREFIX: redis.prefix,
     SCOREBRIDGE_REDIS_URL: redis.url,
   };
   const workers = [];
-  const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const conn = await connectRedis(redis.url);
   try {
     for (let i = 0; i < WORKERS; i++) {
       const child = spawn(process.execPath, [bin, 'worker', pipeline], {
@@ -70,7 +47,7 @@ destinations:
     const control = queueControl(conn, redis.prefix);
     const before = await commands();
     const started = process.hrtime.bigint();
-    const { runId } = await control.enqueueBackfill('bench', new Date('2026-08-01T00:00:00Z'), now);
+    const { runId } = await control.enqueueBackfill('bench', FROM, NOW);
     let progress;
     for (;;) {
       progress = await control.progress(runId);
