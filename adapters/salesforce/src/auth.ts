@@ -1,0 +1,86 @@
+import { sign } from 'node:crypto';
+import { DestinationError } from '@scorebridge/core';
+import type { Connection } from 'jsforce';
+import type { SalesforceOptions } from './options.js';
+
+/** What the token endpoint answers. */
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly instance_url: string;
+}
+
+/**
+ * Obtains an access token by the configured OAuth 2.0 flow: JWT bearer (an RS256 assertion signed
+ * with the connected app's key), client credentials, or a refresh token. Never a password.
+ */
+export async function requestToken(
+  conn: Connection,
+  options: SalesforceOptions,
+  where: string,
+): Promise<TokenResponse> {
+  const { auth } = options;
+  const oauth2 = conn.oauth2;
+  try {
+    if (auth.type === 'jwt') {
+      return (await oauth2.requestToken({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        assertion: jwtAssertion(
+          auth.clientId,
+          auth.username,
+          options.loginUrl,
+          auth.privateKey.reveal(),
+          where,
+        ),
+      })) as unknown as TokenResponse;
+    }
+    if (auth.type === 'client-credentials')
+      return (await oauth2.requestToken({
+        grant_type: 'client_credentials',
+      })) as unknown as TokenResponse;
+    if (auth.type === 'refresh-token')
+      return (await oauth2.refreshToken(auth.refreshToken.reveal())) as unknown as TokenResponse;
+  } catch (cause) {
+    if (cause instanceof DestinationError) throw cause;
+    const e = cause as { name?: string; message?: string };
+    throw new DestinationError(
+      'auth',
+      `${where}: Salesforce refused the ${auth.type} login: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message ?? 'no reason given'}`,
+      {
+        cause,
+        remedy:
+          auth.type === 'jwt'
+            ? "check the connected app's consumer key (clientId), that its certificate matches privateKey, that the user is pre-authorised for the app, and loginUrl (test.salesforce.com for sandboxes)"
+            : 'check the connected app (clientId, secret or refresh token) and loginUrl',
+      },
+    );
+  }
+  throw new DestinationError('config', `auth type ${auth.type} is not supported`);
+}
+
+/** The JWT bearer assertion: `iss` the consumer key, `sub` the user, `aud` the login server; three minutes. */
+export function jwtAssertion(
+  clientId: string,
+  username: string,
+  loginUrl: string,
+  privateKey: string,
+  where: string,
+): string {
+  const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const body = `${b64({ alg: 'RS256' })}.${b64({
+    iss: clientId,
+    sub: username,
+    aud: new URL(loginUrl).origin,
+    exp: Math.floor(Date.now() / 1000) + 180,
+  })}`;
+  let signature: Buffer;
+  try {
+    signature = sign('RSA-SHA256', Buffer.from(body), privateKey);
+  } catch {
+    throw new DestinationError(
+      'config',
+      `${where}: auth.privateKey is not a usable RSA private key (PEM, unencrypted)`,
+      { remedy: 'give the key whose certificate is uploaded to the connected app, in PEM form' },
+    );
+  }
+  return `${body}.${signature.toString('base64url')}`;
+}

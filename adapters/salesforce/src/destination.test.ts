@@ -1,0 +1,377 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { rescored, runDestinationContract, sampleRecords } from '@scorebridge/adapter-kit';
+import {
+  type DeliveryBatch,
+  DestinationError,
+  type DestinationLogger,
+  type ScoreRecord,
+  Secret,
+} from '@scorebridge/core';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { type SalesforceEmulator, startSalesforceEmulator } from './emulator.test-helpers.js';
+import { REFUSED_AUTH, salesforceAdapter, salesforceOptionsSchema } from './index.js';
+
+const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+});
+const CLIENT = '3MVG9-canary-consumer-key';
+const CLIENT_SECRET = 'CANARY-CLIENT-SECRET-8a7f';
+const USER = 'integration@university.edu';
+
+/** Keys of records the org's validation rule refuses (an applicant on hold, say). */
+const onHold = new Set<string>();
+/** Every emulator started, by URL: each test gets an org of its own. */
+const orgs = new Map<string, SalesforceEmulator>();
+const newOrg = async (extra: Parameters<typeof startSalesforceEmulator>[0] = {}) => {
+  const org = await startSalesforceEmulator({
+    clientId: CLIENT,
+    clientSecret: CLIENT_SECRET,
+    username: USER,
+    publicKey,
+    validate: (_object, row) =>
+      onHold.has(String(row.ScoreBridge_Key__c))
+        ? 'This applicant is on hold in Admissions'
+        : undefined,
+    ...extra,
+  });
+  orgs.set(org.url, org);
+  return org;
+};
+let sf: SalesforceEmulator;
+beforeEach(async () => {
+  sf = await newOrg();
+});
+afterAll(async () => {
+  await Promise.all([...orgs.values()].map((o) => o.close()));
+});
+
+const jwt = () => ({
+  type: 'jwt',
+  clientId: CLIENT,
+  username: USER,
+  privateKey: new Secret(privateKey),
+});
+
+function options(extra: Record<string, unknown> = {}) {
+  return {
+    loginUrl: sf.url,
+    auth: jwt(),
+    profile: 'eda',
+    eda: { scaleField: 'ScoreBridge_Scale__c' },
+    matching: { onUnmatched: 'create', ruleField: 'ScoreBridge_Match__c' },
+    ...extra,
+  };
+}
+
+const events: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+const logger: DestinationLogger = {
+  debug() {},
+  info() {},
+  warn: (message, fields) => events.push({ level: 'warn', message, fields }),
+  error: (message, fields) => events.push({ level: 'error', message, fields }),
+};
+const make = (o: Record<string, unknown>) =>
+  salesforceAdapter.create(salesforceOptionsSchema.parse(o), {
+    pipeline: 'uni',
+    destinationId: 'crm',
+    logger,
+  });
+const batch = (records: readonly ScoreRecord[], id: string): DeliveryBatch => ({
+  id,
+  pipeline: 'uni',
+  records,
+  window: { from: '2026-10-01T00:00:00.000Z', to: '2026-11-01T00:00:00.000Z' },
+});
+/** Contacts the office already has for these records' people (one per person: by e-mail). */
+function contactsFor(records: readonly ScoreRecord[]) {
+  const have = new Set(sf.records('Contact').map((c) => String(c.Email).toLowerCase()));
+  for (const r of records) {
+    const email = String(r.fields.email).toLowerCase();
+    if (have.has(email)) continue;
+    have.add(email);
+    sf.insert('Contact', {
+      LastName: r.fields.lastName,
+      FirstName: r.fields.firstName,
+      Email: r.fields.email,
+      Birthdate: r.fields.dateOfBirth,
+    });
+  }
+}
+
+runDestinationContract<Record<string, unknown>>('salesforce (custom object)', {
+  adapter: salesforceAdapter,
+  options: async () => ({
+    loginUrl: (await newOrg()).url,
+    auth: { type: 'client-credentials', clientId: CLIENT, clientSecret: new Secret(CLIENT_SECRET) },
+    profile: 'custom',
+    custom: {
+      object: 'TOEFL_Score__c',
+      externalId: 'ScoreBridge_Key__c',
+      contactField: 'Contact__c',
+      fields: {
+        Total__c: 'ibtTotal',
+        Test_Date__c: 'testDate',
+        Content_Hash__c: 'contentHash',
+        Source__c: { const: 'ETS' },
+      },
+    },
+    matching: { onUnmatched: 'create' },
+  }),
+  stored: async (o) =>
+    orgs
+      .get(String(o.loginUrl))!
+      .records('TOEFL_Score__c')
+      .map((r) => ({
+        recordKey: String(r.ScoreBridge_Key__c),
+        contentHash: String(r.Content_Hash__c),
+      })),
+  broken: [
+    {
+      name: 'a wrong client secret',
+      kind: 'auth',
+      options: () => ({
+        loginUrl: sf.url,
+        auth: {
+          type: 'client-credentials',
+          clientId: CLIENT,
+          clientSecret: new Secret('CANARY-WRONG-SECRET'),
+        },
+        profile: 'eda',
+      }),
+    },
+    {
+      name: 'an external id field the org lacks',
+      kind: 'config',
+      options: () => options({ eda: { testExternalId: 'TOEFL_Key__c' } }),
+    },
+  ],
+  rejectable: {
+    options: () => options({ profile: 'eda' }),
+    records: async () => {
+      const bad = await sampleRecords(3, 9);
+      for (const r of bad) onHold.add(r.recordKey);
+      return bad;
+    },
+  },
+  secrets: [CLIENT_SECRET, 'CANARY-WRONG-SECRET'],
+});
+
+describe('salesforce destination', () => {
+  it('refuses username-password and SOAP login, saying why and what to use', () => {
+    for (const type of ['password', 'soap']) {
+      const parsed = salesforceOptionsSchema.safeParse({
+        ...options(),
+        auth: { type, username: USER, password: 'x' },
+      });
+      expect(parsed.success).toBe(false);
+      expect(JSON.stringify(parsed.error?.issues)).toContain(REFUSED_AUTH.slice(0, 60));
+    }
+  });
+
+  it('EDA: the same batch three times leaves exactly one test and its scores per record; a rescored report updates in place', async () => {
+    const records = await sampleRecords(40, 21);
+    contactsFor(records);
+    const before = {
+      tests: sf.records('hed__Test__c').length,
+      scores: sf.records('hed__Test_Score__c').length,
+    };
+    const d = make(options({ matching: { ruleField: 'ScoreBridge_Match__c' } }));
+    for (let i = 0; i < 3; i++) {
+      const outcomes = await d.deliver(batch(records, 'eda-three-times'));
+      expect(outcomes.filter((o) => o.status !== 'delivered')).toEqual([]);
+    }
+    const keys = new Set(records.map((r) => r.recordKey));
+    const tests = sf.records('hed__Test__c').filter((t) => keys.has(String(t.ScoreBridge_Key__c)));
+    // One test per record key (a re-sent report is the same test, updated).
+    expect(tests).toHaveLength(keys.size);
+    expect(sf.records('hed__Test__c').length - before.tests).toBe(keys.size);
+    // Matched by the first rule (e-mail), and it says so.
+    expect(new Set(tests.map((t) => t.ScoreBridge_Match__c))).toEqual(new Set(['email']));
+    const scores = sf.records('hed__Test_Score__c').length - before.scores;
+    expect(scores).toBeGreaterThanOrEqual(keys.size * 5);
+
+    const changed = await rescored(records.find((r) => typeof r.fields.ibtSpeaking === 'number')!);
+    await d.deliver(batch([changed], 'eda-rescored'));
+    expect(sf.records('hed__Test__c').length - before.tests).toBe(keys.size);
+    expect(sf.records('hed__Test_Score__c').length - before.scores).toBe(scores);
+    const test = tests.find((t) => t.ScoreBridge_Key__c === changed.recordKey)!;
+    const speaking = sf
+      .records('hed__Test_Score__c')
+      .find(
+        (s) =>
+          s.hed__Test__c === test.Id &&
+          s.ScoreBridge_Key__c === `${changed.recordKey}|speaking|ibt`,
+      );
+    expect(speaking?.hed__Score__c).toBe(changed.fields.ibtSpeaking);
+  });
+
+  it('5% invalid rows: the rest land; each invalid one is refused with its Salesforce error and no personal data', async () => {
+    const records = await sampleRecords(100, 22);
+    contactsFor(records);
+    const bad = records.filter((_, i) => i % 20 === 7);
+    for (const r of bad) onHold.add(r.recordKey);
+    const outcomes = await make(options()).deliver(batch(records, 'five-percent'));
+    const rejected = outcomes.filter((o) => o.status === 'rejected');
+    expect(rejected.map((o) => o.recordKey).sort()).toEqual(bad.map((r) => r.recordKey).sort());
+    for (const o of rejected) {
+      expect(o).toMatchObject({ kind: 'rejected', code: 'FIELD_CUSTOM_VALIDATION_EXCEPTION' });
+      expect(o.status === 'rejected' && o.reason).toMatch(
+        /hed__Test__c: FIELD_CUSTOM_VALIDATION_EXCEPTION: This applicant is on hold/,
+      );
+    }
+    expect(outcomes.filter((o) => o.status === 'delivered')).toHaveLength(95);
+  });
+
+  it('sessions expire under 20 concurrent deliveries: one token refresh, every delivery succeeds', async () => {
+    const records = await sampleRecords(60, 23);
+    contactsFor(records);
+    const d = make(options());
+    await d.deliver(batch(records.slice(0, 3), 'warm-up'));
+    sf.expireSessions();
+    const tokensBefore = sf.calls.token ?? 0;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        d.deliver(batch(records.slice(i * 3, i * 3 + 3), `concurrent-${i}`)),
+      ),
+    );
+    expect((sf.calls.token ?? 0) - tokensBefore).toBe(1);
+    expect(results.flat().filter((o) => o.status !== 'delivered')).toEqual([]);
+  });
+
+  it('API allowance spent: deliveries pause with an alert-worthy event, then resume', async () => {
+    const records = await sampleRecords(5, 24);
+    contactsFor(records);
+    const d = make(options({ limitPauseSeconds: 60 }));
+    await d.deliver(batch(records.slice(0, 1), 'before-limit'));
+    const saved = { ...sf.usage };
+    sf.usage.used = sf.usage.limit;
+    events.length = 0;
+    const error = await d.deliver(batch(records, 'at-limit')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DestinationError);
+    expect(error).toMatchObject({ kind: 'rate-limit', retryAfterSeconds: 60 });
+    expect(events.some((e) => e.fields?.event === 'salesforce-api-limit')).toBe(true);
+    sf.usage.used = saved.used;
+    const outcomes = await d.deliver(batch(records, 'at-limit'));
+    expect(outcomes.filter((o) => o.status !== 'delivered')).toEqual([]);
+    expect((d as unknown as { apiUsage(): { used: number } }).apiUsage().used).toBe(sf.usage.used);
+  });
+
+  it('keeps to its share of the daily allowance', async () => {
+    const records = await sampleRecords(2, 25);
+    contactsFor(records);
+    const saved = sf.usage.used;
+    sf.usage.used = Math.ceil(sf.usage.limit * 0.5);
+    const d = make(options({ maxApiShare: 0.5 }));
+    const first = await d.deliver(batch(records, 'share')).catch((e: unknown) => e);
+    // The first call learns the usage; the next is refused before it is made.
+    expect(first).toMatchObject({ kind: 'rate-limit' });
+    expect(String((first as Error).message)).toMatch(/share of the daily API allowance is used/);
+    sf.usage.used = saved;
+  });
+
+  it('10,000 records through Bulk API 2.0 in at most 10 calls besides matching; unmatched ones held, then replayed', async () => {
+    const records = await sampleRecords(10_000, 26);
+    // About 1% of the people have no Contact yet: every report of theirs is held.
+    const absent = new Set(records.filter((_, i) => i % 100 === 3).map((r) => r.fields.email));
+    const unmatched = records.filter((r) => absent.has(r.fields.email));
+    contactsFor(records.filter((r) => !absent.has(r.fields.email)));
+    const d = make(
+      options({
+        profile: 'custom',
+        custom: {
+          object: 'TOEFL_Score__c',
+          externalId: 'ScoreBridge_Key__c',
+          contactField: 'Contact__c',
+          fields: {
+            Total__c: 'ibtTotal',
+            Test_Date__c: 'testDate',
+            Content_Hash__c: 'contentHash',
+          },
+        },
+        matching: { onUnmatched: 'hold', rules: [{ name: 'email', match: { Email: 'email' } }] },
+      }),
+    );
+    const before = { ...sf.calls };
+    const bulkJobs = sf.bulkJobs.size;
+    const outcomes = await d.deliver(batch(records, 'bulk-10k'));
+    const used = (k: string) => (sf.calls[k] ?? 0) - (before[k] ?? 0);
+    expect(sf.bulkJobs.size - bulkJobs).toBe(1);
+    expect(used('bulk')).toBeLessThanOrEqual(10);
+    expect(used('collections')).toBe(0);
+    const held = outcomes.filter((o) => o.status === 'rejected');
+    expect(
+      held.filter((o) => o.status === 'rejected' && o.kind !== 'unmatched').slice(0, 1),
+    ).toEqual([]);
+    expect(held.map((o) => o.recordKey).sort()).toEqual(unmatched.map((r) => r.recordKey).sort());
+    expect(held[0]).toMatchObject({ kind: 'unmatched', code: 'UNMATCHED' });
+    expect(held[0]!.status === 'rejected' && held[0]!.reason).toMatch(/email: none/);
+    expect([...sf.bulkJobs.values()].at(-1)!.retries).toBeGreaterThan(0); // Salesforce retried internally
+
+    // The office creates the Contacts; a replay of the held records delivers them.
+    contactsFor(unmatched);
+    const replay = await d.deliver(batch(unmatched, 'replay'));
+    expect(replay.filter((o) => o.status !== 'delivered')).toEqual([]);
+    const stored = new Set(sf.records('TOEFL_Score__c').map((r) => r.ScoreBridge_Key__c));
+    expect(records.every((r) => stored.has(r.recordKey))).toBe(true);
+  });
+
+  it('Education Cloud: a PersonExamination per report, its subjects linked by ParentPersonExaminationId', async () => {
+    const records = await sampleRecords(5, 27);
+    contactsFor(records);
+    const outcomes = await make(
+      options({ profile: 'education-cloud', matching: { onUnmatched: 'hold' } }),
+    ).deliver(batch(records, 'ec'));
+    expect(outcomes.filter((o) => o.status !== 'delivered')).toEqual([]);
+    const all = sf.records('PersonExamination');
+    for (const r of records) {
+      const parent = all.find((p) => p.ScoreBridge_Key__c === r.recordKey)!;
+      expect(parent).toMatchObject({ SubjectName: 'Total', ExaminationDate: r.fields.testDate });
+      const children = all.filter((c) => c.ParentPersonExaminationId === parent.Id);
+      expect(children.map((c) => c.SubjectName).sort()).toEqual(
+        expect.arrayContaining(['Listening', 'Reading', 'Speaking', 'Writing']),
+      );
+    }
+  });
+
+  it('check() says exactly what to create or change in the org', async () => {
+    const broken = await newOrg({
+      objects: (await import('./emulator.test-helpers.js')).defaultObjects().map((o) =>
+        o.name === 'hed__Test_Score__c'
+          ? {
+              ...o,
+              fields: o.fields
+                .filter((f) => f.name !== 'ScoreBridge_Key__c')
+                .map((f) =>
+                  f.name === 'hed__Subject_Area__c'
+                    ? {
+                        ...f,
+                        picklistValues: f.picklistValues!.filter(
+                          (p) => !/Listening|Speaking/.test(p.value),
+                        ),
+                      }
+                    : f,
+                ),
+            }
+          : o,
+      ),
+    });
+    {
+      const d = salesforceAdapter.create(
+        salesforceOptionsSchema.parse({ ...options(), loginUrl: broken.url }),
+        { pipeline: 'uni', destinationId: 'crm', logger },
+      );
+      const error = (await d.check().catch((e: unknown) => e)) as DestinationError;
+      expect(error.kind).toBe('config');
+      expect(error.message).toContain(
+        'hed__Test_Score__c.ScoreBridge_Key__c is missing: create a Text(255) field named ScoreBridge_Key with "External ID" and "Unique" ticked',
+      );
+      expect(error.message).toContain(
+        'hed__Test_Score__c.hed__Subject_Area__c has no active picklist value "Listening"',
+      );
+      expect(error.message).toContain('has no active picklist value "Speaking"');
+      expect(error.message).not.toContain('hed__Test__c.');
+    }
+  });
+});
