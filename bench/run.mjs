@@ -6,6 +6,7 @@ import { backfill } from './backfill.mjs';
 import { fetchMemory } from './fetch-memory.mjs';
 import { parseThroughput } from './parse-throughput.mjs';
 import { queueBackfill } from './queue.mjs';
+import { salesforceCalls } from './salesforce.mjs';
 import { slateThroughput } from './slate.mjs';
 import { webhookThroughput } from './webhook.mjs';
 
@@ -119,6 +120,20 @@ if (!only || only === 'slate') {
     );
     rows.push(['slate 100k delivery MB/s', out.mbPerSecond.toFixed(1), 'recorded']);
   }
+}
+
+if (!only || only === 'salesforce') {
+  const out = salesforceCalls();
+  console.log(
+    '\nSalesforce API calls for 10,000 records (EDA: a test and five scores each; matching by e-mail), emulator driven by jsforce',
+  );
+  for (const [path, f] of Object.entries(out)) {
+    console.log(
+      `  ${path.padEnd(12)} ${f.writeCalls} write calls + ${f.matchingQueries} matching queries (+ ${f.calls.describe ?? 0} describe, ${f.calls.token ?? 0} token); ${f.delivered.toLocaleString('en')} delivered in ${f.seconds.toFixed(1)} s`,
+    );
+  }
+  rows.push(['SF bulk calls / 10k', String(out.bulk.writeCalls), '<= 10']);
+  rows.push(['SF collections calls / 10k', String(out.collections.writeCalls), 'recorded']);
 }
 
 console.log('\nSummary');

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileAdapter } from '@scorebridge/adapter-file';
+import { salesforceAdapter } from '@scorebridge/adapter-salesforce';
 import { webhookAdapter } from '@scorebridge/adapter-webhook';
 import {
   createFileStateStore,
@@ -12,7 +13,7 @@ import {
 } from '@scorebridge/runtime';
 import { type Sandbox, type SandboxOptions, startSandbox } from '@scorebridge/sandbox';
 
-export const ADAPTERS = [fileAdapter, webhookAdapter];
+export const ADAPTERS = [fileAdapter, webhookAdapter, salesforceAdapter];
 /** The sandbox's clock: report dates spread over the `days` before this. */
 export const SANDBOX_NOW = new Date('2026-11-01T00:00:00Z');
 /** Fast retries for tests. */

@@ -13,6 +13,7 @@ import {
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startSalesforceEmulator } from '../salesforce/emulator.js';
 import { startReceiver } from '../../adapters/webhook/src/receiver.test-helpers.js';
 import { startRedis, type TestRedis } from '../harness/redis.mjs';
 import {
@@ -304,6 +305,57 @@ describe('worker mode', () => {
     expect(times.length).toBeGreaterThanOrEqual(12);
     for (let i = 0; i + 2 < times.length; i++)
       expect(times[i + 2]! - times[i]!).toBeGreaterThanOrEqual(450);
+  });
+
+  it('Salesforce allowance spent: its queue pauses (only its own), an alert-worthy event is logged, and deliveries resume', async () => {
+    const org = await startSalesforceEmulator({ clientId: 'sb-app', clientSecret: 'sb-secret' });
+    cleanups.push(() => org.close());
+    const h = await harness({
+      sandbox: { records: 120 },
+      env: { SF_SECRET: 'sb-secret', SF_URL: org.url },
+      destinationsYaml: `  - id: crm
+    type: salesforce
+    batchSize: 50
+    options:
+      loginUrl: \${env:SF_URL}
+      auth: { type: client-credentials, clientId: sb-app, clientSecret: '\${env:SF_SECRET}' }
+      profile: eda
+      matching: { onUnmatched: create }
+      limitPauseSeconds: 4
+  - id: files
+    type: file
+    options:
+      directory: \${env:SB_OUT}
+      format: ndjson`,
+    });
+    h.s.env.SB_OUT = join(h.s.dir, 'files');
+    const logged: Record<string, unknown>[] = [];
+    const collect = (_: string, fields?: Record<string, unknown>) => {
+      if (fields) logged.push(fields);
+    };
+    await h.start({ logger: { debug() {}, info() {}, warn: collect, error: collect } });
+    org.usage.used = org.usage.limit;
+    const runId = await h.enqueue();
+    const crm = new Queue('deliver.test.crm', {
+      connection: h.conn,
+      prefix: `${h.redis.prefix}:bull`,
+    });
+    cleanups.push(() => crm.close());
+    await expect.poll(() => crm.getRateLimitTtl(), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(logged.some((f) => f.event === 'salesforce-api-limit')).toBe(true);
+    // The other destination goes on meanwhile.
+    await expect
+      .poll(() => storedVersions(h.s.env.SB_OUT!).length, { timeout: 3000 })
+      .toBeGreaterThan(0);
+    expect(org.records('hed__Test__c')).toHaveLength(0);
+    org.usage.used = 0; // a new day
+    const outcome = await h.wait(runId);
+    expect(outcome.ok).toBe(true);
+    const crmSummary = outcome.destinations.find((d) => d.id === 'crm')!;
+    expect(crmSummary.delivered + crmSummary.unchanged).toBe(outcome.fetched - outcome.parseIssues);
+    expect(
+      new Set(org.records('hed__Test__c').map((t) => t.ScoreBridge_Key__c)).size,
+    ).toBeGreaterThan(50);
   });
 
   it('reports whether jobs flow: ok when idle, stalled when work waits and nothing moves, down without Redis', async () => {

@@ -4,11 +4,15 @@ import {
   type DeliveryBatch,
   DestinationError,
   type DestinationLogger,
+  type RecordOutcome,
   type ScoreRecord,
   Secret,
 } from '@scorebridge/core';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { type SalesforceEmulator, startSalesforceEmulator } from './emulator.test-helpers.js';
+import {
+  type SalesforceEmulator,
+  startSalesforceEmulator,
+} from '../../../test/salesforce/emulator.js';
 import { REFUSED_AUTH, salesforceAdapter, salesforceOptionsSchema } from './index.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', {
@@ -317,6 +321,40 @@ describe('salesforce destination', () => {
     expect(records.every((r) => stored.has(r.recordKey))).toBe(true);
   });
 
+  it('a Bulk job still running when polling gives up is re-attached to, not created again', async () => {
+    sf = await newOrg({ bulkPollsBeforeDone: 3 });
+    const records = await sampleRecords(30, 28);
+    contactsFor(records);
+    const d = make(
+      options({
+        profile: 'custom',
+        custom: {
+          object: 'TOEFL_Score__c',
+          externalId: 'ScoreBridge_Key__c',
+          contactField: 'Contact__c',
+          fields: { Total__c: 'ibtTotal' },
+        },
+        matching: { onUnmatched: 'hold' },
+        bulkThreshold: 10,
+        bulkPollSeconds: 0.5,
+      }),
+    );
+    const first = await d.deliver(batch(records, 'slow-bulk')).catch((e: unknown) => e);
+    expect(first).toMatchObject({ kind: 'timeout' });
+    expect(String((first as Error).message)).toMatch(/the next attempt waits for the same job/);
+    expect(sf.bulkJobs.size).toBe(1);
+    // The runner tries the batch again (later); each attempt looks at the same job until it is done.
+    let outcome: unknown;
+    for (let attempt = 0; attempt < 5 && !Array.isArray(outcome); attempt++)
+      outcome = await d.deliver(batch(records, 'slow-bulk')).catch((e: unknown) => e);
+    expect(Array.isArray(outcome), String(outcome)).toBe(true);
+    expect((outcome as RecordOutcome[]).filter((o) => o.status !== 'delivered')).toEqual([]);
+    expect(sf.bulkJobs.size).toBe(1);
+    expect(sf.records('TOEFL_Score__c')).toHaveLength(
+      new Set(records.map((r) => r.recordKey)).size,
+    );
+  });
+
   it('Education Cloud: a PersonExamination per report, its subjects linked by ParentPersonExaminationId', async () => {
     const records = await sampleRecords(5, 27);
     contactsFor(records);
@@ -337,7 +375,7 @@ describe('salesforce destination', () => {
 
   it('check() says exactly what to create or change in the org', async () => {
     const broken = await newOrg({
-      objects: (await import('./emulator.test-helpers.js')).defaultObjects().map((o) =>
+      objects: (await import('../../../test/salesforce/emulator.js')).defaultObjects().map((o) =>
         o.name === 'hed__Test_Score__c'
           ? {
               ...o,

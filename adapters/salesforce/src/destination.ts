@@ -220,8 +220,8 @@ export function createSalesforceDestination(
   }
 
   /**
-   * Bulk API 2.0: create, upload, close, poll with backoff, read successful, failed and
-   * unprocessed results. A job still running when polling gives up is remembered by batch: the
+   * Bulk API 2.0: create, upload, close, poll with backoff, then read the failed and unprocessed
+   * rows when the job's counts say there are any. A job still running when polling gives up is remembered by batch: the
    * next attempt at the same batch re-attaches to it instead of creating another.
    */
   async function bulkUpsert(rows: ObjectRows, batchId: string): Promise<RowResult[]> {
@@ -244,11 +244,14 @@ export function createSalesforceDestination(
       await call(`close Bulk job ${job.id}`, () => job.close());
     }
     const deadline = Date.now() + options.bulkPollSeconds * 1000;
-    for (let wait = 250; ; wait = Math.min(wait * 2, 10_000)) {
-      const info = (await call(`poll Bulk job ${job.id}`, () => job.check())) as {
-        state: string;
-        errorMessage?: string;
-      };
+    let info: {
+      state: string;
+      errorMessage?: string;
+      numberRecordsProcessed?: number;
+      numberRecordsFailed?: number;
+    };
+    for (let wait = 1000; ; wait = Math.min(wait * 2, 15_000)) {
+      info = (await call(`poll Bulk job ${job.id}`, () => job.check())) as typeof info;
       if (info.state === 'JobComplete') break;
       if (info.state === 'Failed' || info.state === 'Aborted') {
         bulkJobs.delete(key);
@@ -274,14 +277,19 @@ export function createSalesforceDestination(
         columns: true,
         skip_empty_lines: true,
       }) as Record<string, string>[];
-    const ok = await results('read Bulk results', () => job.getSuccessfulResults(true));
-    const failed = await results('read Bulk failures', () => job.getFailedResults(true));
-    const unprocessed = await results('read unprocessed Bulk records', () =>
-      job.getUnprocessedRecords(true),
-    );
+    // Every row is successful, failed or unprocessed: the job's counts say which lists to read,
+    // so a clean job costs no result calls at all.
+    const processed = info.numberRecordsProcessed ?? 0;
+    const failed =
+      (info.numberRecordsFailed ?? 1) > 0
+        ? await results('read Bulk failures', () => job.getFailedResults(true))
+        : [];
+    const unprocessed =
+      processed < rows.rows.length
+        ? await results('read unprocessed Bulk records', () => job.getUnprocessedRecords(true))
+        : [];
     bulkJobs.delete(key);
     const byKey = new Map<string, RowResult>();
-    for (const r of ok) byKey.set(String(r[rows.externalId]), { ok: true });
     for (const r of failed) {
       const [code, ...rest] = String(r.sf__Error ?? 'UNKNOWN_ERROR').split(':');
       byKey.set(String(r[rows.externalId]), { ok: false, code, message: rest.join(':').trim() });
@@ -292,14 +300,7 @@ export function createSalesforceDestination(
         code: 'UNPROCESSED',
         message: 'Salesforce did not process this row',
       });
-    return rows.rows.map(
-      (r) =>
-        byKey.get(String(r.row[rows.externalId])) ?? {
-          ok: false,
-          code: 'NO_RESULT',
-          message: 'the Bulk job returned no result for this row',
-        },
-    );
+    return rows.rows.map((r) => byKey.get(String(r.row[rows.externalId])) ?? { ok: true });
   }
 
   async function createContacts(records: readonly ScoreRecord[]): Promise<(string | undefined)[]> {

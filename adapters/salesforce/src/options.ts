@@ -146,7 +146,7 @@ export const salesforceOptionsSchema = z
     /** The most of the org's daily API allowance ScoreBridge may use (0–1). @default 1 */
     maxApiShare: z.number().positive().max(1).default(1),
     /** When the allowance is spent, how long deliveries pause before trying again. @default 3600 */
-    limitPauseSeconds: z.number().int().min(60).default(3600),
+    limitPauseSeconds: z.number().int().min(1).default(3600),
     /** Seconds per HTTP call; Bulk jobs are polled for at most `bulkPollSeconds`. */
     timeoutSeconds: z.number().positive().max(600).default(60),
     bulkPollSeconds: z.number().positive().max(86_400).default(600),
