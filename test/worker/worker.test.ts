@@ -13,7 +13,6 @@ import {
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSalesforceEmulator } from '../salesforce/emulator.js';
 import { startReceiver } from '../../adapters/webhook/src/receiver.test-helpers.js';
 import { startRedis, type TestRedis } from '../harness/redis.mjs';
 import {
@@ -24,6 +23,7 @@ import {
   setup,
   storedVersions,
 } from '../pipeline/harness.js';
+import { startSalesforceEmulator } from '../salesforce/emulator.js';
 import { DATA_KEY, FROM } from './harness.js';
 
 /**
