@@ -88,6 +88,14 @@ const batch = (records: readonly ScoreRecord[], id: string): DeliveryBatch => ({
   records,
   window: { from: '2026-10-01T00:00:00.000Z', to: '2026-11-01T00:00:00.000Z' },
 });
+/** A custom object of the emulated org: the score, the test date and the content hash. */
+const CUSTOM = {
+  object: 'TOEFL_Score__c',
+  externalId: 'ScoreBridge_Key__c',
+  contactField: 'Contact__c',
+  fields: { Total__c: 'ibtTotal', Test_Date__c: 'testDate', Content_Hash__c: 'contentHash' },
+};
+
 /** Contacts the office already has for these records' people (one per person: by e-mail). */
 function contactsFor(records: readonly ScoreRecord[]) {
   const have = new Set(sf.records('Contact').map((c) => String(c.Email).toLowerCase()));
@@ -110,17 +118,7 @@ runDestinationContract<Record<string, unknown>>('salesforce (custom object)', {
     loginUrl: (await newOrg()).url,
     auth: { type: 'client-credentials', clientId: CLIENT, clientSecret: new Secret(CLIENT_SECRET) },
     profile: 'custom',
-    custom: {
-      object: 'TOEFL_Score__c',
-      externalId: 'ScoreBridge_Key__c',
-      contactField: 'Contact__c',
-      fields: {
-        Total__c: 'ibtTotal',
-        Test_Date__c: 'testDate',
-        Content_Hash__c: 'contentHash',
-        Source__c: { const: 'ETS' },
-      },
-    },
+    custom: { ...CUSTOM, fields: { ...CUSTOM.fields, Source__c: { const: 'ETS' } } },
     matching: { onUnmatched: 'create' },
   }),
   stored: async (o) =>
@@ -284,16 +282,7 @@ describe('salesforce destination', () => {
     const d = make(
       options({
         profile: 'custom',
-        custom: {
-          object: 'TOEFL_Score__c',
-          externalId: 'ScoreBridge_Key__c',
-          contactField: 'Contact__c',
-          fields: {
-            Total__c: 'ibtTotal',
-            Test_Date__c: 'testDate',
-            Content_Hash__c: 'contentHash',
-          },
-        },
+        custom: CUSTOM,
         matching: { onUnmatched: 'hold', rules: [{ name: 'email', match: { Email: 'email' } }] },
       }),
     );
@@ -328,12 +317,7 @@ describe('salesforce destination', () => {
     const d = make(
       options({
         profile: 'custom',
-        custom: {
-          object: 'TOEFL_Score__c',
-          externalId: 'ScoreBridge_Key__c',
-          contactField: 'Contact__c',
-          fields: { Total__c: 'ibtTotal' },
-        },
+        custom: CUSTOM,
         matching: { onUnmatched: 'hold' },
         bulkThreshold: 10,
         bulkPollSeconds: 0.5,
