@@ -42,6 +42,15 @@ export async function requestToken(
   } catch (cause) {
     if (cause instanceof DestinationError) throw cause;
     const e = cause as { name?: string; message?: string };
+    // jsforce names a refusal by its OAuth error (invalid_grant, invalid_client, …); anything
+    // else — no answer, a 5xx — is the login server being unavailable, not a bad credential.
+    if (!/^[a-z]+(_[a-z]+)+$/.test(e.name ?? '')) {
+      throw new DestinationError(
+        'unavailable',
+        `${where}: the login server ${new URL(options.loginUrl).host} did not answer: ${e.message ?? e.name ?? 'no reason given'}`,
+        { cause, remedy: 'retried by itself; if it lasts, check loginUrl and the network' },
+      );
+    }
     throw new DestinationError(
       'auth',
       `${where}: Salesforce refused the ${auth.type} login: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message ?? 'no reason given'}`,

@@ -172,6 +172,42 @@ describe('salesforce destination', () => {
     }
   });
 
+  it('logs in with a refresh token, and says what to check when the token is refused', async () => {
+    sf = await newOrg({ refreshToken: 'CANARY-REFRESH-TOKEN-1' });
+    const records = await sampleRecords(3, 29);
+    contactsFor(records);
+    const auth = (token: string) => ({
+      type: 'refresh-token',
+      clientId: CLIENT,
+      clientSecret: new Secret(CLIENT_SECRET),
+      refreshToken: new Secret(token),
+    });
+    const ok = await make(options({ auth: auth('CANARY-REFRESH-TOKEN-1') })).deliver(
+      batch(records, 'rt'),
+    );
+    expect(ok.filter((o) => o.status !== 'delivered')).toEqual([]);
+    const refused = (await make(options({ auth: auth('CANARY-REFRESH-TOKEN-2') }))
+      .deliver(batch(records, 'rt'))
+      .catch((e: unknown) => e)) as DestinationError;
+    expect(refused).toMatchObject({ kind: 'auth' });
+    expect(refused.message).toMatch(
+      /^\[salesforce\] crm: Salesforce refused the refresh-token login/,
+    );
+    expect(refused.remedy).toMatch(/refresh token/);
+    expect(JSON.stringify(refused) + refused.message).not.toContain('CANARY-REFRESH-TOKEN');
+  });
+
+  it('an org that cannot be reached is unavailable (retried later), not a failure of the records', async () => {
+    const gone = await newOrg();
+    const d = make(options({ loginUrl: gone.url }));
+    await gone.close();
+    const error = (await d
+      .deliver(batch(await sampleRecords(2, 30), 'gone'))
+      .catch((e: unknown) => e)) as DestinationError;
+    expect(error).toBeInstanceOf(DestinationError);
+    expect(error.kind).toBe('unavailable');
+  });
+
   it('EDA: the same batch three times leaves exactly one test and its scores per record; a rescored report updates in place', async () => {
     const records = await sampleRecords(40, 21);
     contactsFor(records);
