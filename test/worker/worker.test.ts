@@ -24,6 +24,7 @@ import {
   storedVersions,
 } from '../pipeline/harness.js';
 import { startSalesforceEmulator } from '../salesforce/emulator.js';
+import { startSlackReceiver } from '../slack/receiver.js';
 import { DATA_KEY, FROM } from './harness.js';
 
 /**
@@ -379,6 +380,28 @@ describe('worker mode', () => {
     await expect.poll(async () => (await handle.health()).status, { timeout: 5000 }).toBe('down');
     await h.redis.restart!();
     await expect.poll(async () => (await handle.health()).status, { timeout: 10_000 }).toBe('ok');
+  });
+
+  it('a worker that stopped taking jobs is a Slack incident, resolved when jobs flow again', async () => {
+    const slack = await startSlackReceiver();
+    cleanups.push(slack.close);
+    const h = await harness({
+      sandbox: { records: 50 },
+      env: { SB_SLACK: slack.url },
+      extra: 'notifications:\n  slack:\n    webhookUrl: ${env:SB_SLACK}',
+    });
+    const handle = await h.start({ staleMs: 300 });
+    await Promise.all(handle.workers.map((w) => w.pause()));
+    const runId = await h.enqueue();
+    await expect
+      .poll(() => slack.posts.map((p) => p.text).join('\n'), { timeout: 10_000 })
+      .toMatch(/test: Worker .+ stopped taking jobs/);
+    for (const w of handle.workers) w.resume();
+    await h.wait(runId);
+    await expect
+      .poll(() => slack.posts.map((p) => p.text).join('\n'), { timeout: 10_000 })
+      .toMatch(/Resolved: test: Worker .+ stopped taking jobs/);
+    expect(slack.posts.filter((p) => /stopped taking jobs/.test(p.text))).toHaveLength(2);
   });
 
   it('refuses a Redis that could evict jobs, saying what to change', async () => {

@@ -54,6 +54,7 @@ export {
 export {
   type DeadLetter,
   type DeliveryIntent,
+  type Incident,
   oldestFirst,
   type RunRecord,
   type StateStore,

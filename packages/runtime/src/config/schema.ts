@@ -48,6 +48,8 @@ export const sourceSchema = z
     encoding: z.enum(['utf-8', 'latin1']).default('utf-8'),
     /** Where a destination's first run starts. @default two years back (scores are valid for two years) */
     firstRunStart: isoDate.optional().describe('Where a first run starts; default two years back'),
+    /** When the API key in use was issued: a Slack reminder comes when it is older than the rotation period. */
+    keyIssuedOn: isoDate.optional().describe('The date the TOEFL Access key was generated'),
     /** @default 30 */
     maxWindowDays: z
       .number()
@@ -138,7 +140,19 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
       notifications: z
         .object({
           slack: z
-            .object({ webhookUrl: secretSchema, mention: z.string().optional() })
+            .object({
+              webhookUrl: secretSchema,
+              /** Added to every alert, e.g. <!subteam^S0123> or <@U0123>. */
+              mention: z.string().optional(),
+              /** An open incident is not repeated before this many minutes. @default 1440 */
+              cooldownMinutes: z.number().int().min(1).optional(),
+              /** HTTP 500s in a row from TOEFL Access that make an alert. @default 3 */
+              consecutive500s: z.number().int().min(1).optional(),
+              /** Alert when a destination's cursor is older than this. @default 48 */
+              cursorStaleHours: z.number().positive().optional(),
+              /** Remind when source.keyIssuedOn is older than this (ETS advises quarterly). @default 90 */
+              keyRotationDays: z.number().int().min(1).optional(),
+            })
             .strict()
             .optional(),
         })

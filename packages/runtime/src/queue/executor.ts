@@ -24,6 +24,16 @@ import {
   UnrecoverableError,
   Worker,
 } from 'bullmq';
+import {
+  type Alerter,
+  alertAfterRun,
+  alertSettings,
+  createAlerter,
+  destinationAlert,
+  serverErrorStreak,
+  sourceAlert,
+  stalledWorkerAlert,
+} from '../alerts/alerts.js';
 import type { Pipeline } from '../config/load.js';
 import type { DestinationConfig } from '../config/schema.js';
 import { connectRedis } from '../redis.js';
@@ -142,11 +152,14 @@ interface FetchResult {
   readonly parseIssues: number;
   readonly filtered: number;
   readonly unchanged: Record<string, number>;
+  /** The most HTTP 500s in a row the source answered. */
+  readonly serverErrors: number;
 }
 
 interface DeliverResult {
   readonly delivered: number;
   readonly rejected: number;
+  readonly unmatched: number;
   readonly unchanged: number;
   /** The worker process that did it (`host:pid`). */
   readonly worker: string;
@@ -194,6 +207,8 @@ const RELEASE_SLOT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 
 const DAY_S = 86_400;
 const HEALTH_DEADLINE_MS = 2000;
+/** A destination's pause shorter than this is routine (a 429 with a short Retry-After): no alert. */
+const MAX_QUIET_PAUSE_SECONDS = 300;
 const WORKER_NAME = `${hostname()}:${process.pid}`;
 
 /**
@@ -254,6 +269,18 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
   const flows = new FlowProducer(connection);
   flows.on('error', redisError);
   const pipelines = new Map(options.pipelines.map((p) => [p.config.name, p]));
+  const alerters = new Map<string, Alerter | undefined>();
+  /** The pipeline's Slack alerter, when it has a channel. */
+  const alerterOf = (p: Pipeline) => {
+    if (!alerters.has(p.config.name)) {
+      const settings = alertSettings(p);
+      alerters.set(
+        p.config.name,
+        settings && createAlerter({ pipeline: p.config.name, store, settings, logger: log }),
+      );
+    }
+    return alerters.get(p.config.name);
+  };
   const pipelineOf = (name: string) => {
     const p = pipelines.get(name);
     if (!p)
@@ -375,7 +402,12 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const slice = { from: new Date(job.data.from), to: new Date(job.data.to) };
     const parent = job.parent;
     if (!parent?.id) throw new UnrecoverableError('a fetch job without its run');
-    const client = createToeflAccessClient({ ...sourceClientOptions(p), ...options.client });
+    const streak = serverErrorStreak();
+    const client = createToeflAccessClient({
+      ...sourceClientOptions(p),
+      onEvent: (event) => streak.observe(event),
+      ...options.client,
+    });
     const buffers = new Map(config.destinations.map((d) => [d.id, [] as ScoreRecord[]]));
     const unchanged: Record<string, number> = {};
     let fetched = 0;
@@ -445,9 +477,12 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       for (const d of config.destinations) await stage(d);
       await store.addDeadLetters(name, letters);
     } catch (error) {
+      const alert = sourceAlert(serializeError(error));
+      if (alert) await alerterOf(p)?.open(alert);
       throw jobError(error);
     }
-    return { fetched, parseIssues, filtered, unchanged };
+    await alerterOf(p)?.resolve('source:');
+    return { fetched, parseIssues, filtered, unchanged, serverErrors: streak.longest };
   }
 
   function processDeliver(p: Pipeline, d: DestinationConfig) {
@@ -473,6 +508,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       const result = {
         delivered: 0,
         rejected: 0,
+        unmatched: 0,
         unchanged: records.length - todo.length,
         worker: WORKER_NAME,
       };
@@ -501,7 +537,13 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
           name,
           delivered.map(([key, h]) => undeliveredId(d.id, key, h)),
         );
-        return { ...result, delivered: delivered.length, rejected: rejected.length };
+        if (delivered.length > 0) await alerterOf(p)?.resolve(`destination:${d.id}`);
+        return {
+          ...result,
+          delivered: delivered.length,
+          rejected: rejected.filter((l) => l.kind !== 'unmatched').length,
+          unmatched: rejected.filter((l) => l.kind === 'unmatched').length,
+        };
       } catch (error) {
         const failure = serializeError(error);
         const asked = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
@@ -510,6 +552,8 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
           const worker = workers.find((w) => w.name === deliverQueue(name, d.id));
           await worker?.rateLimit(asked * 1000);
           await store.clearIntent(name, d.id, batch.id);
+          const alert = destinationAlert(d, failure);
+          if (alert && asked > MAX_QUIET_PAUSE_SECONDS) await alerterOf(p)?.open(alert);
           throw Worker.RateLimitError();
         }
         const last = !isRetryable(failure.kind) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -537,6 +581,8 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         log.error(`${name}: ${d.id}: ${batch.records.length} record(s) given up`, {
           error: failure,
         });
+        const alert = destinationAlert(d, failure);
+        if (alert) await alerterOf(p)?.open(alert);
       }
     };
   }
@@ -559,6 +605,8 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     let fetched = 0;
     let parseIssues = 0;
     let filtered = 0;
+    let serverErrors = 0;
+    const fresh = { parse: 0, rejected: 0, unmatched: 0 };
     const workers: Record<string, number> = {};
     const totals = new Map(
       p.config.destinations.map((d) => [d.id, { delivered: 0, unchanged: 0, deadLettered: 0 }]),
@@ -569,6 +617,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         const v = value as FetchResult;
         fetched += v.fetched;
         parseIssues += v.parseIssues;
+        serverErrors = Math.max(serverErrors, v.serverErrors);
         filtered += v.filtered;
         for (const [id, n] of Object.entries(v.unchanged)) {
           const t = totals.get(id);
@@ -580,7 +629,9 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         if (!t) continue;
         t.delivered += v.delivered;
         t.unchanged += v.unchanged;
-        t.deadLettered += v.rejected;
+        t.deadLettered += v.rejected + v.unmatched;
+        fresh.rejected += v.rejected;
+        fresh.unmatched += v.unmatched;
         workers[v.worker] = (workers[v.worker] ?? 0) + v.delivered;
       }
     }
@@ -628,6 +679,16 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       parseIssues,
       destinations,
     });
+    const alerter = alerterOf(p);
+    const settings = alertSettings(p);
+    if (alerter && settings)
+      await alertAfterRun(alerter, store, settings, {
+        pipeline: p,
+        consecutive500s: serverErrors,
+        sourceOk: fetchFailed.size === 0,
+        freshDeadLetters: { ...fresh, parse: parseIssues },
+        now: new Date(),
+      });
     await redis.eval(RELEASE_SLOT, 1, stateKey(name, 'active-run'), runId);
     log.info(`${name}: run ${runId} finished${outcome.ok ? '' : ' with failures'}`);
     return outcome;
@@ -679,6 +740,37 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
   }
   const staleMs = options.staleMs ?? 300_000;
 
+  async function health(): Promise<Health> {
+    const down = (): Health => ({
+      status: 'down',
+      redis: redis.status,
+      waiting: 0,
+      active,
+      lastActivityAt: at(lastActivity),
+    });
+    if (redis.status !== 'ready') return down();
+    // Commands wait for Redis to come back; the liveness answer must not.
+    return Promise.race([flowing(), sleep(HEALTH_DEADLINE_MS).then(down)]);
+  }
+
+  // A worker that stopped taking jobs is an incident for every pipeline with a Slack channel.
+  const watch = setInterval(
+    () => {
+      health()
+        .then(async (h) => {
+          for (const p of options.pipelines) {
+            const alerter = alerterOf(p);
+            if (h.status === 'stalled')
+              await alerter?.open(stalledWorkerAlert(WORKER_NAME, h.waiting));
+            else if (h.status === 'ok') await alerter?.resolve(`worker-stalled:${WORKER_NAME}`);
+          }
+        })
+        .catch(() => undefined);
+    },
+    Math.min(60_000, staleMs),
+  );
+  watch.unref();
+
   async function flowing(): Promise<Health> {
     let waiting = 0;
     for (const w of workers) {
@@ -703,20 +795,10 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     warnings: report.warnings,
     redisVersion: report.version,
     workers,
-    async health() {
-      const down = (): Health => ({
-        status: 'down',
-        redis: redis.status,
-        waiting: 0,
-        active,
-        lastActivityAt: at(lastActivity),
-      });
-      if (redis.status !== 'ready') return down();
-      // Commands wait for Redis to come back; the liveness answer must not.
-      return Promise.race([flowing(), sleep(HEALTH_DEADLINE_MS).then(down)]);
-    },
+    health,
     async close(budgetMs) {
       closing = true;
+      clearInterval(watch);
       // The whole budget: jobs in hand get most of it, letting go of the rest the remainder.
       const deadline = Date.now() + budgetMs;
       const left = () => Math.max(0, deadline - Date.now());

@@ -15,6 +15,14 @@ import {
   serializeError,
   type ToeflAccessClientOptions,
 } from '@scorebridge/core';
+import {
+  alertAfterRun,
+  alertSettings,
+  createAlerter,
+  destinationAlert,
+  serverErrorStreak,
+  sourceAlert,
+} from '../alerts/alerts.js';
 import type { Pipeline } from '../config/load.js';
 import type { PipelineConfig } from '../config/schema.js';
 import type { DeadLetter, StateStore } from '../state/store.js';
@@ -125,6 +133,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const dryRun = options.dryRun ?? false;
   const release = dryRun ? async () => {} : await store.lock(name);
   const logger = options.logger ?? silent;
+  const settings = dryRun ? undefined : alertSettings(pipeline);
+  const alerter = settings && createAlerter({ pipeline: name, store, settings, logger });
   const targets: Target[] = [];
   try {
     for (const d of config.destinations) {
@@ -153,6 +163,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     if (!dryRun) for (const t of targets) await settleIntents(t);
 
     const known = new Set((await store.deadLetters(name)).map((l) => l.id));
+    const freshByKind: Record<string, number> = {};
+    const streak = serverErrorStreak();
     const seen = new Set<string>();
     const now = options.now ?? new Date();
     const window = planWindow(
@@ -178,7 +190,10 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     const client = createToeflAccessClient({
       ...sourceClientOptions(pipeline),
       signal: options.signal,
-      onEvent: (event) => options.onEvent?.({ type: 'source', event }),
+      onEvent: (event) => {
+        streak.observe(event);
+        options.onEvent?.({ type: 'source', event });
+      },
       ...options.client,
     });
     const slices = client.plan(window.from, window.to);
@@ -219,6 +234,8 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         if (error instanceof ConfigError) throw error;
         summary.sourceFailed = serializeError(error);
         summary.ok = false;
+        const alert = sourceAlert(summary.sourceFailed);
+        if (alert) await alerter?.open(alert);
         await file(deadLetters);
         break;
       }
@@ -248,7 +265,10 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         seen.add(l.id);
         return !known.has(l.id);
       });
-      for (const l of fresh) known.add(l.id);
+      for (const l of fresh) {
+        known.add(l.id);
+        freshByKind[l.kind] = (freshByKind[l.kind] ?? 0) + 1;
+      }
       if (fresh.length > 0 && !dryRun) await store.addDeadLetters(name, fresh);
     }
 
@@ -286,20 +306,22 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
           return;
         } catch (error) {
           const failure = serializeError(error);
-          if (!isRetryable(failure.kind) || attempt > retries || options.signal?.aborted) {
+          // A destination that said how long to wait (Retry-After) is waited for, if that fits a run.
+          const asked = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
+          if (
+            !isRetryable(failure.kind) ||
+            attempt > retries ||
+            options.signal?.aborted ||
+            (asked !== undefined && asked > MAX_RETRY_AFTER_SECONDS)
+          ) {
             // The intent stays: if the batch landed after all, the next run will find out.
             t.summary.failed = failure;
             summary.ok = false;
             logger.error(`[${t.config.type}] ${t.config.id}: giving up for this run`, {
               error: failure,
             });
-            return;
-          }
-          // A destination that said how long to wait (Retry-After) is waited for, if that fits a run.
-          const asked = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
-          if (asked !== undefined && asked > MAX_RETRY_AFTER_SECONDS) {
-            t.summary.failed = failure;
-            summary.ok = false;
+            const alert = destinationAlert(t.config, failure);
+            if (alert) await alerter?.open(alert);
             return;
           }
           const delayMs = Math.max(
@@ -320,6 +342,19 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
 
     async function finish(result: RunSummary): Promise<RunSummary> {
       for (const t of targets) if (t.cursor) t.summary.cursor = t.cursor.toISOString();
+      if (alerter && settings) {
+        if (!result.sourceFailed && result.window) await alerter.resolve('source:');
+        for (const t of targets)
+          if (!t.summary.failed && t.summary.delivered > 0)
+            await alerter.resolve(`destination:${t.config.id}`);
+        await alertAfterRun(alerter, store, settings, {
+          pipeline,
+          consecutive500s: streak.longest,
+          sourceOk: !result.sourceFailed,
+          freshDeadLetters: freshByKind,
+          now,
+        });
+      }
       if (!dryRun) {
         await store.recordRun(name, {
           startedAt: now.toISOString(),

@@ -4,6 +4,7 @@ import { ConfigError } from '@scorebridge/core';
 import {
   type DeadLetter,
   type DeliveryIntent,
+  type Incident,
   oldestFirst,
   type RunRecord,
   type StateStore,
@@ -105,6 +106,18 @@ export function createFileStateStore(root: string): StateStore {
         ids.map((id) => `${JSON.stringify({ resolve: id })}\n`).join(''),
       );
     },
+    async incidents(pipeline) {
+      return (
+        (await readJson<Record<string, Incident>>(await fileOf(pipeline, 'incidents.json'))) ?? {}
+      );
+    },
+    async setIncident(pipeline, key, incident) {
+      const path = await writable(pipeline, 'incidents.json');
+      const all = (await readJson<Record<string, Incident>>(path)) ?? {};
+      if (incident) all[key] = incident;
+      else delete all[key];
+      await replace(path, `${JSON.stringify(all, null, 2)}\n`);
+    },
     async recordRun(pipeline, run) {
       await append(await writable(pipeline, 'runs.log'), `${JSON.stringify(run)}\n`);
     },
@@ -150,6 +163,18 @@ async function append(path: string, text: string): Promise<void> {
 }
 
 /** Replaces a file atomically: readers see the old content or the new, never a mix. */
+/** A JSON file's content, or undefined when it does not exist. */
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(
+      `${path}: unreadable (${(cause as Error).message}); remove it to start afresh`,
+    );
+  }
+}
+
 async function replace(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   const handle = await open(temp, 'w');

@@ -5,6 +5,7 @@ import { connectRedis } from '../redis.js';
 import {
   type DeadLetter,
   type DeliveryIntent,
+  type Incident,
   oldestFirst,
   type RunRecord,
   type StateStore,
@@ -102,6 +103,16 @@ export function createRedisStateStore(
     },
     async resolveDeadLetters(pipeline, ids) {
       if (ids.length > 0) await redis.hdel(key(pipeline, 'dead-letters'), ...ids);
+    },
+    async incidents(pipeline) {
+      const all = await redis.hgetall(key(pipeline, 'incidents'));
+      return Object.fromEntries(
+        Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as Incident]),
+      );
+    },
+    async setIncident(pipeline, name, incident) {
+      if (incident) await redis.hset(key(pipeline, 'incidents'), name, JSON.stringify(incident));
+      else await redis.hdel(key(pipeline, 'incidents'), name);
     },
     async recordRun(pipeline, run) {
       await redis

@@ -97,6 +97,23 @@ function contract(name: string, make: () => StateStore) {
       expect((await store.runs('p', 2)).map((r) => r.parseIssues)).toEqual([1, 2]);
     });
 
+    it('keeps open incidents per pipeline until they are removed', async () => {
+      const store = make();
+      expect(await store.incidents('p')).toEqual({});
+      const incident = { title: 'TOEFL Access key rejected', openedAt: 'a', notifiedAt: 'b' };
+      await store.setIncident('p', 'source-auth', incident);
+      await store.setIncident('p', 'cursor-stale:files', { ...incident, title: 'stale' });
+      expect(Object.keys(await store.incidents('p')).sort()).toEqual([
+        'cursor-stale:files',
+        'source-auth',
+      ]);
+      expect(await store.incidents('q')).toEqual({});
+      await store.setIncident('p', 'source-auth', null);
+      expect(await store.incidents('p')).toEqual({
+        'cursor-stale:files': { ...incident, title: 'stale' },
+      });
+    });
+
     it('lets one run hold a pipeline at a time', async () => {
       const store = make();
       const release = await store.lock('p');

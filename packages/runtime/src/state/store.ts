@@ -42,6 +42,13 @@ export interface RunRecord {
   readonly parseIssues: number;
 }
 
+/** An open alert: what it is about, when it was first and last sent. No personal data. */
+export interface Incident {
+  readonly title: string;
+  readonly openedAt: string;
+  readonly notifiedAt: string;
+}
+
 /**
  * Where a pipeline's state lives: per destination a cursor (the end of the last report-date
  * window it confirmed), a ledger (the record versions it confirmed) and delivery intents;
@@ -72,6 +79,10 @@ export interface StateStore {
   recordRun(pipeline: string, run: RunRecord): Promise<void>;
   /** Recent runs, newest last. */
   runs(pipeline: string, limit?: number): Promise<RunRecord[]>;
+  /** Open alerts by key (one incident → one message; resolved when it clears). */
+  incidents(pipeline: string): Promise<Record<string, Incident>>;
+  /** Records an open incident, or removes it (`null`). */
+  setIncident(pipeline: string, key: string, incident: Incident | null): Promise<void>;
   /** Takes the pipeline's run lock; throws when another run holds it. Returns the release. */
   lock(pipeline: string): Promise<() => Promise<void>>;
 }
