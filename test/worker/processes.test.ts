@@ -33,7 +33,7 @@ async function expectCompleteAndUnduplicated(setup: WorkerSetup, ids: readonly s
 describe('scorebridge worker', () => {
   it('two worker processes share one backfill; the result is complete and unduplicated', async () => {
     s = await workerSetup({ sandbox: { records: 1500 }, destinations: TWO_DESTINATIONS });
-    const workers = [s.worker(), s.worker()];
+    const workers = [0, 1].map(() => s!.worker(['--metrics-port', '0', '--health-port', '0']));
     await Promise.all(workers.map((w) => w.started));
     const result = await s.backfill();
     expect(result.code, result.stderr).toBe(0);
@@ -53,6 +53,32 @@ describe('scorebridge worker', () => {
     expect(status.stdout).toMatch(
       /deliver\.test\.first\s+0 waiting, 0 active, 0 delayed, 0 failed/,
     );
+
+    // Logs are JSON lines; each worker serves its metrics and its liveness.
+    const lines = workers[0]!.log().trim().split('\n');
+    expect(lines.every((l) => typeof JSON.parse(l).msg === 'string')).toBe(true);
+    let delivered = 0;
+    for (const w of workers) {
+      const port = (what: string) =>
+        Number(new RegExp(`${what} on http://[^:]+:(\\d+)/`).exec(w.log())![1]);
+      const metrics = await (
+        await fetch(`http://127.0.0.1:${port('Prometheus metrics')}/metrics`)
+      ).text();
+      expect(metrics).toMatch(
+        /scorebridge_queue_jobs\{queue="deliver\.test\.first",state="failed"\} 0/,
+      );
+      expect(metrics).toMatch(/# TYPE scorebridge_source_response_seconds histogram/);
+      delivered += Number(
+        /scorebridge_records_delivered_total\{pipeline="test",destination="first"\} (\d+)/.exec(
+          metrics,
+        )?.[1] ?? 0,
+      );
+      const health = await fetch(`http://127.0.0.1:${port('liveness')}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: 'ok', redis: 'ready' });
+    }
+    // Two runs of 1,500: the first delivered them all, the second found them held.
+    expect(delivered).toBe(1500);
   });
 
   it('refuses to start without a data key or with an unsafe prefix, saying what to set', async () => {

@@ -22,6 +22,7 @@ import {
 import { sandboxCommand } from './commands/sandbox.js';
 import { backfillCommand, workerCommand } from './commands/worker.js';
 import { EXIT, type Io, processIo } from './io.js';
+import { LOG_LEVELS } from './logging.js';
 
 const VERSION = '0.1.0';
 
@@ -184,7 +185,21 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
       'serve GET /health: 200 while jobs flow, 503 when work waits and nothing moves or Redis is gone',
       nonNegativeInteger,
     )
-    .option('--health-host <host>', 'the address the liveness endpoint listens on', '0.0.0.0')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at GET /metrics: records fetched, delivered, unchanged, dead-lettered; source response times; queue depths; cursor ages; Salesforce API usage',
+      nonNegativeInteger,
+    )
+    .option(
+      '--health-host <host>',
+      'the address the liveness and metrics endpoints listen on',
+      '0.0.0.0',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'the least important log lines shown')
+        .choices(LOG_LEVELS)
+        .default('info'),
+    )
     .option(
       '--shutdown-seconds <s>',
       'on SIGTERM/SIGINT, how long to let jobs in hand finish',

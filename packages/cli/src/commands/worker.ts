@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { ConfigError, type DestinationLogger, parseIsoInput } from '@scorebridge/core';
+import { ConfigError, parseIsoInput } from '@scorebridge/core';
 import {
   connectRedis,
   dataKeys,
@@ -15,6 +15,7 @@ import {
 } from '@scorebridge/runtime';
 import { ADAPTERS } from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';
+import { createLogger, type LogLevel } from '../logging.js';
 import { RUN_EXIT } from './pipeline.js';
 
 /** Options of `scorebridge worker`. */
@@ -22,9 +23,11 @@ export interface WorkerCommandOptions {
   redis?: string;
   concurrency?: number;
   healthPort?: number;
+  metricsPort?: number;
   healthHost: string;
   shutdownSeconds: number;
   lockSeconds: number;
+  logLevel: LogLevel;
 }
 
 /** The Redis URL from `--redis` or the environment; worker mode has no other home. */
@@ -70,7 +73,7 @@ export async function workerCommand(
   }
   const keys = dataKeys();
   const url = redisUrl(options.redis);
-  const logger = lineLogger(io);
+  const logger = createLogger(io.stderr, options.logLevel);
   const handle = await startWorkers({
     redisUrl: url,
     prefix: redisPrefix(),
@@ -88,30 +91,35 @@ export async function workerCommand(
       .join(', ')}`,
   );
 
-  const health =
-    options.healthPort === undefined
-      ? undefined
-      : createServer((req, res) => {
-          if (req.method !== 'GET' || !/^\/(health|healthz|livez)?$/.test(req.url ?? '')) {
-            res.writeHead(404).end();
-            return;
-          }
-          handle.health().then(
-            (h) => {
-              res.writeHead(h.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
-              res.end(`${JSON.stringify(h)}\n`);
-            },
-            () => res.writeHead(503).end(),
-          );
-        });
-  if (health) {
-    await new Promise<void>((resolve, reject) => {
-      health.once('error', reject);
-      health.listen(options.healthPort, options.healthHost, resolve);
-    });
-    const address = health.address();
-    const port = typeof address === 'object' && address ? address.port : options.healthPort;
-    logger.info(`liveness on http://${options.healthHost}:${port}/health`);
+  const servers: Server[] = [];
+  if (options.healthPort !== undefined) {
+    servers.push(
+      await serve(
+        options.healthPort,
+        options.healthHost,
+        /^\/(health|healthz|livez)?$/,
+        async () => {
+          const h = await handle.health();
+          return {
+            status: h.status === 'ok' ? 200 : 503,
+            type: 'application/json',
+            body: `${JSON.stringify(h)}\n`,
+          };
+        },
+      ),
+    );
+    logger.info(`liveness on http://${options.healthHost}:${portOf(servers.at(-1)!)}/health`);
+  }
+  if (options.metricsPort !== undefined) {
+    servers.push(
+      await serve(options.metricsPort, options.healthHost, /^\/metrics$/, async () => {
+        const m = await handle.metrics();
+        return { status: 200, type: m.contentType, body: m.body };
+      }),
+    );
+    logger.info(
+      `Prometheus metrics on http://${options.healthHost}:${portOf(servers.at(-1)!)}/metrics`,
+    );
   }
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -124,7 +132,7 @@ export async function workerCommand(
   const now = () => process.exit(EXIT.usage);
   process.once('SIGTERM', now);
   process.once('SIGINT', now);
-  health?.close();
+  for (const server of servers) server.close();
   const { forced } = await handle.close(options.shutdownSeconds * 1000);
   logger.info(
     forced
@@ -135,21 +143,38 @@ export async function workerCommand(
   process.exit(EXIT.ok);
 }
 
+/** A small HTTP endpoint: GET on `path` answers from `answer`; anything else is 404. */
+async function serve(
+  port: number,
+  host: string,
+  path: RegExp,
+  answer: () => Promise<{ status: number; type: string; body: string }>,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || !path.test((req.url ?? '').split('?')[0]!)) {
+      res.writeHead(404).end();
+      return;
+    }
+    answer().then(
+      (a) => res.writeHead(a.status, { 'content-type': a.type }).end(a.body),
+      () => res.writeHead(503).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return server;
+}
+
+const portOf = (server: Server) => {
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : '?';
+};
+
 function scheduleText(p: Pipeline): string {
   const s = p.config.schedule;
   return s ? (s.every ? `every ${s.every}` : `cron ${s.cron} UTC`) : 'no schedule: backfills only';
-}
-
-/** Log lines on stderr: time, level, message, and fields as JSON (allow-listed by their callers). */
-function lineLogger(io: Io): DestinationLogger {
-  const line =
-    (level: string) =>
-    (message: string, fields?: Record<string, unknown>): void => {
-      io.stderr.write(
-        `${new Date().toISOString()} ${level} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`,
-      );
-    };
-  return { debug: () => {}, info: line('info'), warn: line('warn'), error: line('error') };
 }
 
 /** `scorebridge backfill`: asks the workers for a range, then follows it to the end. */

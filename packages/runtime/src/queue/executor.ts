@@ -51,6 +51,7 @@ import {
 } from '../run/stages.js';
 import { createRedisStateStore } from '../state/redis-store.js';
 import type { DeadLetter, RunRecord } from '../state/store.js';
+import { workerMetrics } from './metrics.js';
 import { checkRedis } from './redis-checks.js';
 import { type DataKey, sealer } from './sealed.js';
 import {
@@ -98,6 +99,8 @@ export interface WorkerHandle {
   /** Warnings from the start-up checks. */
   readonly warnings: readonly string[];
   readonly redisVersion: string;
+  /** Prometheus metrics in the text exposition format. */
+  metrics(): Promise<{ contentType: string; body: string }>;
   /** The BullMQ workers, for an application that embeds worker mode (and for tests). */
   readonly workers: readonly Worker[];
 }
@@ -268,6 +271,40 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
   };
   const flows = new FlowProducer(connection);
   flows.on('error', redisError);
+  const metrics = workerMetrics({
+    queueDepths: async () =>
+      (
+        await Promise.all(
+          workers.map(async (w) =>
+            Object.entries(
+              await queue(w.name).getJobCounts('waiting', 'active', 'delayed', 'failed'),
+            ).map(([state, count]) => ({ queue: w.name, state, count })),
+          ),
+        )
+      ).flat(),
+    cursorAges: async () => {
+      const out: { pipeline: string; destination: string; seconds: number }[] = [];
+      for (const p of options.pipelines)
+        for (const d of p.config.destinations) {
+          const cursor = await store.cursor(p.config.name, d.id);
+          if (cursor)
+            out.push({
+              pipeline: p.config.name,
+              destination: d.id,
+              seconds: (Date.now() - cursor.getTime()) / 1000,
+            });
+        }
+      return out;
+    },
+    apiUsage: () =>
+      [...destinations.entries()].flatMap(([id, d]) => {
+        const usage = (
+          d as { apiUsage?: () => { used: number; limit: number } | undefined }
+        ).apiUsage?.();
+        const [pipeline = '', destination = ''] = id.split('.');
+        return usage ? [{ pipeline, destination, ...usage }] : [];
+      }),
+  });
   const pipelines = new Map(options.pipelines.map((p) => [p.config.name, p]));
   const alerters = new Map<string, Alerter | undefined>();
   /** The pipeline's Slack alerter, when it has a channel. */
@@ -405,7 +442,11 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const streak = serverErrorStreak();
     const client = createToeflAccessClient({
       ...sourceClientOptions(p),
-      onEvent: (event) => streak.observe(event),
+      onEvent: (event) => {
+        streak.observe(event);
+        if (event.type === 'response')
+          metrics.response(name, event.status, event.durationMs, event.consecutiveServerErrors);
+      },
       ...options.client,
     });
     const buffers = new Map(config.destinations.map((d) => [d.id, [] as ScoreRecord[]]));
@@ -671,6 +712,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       failedSlices: fetchFailed.size,
       workers,
     };
+    metrics.run(name, outcome);
     await store.recordRun(name, {
       startedAt: outcome.startedAt,
       finishedAt: outcome.finishedAt,
@@ -796,6 +838,9 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     redisVersion: report.version,
     workers,
     health,
+    async metrics() {
+      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    },
     async close(budgetMs) {
       closing = true;
       clearInterval(watch);

@@ -1,0 +1,54 @@
+import { PassThrough } from 'node:stream';
+import { SourceError } from '@scorebridge/core';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from './logging.js';
+
+function capture(tty = false) {
+  const stream = Object.assign(new PassThrough(), { isTTY: tty });
+  let text = '';
+  stream.on('data', (c: Buffer) => {
+    text += c.toString();
+  });
+  return { stream, text: () => text };
+}
+
+describe('logs', () => {
+  it('are JSON lines whose errors and HTTP objects pass an allow-list', () => {
+    const out = capture();
+    const log = createLogger(out.stream, 'info');
+    // What an HTTP client error looks like: the request, with its headers, hangs off it.
+    const leaky = Object.assign(new Error('Request failed with status code 401'), {
+      config: { headers: { authcode: 'CANARY-AUTHCODE-91' } },
+      request: { _header: 'GET /scores HTTP/1.1\r\nauthcode: CANARY-AUTHCODE-91' },
+    });
+    log.error('fetch failed', {
+      error: leaky,
+      req: { method: 'GET', url: 'https://ets.example/scores?authcode=CANARY-AUTHCODE-91' },
+    });
+    log.warn('source', {
+      error: new SourceError('auth', 'ETS rejected the key', { status: 401, code: 'key-rejected' }),
+    });
+    log.debug('not shown at info');
+    const lines = out
+      .text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      level: 50,
+      msg: 'fetch failed',
+      error: { kind: 'internal', message: 'Request failed with status code 401' },
+      req: { method: 'GET', url: 'https://ets.example/scores' },
+    });
+    expect(lines[1].error).toMatchObject({ kind: 'auth', status: 401, code: 'key-rejected' });
+    expect(out.text()).not.toContain('CANARY-AUTHCODE');
+  });
+
+  it('are readable lines on a terminal', () => {
+    const out = capture(true);
+    createLogger(out.stream, 'debug').debug('worker started', { pipelines: 2 });
+    expect(out.text()).toMatch(/DEBUG.*worker started/);
+    expect(() => JSON.parse(out.text())).toThrow();
+  });
+});
