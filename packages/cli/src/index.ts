@@ -186,6 +186,11 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
       nonNegativeInteger,
     )
     .option(
+      '--dashboard <port>',
+      'serve a dashboard: Bull Board for the queues and a page of pipelines, cursors, runs, dead letters and open alerts (credentials: $SCOREBRIDGE_DASHBOARD_USER, $SCOREBRIDGE_DASHBOARD_PASSWORD)',
+      nonNegativeInteger,
+    )
+    .option(
       '--metrics-port <port>',
       'serve Prometheus metrics at GET /metrics: records fetched, delivered, unchanged, dead-lettered; source response times; queue depths; cursor ages; Salesforce API usage',
       nonNegativeInteger,

@@ -14,6 +14,7 @@ import {
   startWorkers,
 } from '@scorebridge/runtime';
 import { ADAPTERS } from '../adapters.js';
+import { dashboardCredentials, startDashboard } from '../dashboard.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
 import { RUN_EXIT } from './pipeline.js';
@@ -24,6 +25,7 @@ export interface WorkerCommandOptions {
   concurrency?: number;
   healthPort?: number;
   metricsPort?: number;
+  dashboard?: number;
   healthHost: string;
   shutdownSeconds: number;
   lockSeconds: number;
@@ -72,6 +74,7 @@ export async function workerCommand(
     names.set(p.config.name, p.file);
   }
   const keys = dataKeys();
+  const credentials = options.dashboard === undefined ? undefined : dashboardCredentials();
   const url = redisUrl(options.redis);
   const logger = createLogger(io.stderr, options.logLevel);
   const handle = await startWorkers({
@@ -109,6 +112,19 @@ export async function workerCommand(
       ),
     );
     logger.info(`liveness on http://${options.healthHost}:${portOf(servers.at(-1)!)}/health`);
+  }
+  if (options.dashboard !== undefined) {
+    servers.push(
+      await startDashboard({
+        port: options.dashboard,
+        host: options.healthHost,
+        queues: handle.queues,
+        store: handle.store,
+        pipelines,
+        credentials: credentials!,
+      }),
+    );
+    logger.info(`dashboard on http://${options.healthHost}:${portOf(servers.at(-1)!)}/`);
   }
   if (options.metricsPort !== undefined) {
     servers.push(

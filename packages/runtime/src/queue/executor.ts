@@ -50,7 +50,7 @@ import {
   settleIntent,
 } from '../run/stages.js';
 import { createRedisStateStore } from '../state/redis-store.js';
-import type { DeadLetter, RunRecord } from '../state/store.js';
+import type { DeadLetter, RunRecord, StateStore } from '../state/store.js';
 import { workerMetrics } from './metrics.js';
 import { checkRedis } from './redis-checks.js';
 import { type DataKey, sealer } from './sealed.js';
@@ -103,6 +103,10 @@ export interface WorkerHandle {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** The BullMQ workers, for an application that embeds worker mode (and for tests). */
   readonly workers: readonly Worker[];
+  /** The queues these workers take jobs from (for a dashboard). */
+  readonly queues: readonly Queue[];
+  /** The state store the workers use. */
+  readonly store: StateStore;
 }
 
 /** What the liveness endpoint reports. */
@@ -837,6 +841,8 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     warnings: report.warnings,
     redisVersion: report.version,
     workers,
+    queues: workers.map((w) => queue(w.name)),
+    store,
     health,
     async metrics() {
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };

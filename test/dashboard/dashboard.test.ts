@@ -1,0 +1,88 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type WorkerSetup, workerSetup } from '../worker/harness.js';
+
+/**
+ * The dashboard in a real browser: Debian's Chromium driven by playwright-core signs in, sees a
+ * pipeline on the ScoreBridge page and a failed job in Bull Board, and saves screenshots to
+ * test-artifacts/. (.ci/run installs Chromium when it is missing; nothing is installed here.)
+ */
+
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const ARTIFACTS = join(process.cwd(), 'test-artifacts');
+const USER = 'admissions-ops';
+const PASSWORD = 'CANARY-dashboard-password-7';
+
+let s: WorkerSetup | undefined;
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
+
+describe('the dashboard', () => {
+  it('signs in, shows a pipeline and a failed job, and refuses strangers', async () => {
+    if (!CHROMIUM) throw new Error('Chromium is not installed (Debian: apt-get install chromium)');
+    s = await workerSetup({
+      sandbox: { records: 120 },
+      env: { SCOREBRIDGE_DASHBOARD_USER: USER, SCOREBRIDGE_DASHBOARD_PASSWORD: PASSWORD },
+      destinationsYaml: `  - id: files
+    type: file
+    options:
+      directory: \${env:SB_OUT}
+      format: ndjson
+  - id: broken
+    type: file
+    options:
+      directory: /etc/hostname/drop
+      format: ndjson`,
+    });
+    s.env.SB_OUT = join(s.dir, 'files');
+    const worker = s.worker(['--dashboard', '0']);
+    await worker.started;
+    await expect.poll(() => /dashboard on http:\/\/[^:]+:(\d+)\//.test(worker.log())).toBe(true);
+    const port = Number(/dashboard on http:\/\/[^:]+:(\d+)\//.exec(worker.log())![1]);
+    const base = `http://127.0.0.1:${port}`;
+    const backfill = await s.backfill();
+    expect(backfill.code).toBe(4); // the broken destination failed
+
+    for (const path of ['/', '/queues', '/queues/api/queues'])
+      expect((await fetch(`${base}${path}`)).status).toBe(401);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    try {
+      const context = await browser.newContext({
+        httpCredentials: { username: USER, password: PASSWORD },
+        viewport: { width: 1280, height: 900 },
+      });
+      const page = await context.newPage();
+      await page.goto(`${base}/`);
+      const pipeline = page.locator('section[data-pipeline="test"]');
+      await expect.poll(() => pipeline.locator('h2').textContent()).toBe('test');
+      await expect.poll(() => pipeline.textContent()).toMatch(/broken.*file.*none yet/s);
+      await expect.poll(() => pipeline.textContent()).toMatch(/failed/);
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
+
+      await page.goto(`${base}/queues/queue/deliver.test.broken?status=failed`);
+      const failed = page.getByText(/failed: ENOTDIR/).first();
+      await failed.waitFor({ timeout: 20_000 });
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-failed-job.png'), fullPage: true });
+      expect(await page.content()).not.toContain(PASSWORD);
+    } finally {
+      await browser.close();
+    }
+  });
+});
