@@ -154,6 +154,29 @@ describe('Slack alerts', () => {
     expectClean(slack.all(), ['whsec_c2xhY2stdGVzdC1zZWNyZXQtZm9yLXdlYmhvb2tzISE=', hook.url]);
   });
 
+  it("a destination that refuses ScoreBridge's credentials", async () => {
+    const org = await startSalesforceEmulator({ clientId: 'app', clientSecret: 'the-right-one' });
+    cleanups.push(() => org.close());
+    const { slack, s } = await withSlack({
+      sandbox: { records: 20 },
+      env: { SF_SECRET: 'CANARY-ROTATED-SECRET', SF_URL: org.url },
+      destinationsYaml: `  - id: crm
+    type: salesforce
+    options:
+      loginUrl: \${env:SF_URL}
+      auth: { type: client-credentials, clientId: app, clientSecret: '\${env:SF_SECRET}' }
+      profile: eda`,
+    });
+    await s.run();
+    await s.run();
+    // Two failing runs, one message (its cursor fell behind too: an incident of its own).
+    expect(slack.posts.filter((p) => /credentials/.test(p.text)).map((p) => p.text)).toEqual([
+      expect.stringMatching(/test: crm refused ScoreBridge's credentials/),
+    ]);
+    expect(slack.all()).toMatch(/check the connected app/);
+    expectClean(slack.all(), ['CANARY-ROTATED-SECRET']);
+  });
+
   it('the Salesforce API allowance exhausted', async () => {
     const org = await startSalesforceEmulator({
       clientId: 'app',
