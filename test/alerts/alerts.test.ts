@@ -45,6 +45,14 @@ function personalData(s: Setup): string[] {
   return [...out];
 }
 
+/** A Salesforce destination on the emulator at $SF_URL, with client credentials from $SF_SECRET. */
+const salesforceYaml = (extra = '') => `  - id: crm
+    type: salesforce
+    options:
+      loginUrl: \${env:SF_URL}
+      auth: { type: client-credentials, clientId: app, clientSecret: '\${env:SF_SECRET}' }
+      profile: eda${extra}`;
+
 function expectClean(all: string, canaries: readonly string[]) {
   for (const c of canaries)
     expect(all.includes(c), `a Slack message holds ${c.slice(0, 4)}…`).toBe(false);
@@ -160,12 +168,7 @@ describe('Slack alerts', () => {
     const { slack, s } = await withSlack({
       sandbox: { records: 20 },
       env: { SF_SECRET: 'CANARY-ROTATED-SECRET', SF_URL: org.url },
-      destinationsYaml: `  - id: crm
-    type: salesforce
-    options:
-      loginUrl: \${env:SF_URL}
-      auth: { type: client-credentials, clientId: app, clientSecret: '\${env:SF_SECRET}' }
-      profile: eda`,
+      destinationsYaml: salesforceYaml(),
     });
     await s.run();
     await s.run();
@@ -184,20 +187,12 @@ describe('Slack alerts', () => {
     });
     cleanups.push(() => org.close());
     org.usage.used = org.usage.limit;
-    const { slack } = await withSlack({
+    const { slack, s } = await withSlack({
       sandbox: { records: 20 },
       env: { SF_SECRET: 'CANARY-SF-SECRET', SF_URL: org.url },
-      destinationsYaml: `  - id: crm
-    type: salesforce
-    options:
-      loginUrl: \${env:SF_URL}
-      auth: { type: client-credentials, clientId: app, clientSecret: '\${env:SF_SECRET}' }
-      profile: eda
-      matching: { onUnmatched: create }`,
-    }).then(async (x) => {
-      await x.s.run();
-      return x;
+      destinationsYaml: salesforceYaml('\n      matching: { onUnmatched: create }'),
     });
+    await s.run();
     expect(slack.posts[0]!.text).toMatch(/Salesforce API allowance exhausted for crm/);
     expect(slack.all()).toMatch(/Deliveries pause and resume by themselves/);
     expectClean(slack.all(), ['CANARY-SF-SECRET']);
