@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { EXPIRED_KEY, PENDING_ACCOUNT_KEY } from '@scorebridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../adapters/webhook/src/receiver.test-helpers.js';
@@ -11,6 +13,7 @@ import { startSlackReceiver } from '../slack/receiver.js';
  * secret or a test taker's data.
  */
 
+const BIN = fileURLToPath(new URL('../../packages/cli/bin/scorebridge.js', import.meta.url));
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -71,6 +74,15 @@ describe('Slack alerts', () => {
     );
     expect(slack.all()).toContain('Generate a new key in TOEFL Access → Integrations');
     expect(slack.all()).toContain('<!subteam^S0ADMISSIONS>');
+    // `scorebridge status` shows the open incident.
+    const status = spawnSync(
+      process.execPath,
+      [BIN, 'status', s.pipelineFile, '--state-dir', s.stateDir],
+      { env: s.env, encoding: 'utf8' },
+    );
+    expect(status.stdout).toMatch(
+      /Open alerts:\n {2}TOEFL Access rejected the API key \(expired or wrong\) \(source:key-rejected, since /,
+    );
     s.env.SB_KEY = good;
     const fixed = await s.run();
     expect(fixed.ok).toBe(true);

@@ -287,6 +287,13 @@ async function status(
   }
   const source = letters.filter((l) => l.destination === '*').length;
   if (source > 0) out.push(`source: ${source} unreadable record(s) as dead letters`);
+  const incidents = Object.entries(await store.incidents(name));
+  if (incidents.length > 0)
+    out.push(
+      '',
+      'Open alerts:',
+      ...incidents.map(([key, i]) => `  ${i.title} (${key}, since ${i.openedAt})`),
+    );
   const runs = await store.runs(name, 5);
   out.push('', runs.length > 0 ? 'Last runs:' : 'No runs yet.');
   for (const r of runs) {
