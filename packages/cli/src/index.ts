@@ -197,7 +197,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     )
     .option(
       '--health-host <host>',
-      'the address the liveness and metrics endpoints listen on',
+      'the address the liveness, metrics and dashboard endpoints listen on',
       '0.0.0.0',
     )
     .addOption(
@@ -232,6 +232,11 @@ Environment:
                             to rotate, put the new key first: k2:…,k1:…
   SCOREBRIDGE_REDIS_URL     instead of --redis
   SCOREBRIDGE_REDIS_PREFIX  key prefix, hash-tagged for Redis Cluster (default {scorebridge})
+  SCOREBRIDGE_DASHBOARD_USER, SCOREBRIDGE_DASHBOARD_PASSWORD
+                            the dashboard's sign-in (required with --dashboard)
+
+Slack alerts (notifications.slack in a pipeline) come from workers as from runs: see
+docs/operations.md for every alert and what to do.
 
 Redis must be 6.2 or newer with maxmemory-policy noeviction (checked at start) and should keep
 an append-only file. Examples:
