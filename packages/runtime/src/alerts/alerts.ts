@@ -14,6 +14,8 @@ export interface Alert {
 
 /** Sends alerts for one pipeline: one message per incident, a follow-up when it clears. */
 export interface Alerter {
+  /** The pipeline's alert settings (thresholds, cool-down). */
+  readonly settings: AlertSettings;
   /** Opens an incident (a message) unless it is open already; after the cool-down, reminds. */
   open(alert: Alert): Promise<void>;
   /** Closes every open incident whose key starts with `prefix` (a "resolved" message each). */
@@ -31,7 +33,7 @@ export interface AlertSettings {
 }
 
 /** The pipeline's alert settings, or undefined when it has no Slack channel. */
-export function alertSettings(pipeline: Pipeline): AlertSettings | undefined {
+function alertSettings(pipeline: Pipeline): AlertSettings | undefined {
   const slack = pipeline.config.notifications?.slack;
   if (!slack) return undefined;
   return {
@@ -44,33 +46,34 @@ export function alertSettings(pipeline: Pipeline): AlertSettings | undefined {
   };
 }
 
-/** An alerter that posts to the pipeline's Slack channel, remembering incidents in the store. */
-export function createAlerter(options: {
-  pipeline: string;
-  store: StateStore;
-  settings: AlertSettings;
-  logger?: DestinationLogger;
-  now?: () => Date;
-}): Alerter {
-  const { pipeline, store, settings } = options;
+/**
+ * The pipeline's alerter, posting to its Slack channel and remembering incidents in the store;
+ * undefined when the pipeline has no channel (`notifications.slack`).
+ */
+export function pipelineAlerter(
+  source: Pipeline,
+  store: StateStore,
+  logger?: DestinationLogger,
+): Alerter | undefined {
+  const settings = alertSettings(source);
+  if (!settings) return undefined;
+  const pipeline = source.config.name;
   const channel = slackChannel(settings.webhookUrl);
-  const now = options.now ?? (() => new Date());
   const send = async (message: SlackMessage) => {
     try {
       await channel.send(message);
       return true;
     } catch (error) {
       // Alerting must never stop a run; the failure is logged (it never holds the URL).
-      options.logger?.warn(
-        `${pipeline}: a Slack alert could not be sent: ${(error as Error).message}`,
-      );
+      logger?.warn(`${pipeline}: a Slack alert could not be sent: ${(error as Error).message}`);
       return false;
     }
   };
   return {
+    settings,
     async open(alert) {
       const open = (await store.incidents(pipeline))[alert.key];
-      const at = now();
+      const at = new Date();
       if (open && at.getTime() - Date.parse(open.notifiedAt) < settings.cooldownMinutes * 60_000)
         return;
       const sent = await send(
@@ -298,12 +301,8 @@ export interface RunFacts {
 }
 
 /** Alerts that depend on a whole run: 500s in a row, dead letters, stale cursors, the key's age. */
-export async function alertAfterRun(
-  alerter: Alerter,
-  store: StateStore,
-  settings: AlertSettings,
-  facts: RunFacts,
-) {
+export async function alertAfterRun(alerter: Alerter, store: StateStore, facts: RunFacts) {
+  const { settings } = alerter;
   const { config } = facts.pipeline;
   const name = config.name;
   if (facts.consecutive500s >= settings.consecutive500s)

@@ -25,11 +25,9 @@ import {
   Worker,
 } from 'bullmq';
 import {
-  type Alerter,
   alertAfterRun,
-  alertSettings,
-  createAlerter,
   destinationAlert,
+  pipelineAlerter,
   serverErrorStreak,
   sourceAlert,
   stalledWorkerAlert,
@@ -310,18 +308,11 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       }),
   });
   const pipelines = new Map(options.pipelines.map((p) => [p.config.name, p]));
-  const alerters = new Map<string, Alerter | undefined>();
+  const alerters = new Map(
+    options.pipelines.map((p) => [p.config.name, pipelineAlerter(p, store, log)]),
+  );
   /** The pipeline's Slack alerter, when it has a channel. */
-  const alerterOf = (p: Pipeline) => {
-    if (!alerters.has(p.config.name)) {
-      const settings = alertSettings(p);
-      alerters.set(
-        p.config.name,
-        settings && createAlerter({ pipeline: p.config.name, store, settings, logger: log }),
-      );
-    }
-    return alerters.get(p.config.name);
-  };
+  const alerterOf = (p: Pipeline) => alerters.get(p.config.name);
   const pipelineOf = (name: string) => {
     const p = pipelines.get(name);
     if (!p)
@@ -726,9 +717,8 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       destinations,
     });
     const alerter = alerterOf(p);
-    const settings = alertSettings(p);
-    if (alerter && settings)
-      await alertAfterRun(alerter, store, settings, {
+    if (alerter)
+      await alertAfterRun(alerter, store, {
         pipeline: p,
         consecutive500s: serverErrors,
         sourceOk: fetchFailed.size === 0,

@@ -17,9 +17,8 @@ import {
 } from '@scorebridge/core';
 import {
   alertAfterRun,
-  alertSettings,
-  createAlerter,
   destinationAlert,
+  pipelineAlerter,
   serverErrorStreak,
   sourceAlert,
 } from '../alerts/alerts.js';
@@ -133,8 +132,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const dryRun = options.dryRun ?? false;
   const release = dryRun ? async () => {} : await store.lock(name);
   const logger = options.logger ?? silent;
-  const settings = dryRun ? undefined : alertSettings(pipeline);
-  const alerter = settings && createAlerter({ pipeline: name, store, settings, logger });
+  const alerter = dryRun ? undefined : pipelineAlerter(pipeline, store, logger);
   const targets: Target[] = [];
   try {
     for (const d of config.destinations) {
@@ -342,12 +340,12 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
 
     async function finish(result: RunSummary): Promise<RunSummary> {
       for (const t of targets) if (t.cursor) t.summary.cursor = t.cursor.toISOString();
-      if (alerter && settings) {
+      if (alerter) {
         if (!result.sourceFailed && result.window) await alerter.resolve('source:');
         for (const t of targets)
           if (!t.summary.failed && t.summary.delivered > 0)
             await alerter.resolve(`destination:${t.config.id}`);
-        await alertAfterRun(alerter, store, settings, {
+        await alertAfterRun(alerter, store, {
           pipeline,
           consecutive500s: streak.longest,
           sourceOk: !result.sourceFailed,
