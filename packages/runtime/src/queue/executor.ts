@@ -42,6 +42,7 @@ import {
   intentOf,
   letter,
   letterId,
+  MAX_ROUTINE_PAUSE_SECONDS,
   parseDeadLetters,
   passes,
   planWindow,
@@ -212,8 +213,6 @@ const RELEASE_SLOT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis
 
 const DAY_S = 86_400;
 const HEALTH_DEADLINE_MS = 2000;
-/** A destination's pause shorter than this is routine (a 429 with a short Retry-After): no alert. */
-const MAX_QUIET_PAUSE_SECONDS = 300;
 const WORKER_NAME = `${hostname()}:${process.pid}`;
 
 /**
@@ -529,7 +528,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         inflateRawSync(Buffer.from(seal.open(job.data.sealed, job.id!), 'base64')).toString('utf8'),
       ) as ScoreRecord[];
       const hashes = records.map((r) => r.contentHash);
-      const runId = job.id!.slice(0, job.id!.indexOf('.d.'));
+      const { runId } = parseJobId(job.id!)!;
       // One job per record per run: overlapping slices and retried fetches stage copies.
       const mine = (await redis.eval(
         CLAIM,
@@ -589,7 +588,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
           await worker?.rateLimit(asked * 1000);
           await store.clearIntent(name, d.id, batch.id);
           const alert = destinationAlert(d, failure);
-          if (alert && asked > MAX_QUIET_PAUSE_SECONDS) await alerterOf(p)?.open(alert);
+          if (alert && asked > MAX_ROUTINE_PAUSE_SECONDS) await alerterOf(p)?.open(alert);
           throw Worker.RateLimitError();
         }
         const last = !isRetryable(failure.kind) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -631,7 +630,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const fetchFailed = new Set<number>();
     const deliveryFailed = new Map<string, Set<number>>();
     for (const key of Object.keys(failures)) {
-      const what = parseJobId(key.slice(key.lastIndexOf(':') + 1));
+      const what = parseJobId(key);
       if (what?.kind === 'fetch') fetchFailed.add(what.index);
       else if (what?.kind === 'deliver') {
         const set = deliveryFailed.get(what.destination) ?? new Set<number>();
@@ -648,7 +647,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       p.config.destinations.map((d) => [d.id, { delivered: 0, unchanged: 0, deadLettered: 0 }]),
     );
     for (const [key, value] of Object.entries(values)) {
-      const what = parseJobId(key.slice(key.lastIndexOf(':') + 1));
+      const what = parseJobId(key);
       if (what?.kind === 'fetch') {
         const v = value as FetchResult;
         fetched += v.fetched;

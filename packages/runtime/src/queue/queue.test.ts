@@ -88,12 +88,24 @@ describe('Redis start-up checks', () => {
   });
 
   it('reads job ids back: which slice a fetch was, which destination and slice a delivery was', () => {
-    expect(parseJobId('uni.0a1b2c3d4e5f.fetch.3')).toEqual({ kind: 'fetch', index: 3 });
+    expect(parseJobId('uni.0a1b2c3d4e5f.fetch.3')).toEqual({
+      kind: 'fetch',
+      runId: 'uni.0a1b2c3d4e5f',
+      index: 3,
+    });
     expect(parseJobId('uni.0a1b2c3d4e5f.d.slate-main.12.9f8e7d')).toEqual({
       kind: 'deliver',
+      runId: 'uni.0a1b2c3d4e5f',
       destination: 'slate-main',
       index: 12,
     });
     expect(parseJobId('uni.0a1b2c3d4e5f.commit')).toBeUndefined();
+    // A child's key, as a parent lists its children.
+    expect(parseJobId('{scorebridge}:bull:deliver.uni.crm:uni.0a1b2c3d4e5f.d.crm.2.ab')).toEqual({
+      kind: 'deliver',
+      runId: 'uni.0a1b2c3d4e5f',
+      destination: 'crm',
+      index: 2,
+    });
   });
 });

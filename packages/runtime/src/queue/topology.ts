@@ -49,17 +49,25 @@ export const runIdOf = (pipeline: string, jobId: string) =>
 /** The id of a run's commit job (the parent of its flow). */
 export const commitJobId = (runId: string) => `${runId}.commit`;
 
-/** Job ids in a run: `<run>.fetch.<slice>` and `<run>.d.<destination>.<slice>.<batch id>`. */
+/**
+ * Job ids in a run: `<run>.fetch.<slice>` and `<run>.d.<destination>.<slice>.<batch id>`; a
+ * child's key (`<prefix>:<queue>:<job id>`, as a parent lists it) is read the same way.
+ */
 export function parseJobId(
-  jobId: string,
+  idOrKey: string,
 ):
-  | { kind: 'fetch'; index: number }
-  | { kind: 'deliver'; destination: string; index: number }
+  | { kind: 'fetch'; runId: string; index: number }
+  | { kind: 'deliver'; runId: string; destination: string; index: number }
   | undefined {
-  const parts = jobId.split('.');
-  const fetch = parts.at(-2) === 'fetch';
-  if (fetch) return { kind: 'fetch', index: Number(parts.at(-1)) };
+  const parts = idOrKey.slice(idOrKey.lastIndexOf(':') + 1).split('.');
+  if (parts.at(-2) === 'fetch')
+    return { kind: 'fetch', runId: parts.slice(0, -2).join('.'), index: Number(parts.at(-1)) };
   if (parts.at(-4) === 'd')
-    return { kind: 'deliver', destination: parts.at(-3)!, index: Number(parts.at(-2)) };
+    return {
+      kind: 'deliver',
+      runId: parts.slice(0, -4).join('.'),
+      destination: parts.at(-3)!,
+      index: Number(parts.at(-2)),
+    };
   return undefined;
 }

@@ -29,6 +29,7 @@ import {
   batchOf,
   deliverAndSettle,
   intentOf,
+  MAX_ROUTINE_PAUSE_SECONDS,
   parseDeadLetters,
   passes,
   planWindow,
@@ -114,9 +115,6 @@ interface Target {
   cursor: Date | undefined;
   buffer: ScoreRecord[];
 }
-
-/** A destination asking to wait longer than this is left for the next run. */
-const MAX_RETRY_AFTER_SECONDS = 300;
 
 /**
  * Runs a pipeline once, inline: plan the window from the destinations' cursors → fetch slices →
@@ -310,7 +308,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
             !isRetryable(failure.kind) ||
             attempt > retries ||
             options.signal?.aborted ||
-            (asked !== undefined && asked > MAX_RETRY_AFTER_SECONDS)
+            (asked !== undefined && asked > MAX_ROUTINE_PAUSE_SECONDS)
           ) {
             // The intent stays: if the batch landed after all, the next run will find out.
             t.summary.failed = failure;

@@ -18,6 +18,12 @@ import type { DeadLetter, DeliveryIntent, StateStore } from '../state/store.js';
 const DAY = 86_400_000;
 
 /**
+ * A destination asking to wait longer than this (Retry-After) is past routine: a run leaves it
+ * for the next run, and it is worth an alert.
+ */
+export const MAX_ROUTINE_PAUSE_SECONDS = 300;
+
+/**
  * The window to fetch: a backfill's range, or from the earliest cursor (less the overlap) to now;
  * a destination without a cursor starts at `firstRunStart` (or two years back).
  */
