@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { prng } from '@scorebridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { groundTruth, storedVersions } from '../pipeline/harness.js';
@@ -95,6 +97,18 @@ describe('scorebridge worker', () => {
     });
     expect(prefix.code).toBe(2);
     expect(prefix.stderr).toMatch(/SCOREBRIDGE_REDIS_PREFIX must start with a hash tag/);
+  });
+
+  it('a backfill of a pipeline no worker has is refused, with the reason', async () => {
+    s = await workerSetup({ sandbox: { records: 20 } });
+    await s.worker().started;
+    const other = join(s.dir, 'other.yaml');
+    writeFileSync(other, readFileSync(s.pipelineFile, 'utf8').replace('name: test', 'name: other'));
+    const result = await s.cli(['backfill', other, '--from', FROM]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /the workers refused the backfill: this worker has no pipeline "other": start every worker with the same pipeline files/,
+    );
   });
 
   it('kill -9 of workers at random points, again and again: nothing lost, nothing duplicated', async () => {

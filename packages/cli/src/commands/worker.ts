@@ -208,7 +208,7 @@ export async function backfillCommand(
   redis.on('error', () => undefined);
   const control = queueControl(redis, redisPrefix());
   try {
-    const { runId } = await control.enqueueBackfill(name, from, to);
+    const { runId, jobId } = await control.enqueueBackfill(name, from, to);
     await write(
       io.stdout,
       `backfill ${runId} queued: ${name}, ${from.toISOString()} to ${to.toISOString()}\n`,
@@ -234,7 +234,7 @@ export async function backfillCommand(
         return RUN_EXIT.destinationFailed;
       }
       if (p.state === 'queued') {
-        const reason = await control.runJobFailure(name, runId);
+        const reason = await control.runJobFailure(jobId);
         if (reason) throw new ConfigError(`the workers refused the backfill: ${reason}`);
         if (!hinted && Date.now() - started > 30_000) {
           hinted = true;

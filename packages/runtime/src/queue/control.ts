@@ -21,7 +21,11 @@ export function queueControl(redis: Redis, prefix: string) {
 
   return {
     /** Asks the workers for a backfill of [from, to]; it waits for a run in flight to finish. */
-    async enqueueBackfill(pipeline: string, from: Date, to: Date): Promise<{ runId: string }> {
+    async enqueueBackfill(
+      pipeline: string,
+      from: Date,
+      to: Date,
+    ): Promise<{ runId: string; jobId: string }> {
       const jobId = `backfill.${pipeline}.${Date.now()}.${randomBytes(4).toString('hex')}`;
       await run.add(
         'run',
@@ -33,7 +37,7 @@ export function queueControl(redis: Redis, prefix: string) {
         } satisfies RunJobData,
         { jobId, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
       );
-      return { runId: runIdOf(pipeline, jobId) };
+      return { runId: runIdOf(pipeline, jobId), jobId };
     },
 
     /** Where a run stands. */
@@ -52,12 +56,10 @@ export function queueControl(redis: Redis, prefix: string) {
       return { state: 'running', done, failed, total };
     },
 
-    /** Why a run job failed, when it did (e.g. no worker knows the pipeline). */
-    async runJobFailure(pipeline: string, runId: string): Promise<string | undefined> {
-      for (const job of await run.getFailed(0, 100)) {
-        if (job.id && runIdOf(pipeline, job.id) === runId) return job.failedReason;
-      }
-      return undefined;
+    /** Why the run job `jobId` failed, when it did (e.g. no worker knows the pipeline). */
+    async runJobFailure(jobId: string): Promise<string | undefined> {
+      const job = await run.getJob(jobId);
+      return job && (await job.isFailed()) ? job.failedReason : undefined;
     },
 
     /** Jobs per queue and state, for `status`. */
