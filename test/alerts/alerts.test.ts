@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { EXPIRED_KEY, PENDING_ACCOUNT_KEY } from '@scorebridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -237,6 +238,35 @@ describe('Slack alerts', () => {
     const texts = slack.posts.map((p) => p.text).join('\n');
     expect(texts).toMatch(/files has received nothing new for more than 24 hours/);
     expect(texts).toMatch(/refused access \(HTTP 403\)/);
+  });
+
+  it('a run whose Slack is unreachable still ends, and logs why (without the URL) as JSON lines', async () => {
+    const { slack, s } = await withSlack({ sandbox: { records: 20 } });
+    await slack.close();
+    s.env.SB_KEY = EXPIRED_KEY;
+    // Asynchronously: the sandbox answers from this process.
+    const child = spawn(process.execPath, [BIN, 'run', s.pipelineFile, '--state-dir', s.stateDir], {
+      env: s.env,
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const [status] = (await once(child, 'exit')) as [number];
+    const result = { status, stderr };
+    expect(result.status).toBe(3);
+    const logged = result.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: expect.stringMatching(/a Slack alert could not be sent: Slack could not be reached/),
+      }),
+    );
+    expect(result.stderr).not.toContain('CANARY-SLACK-PATH');
+    expect(result.stderr).not.toContain(EXPIRED_KEY);
   });
 
   it('paces messages to about one a second, honours a 429, and keeps within Block Kit limits', async () => {

@@ -22,7 +22,7 @@ import {
 import { sandboxCommand } from './commands/sandbox.js';
 import { backfillCommand, workerCommand } from './commands/worker.js';
 import { EXIT, type Io, processIo } from './io.js';
-import { LOG_LEVELS } from './logging.js';
+import { LOG_LEVELS, type LogLevel } from './logging.js';
 
 const VERSION = '0.1.0';
 
@@ -93,6 +93,13 @@ Examples:
     new Option('--state-dir <dir>', 'where cursors, ledgers and dead letters are kept').default(
       DEFAULT_STATE_DIR,
     );
+  const logLevel = (fallback: LogLevel) =>
+    new Option(
+      '--log-level <level>',
+      'the least important log lines shown (JSON lines on stderr; readable on a terminal)',
+    )
+      .choices(LOG_LEVELS)
+      .default(fallback);
   const redisOption = () =>
     new Option(
       '--redis <url>',
@@ -113,6 +120,7 @@ Examples:
     .option('--dry-run', 'show what would be delivered where; deliver and write nothing', false)
     .addOption(stateDir())
     .addOption(redisOption())
+    .addOption(logLevel('warn'))
     .addHelpText(
       'after',
       `
@@ -200,11 +208,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
       'the address the liveness, metrics and dashboard endpoints listen on',
       '0.0.0.0',
     )
-    .addOption(
-      new Option('--log-level <level>', 'the least important log lines shown')
-        .choices(LOG_LEVELS)
-        .default('info'),
-    )
+    .addOption(logLevel('info'))
     .option(
       '--shutdown-seconds <s>',
       'on SIGTERM/SIGINT, how long to let jobs in hand finish',
@@ -291,6 +295,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .option('--id <id...>', 'only these dead letters (default: all)')
     .addOption(stateDir())
     .addOption(redisOption())
+    .addOption(logLevel('warn'))
     .action(async (file: string, options) => {
       status.code = await dlqReplayCommand(file, options, io);
     });

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import {
   ConfigError,
   createToeflAccessClient,
+  type DestinationLogger,
   formatEtsDate,
   parseIsoInput,
   serializeError,
@@ -27,6 +28,7 @@ import {
 
 import { ADAPTERS } from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';
+import { createLogger, type LogLevel } from '../logging.js';
 
 /** Where state lives unless `--state-dir` says otherwise. */
 export const DEFAULT_STATE_DIR = '.scorebridge/state';
@@ -42,6 +44,8 @@ const loadForState = (file: string) => loadPipeline(file, { adapters: ADAPTERS, 
 export interface StateOptions {
   stateDir: string;
   redis?: string;
+  /** For commands that run a pipeline: the least important log lines shown. @default 'warn' */
+  logLevel?: LogLevel;
 }
 
 /** Opens the state store the options name; `where` says where it is, without credentials. */
@@ -94,6 +98,7 @@ export async function runCommand(
       to,
       dryRun: options.dryRun,
       onEvent: (event) => progress.on(event),
+      logger: createLogger(io.stderr, options.logLevel ?? 'warn'),
       client: extra.client,
       now: extra.now,
     }),
@@ -367,7 +372,10 @@ export async function dlqReplayCommand(
   extra: { client?: Parameters<typeof runPipeline>[0]['client'] } = {},
 ): Promise<number> {
   const pipeline = load(file);
-  return withStore(options, (store) => replay(pipeline, store, options.id, io, extra.client));
+  const logger = createLogger(io.stderr, options.logLevel ?? 'warn');
+  return withStore(options, (store) =>
+    replay(pipeline, store, options.id, io, logger, extra.client),
+  );
 }
 
 async function replay(
@@ -375,6 +383,7 @@ async function replay(
   store: StateStore,
   ids: string[] | undefined,
   io: Io,
+  logger: DestinationLogger,
   client: Parameters<typeof runPipeline>[0]['client'],
 ): Promise<number> {
   const options = { id: ids };
@@ -402,6 +411,7 @@ async function replay(
               destinations: new Set([group.destination]),
               recordKeys: new Set(group.letters.map((l) => l.recordKey!)),
             },
+      logger,
       client: extra.client,
     });
     const done = group.letters.filter((l) =>
