@@ -2,6 +2,7 @@ import {
   type DeliveryBatch,
   type Destination,
   type DestinationAdapter,
+  type DestinationContext,
   DestinationError,
   ERROR_KINDS,
   type ErrorKind,
@@ -10,6 +11,7 @@ import {
   parseAll,
   type ScoreRecord,
   serializeError,
+  silentLogger,
 } from '@scorebridge/core';
 import { SandboxData, sandboxLayout1600 } from '@scorebridge/sandbox';
 import { describe, expect, it } from 'vitest';
@@ -39,7 +41,14 @@ export interface ContractSubject<O> {
   readonly secrets?: readonly string[];
 }
 
-const logger = { debug() {}, info() {}, warn() {}, error() {} };
+/** The context a test creates a destination with: a pipeline name, the id, a silent logger. */
+export function testContext(
+  destinationId: string,
+  pipeline = 'unit',
+  logger = silentLogger,
+): DestinationContext {
+  return { pipeline, destinationId, logger };
+}
 
 /** Realistic records from the sandbox's synthetic data (ScoreLink lines, parsed). */
 export async function sampleRecords(count: number, seed = 1): Promise<ScoreRecord[]> {
@@ -87,11 +96,7 @@ export function runDestinationContract<O>(name: string, subject: ContractSubject
     const o = options ?? (await subject.options());
     const parsed = subject.adapter.optionsSchema.parse(o) as O;
     return {
-      destination: subject.adapter.create(parsed, {
-        pipeline: 'contract',
-        destinationId: name,
-        logger,
-      }),
+      destination: subject.adapter.create(parsed, testContext(name, 'contract')),
       options: o,
     };
   };

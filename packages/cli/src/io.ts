@@ -1,19 +1,23 @@
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { type Clock, systemClock } from '@scorebridge/runtime';
 
-/** The streams a command writes to; tests pass their own. */
+/** The streams a command writes to, and the clock it reads "now" from; tests pass their own. */
 export interface Io {
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly stdin: NodeJS.ReadableStream;
+  /** Where a run's window ends and what "the last 24 hours" means. */
+  readonly clock: Clock;
 }
 
-/** The process's own streams. */
+/** The process's own streams and the system clock. */
 export const processIo: Io = {
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,
+  clock: systemClock,
 };
 
 /** Writes and waits for the stream to drain when its buffer is full (large outputs stay in constant memory). */

@@ -40,6 +40,14 @@ export interface DestinationLogger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
+/** A logger that drops everything: the default where no logger is given, and for tests. */
+export const silentLogger: DestinationLogger = Object.freeze({
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+});
+
 /** What the runtime gives a destination when it creates it. */
 export interface DestinationContext {
   /** The pipeline's name. */

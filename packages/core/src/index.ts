@@ -7,7 +7,7 @@ export type {
   DestinationLogger,
   RecordOutcome,
 } from './destination.js';
-export { defineAdapter, outcomesInOrder, splitForScoreLink } from './destination.js';
+export { defineAdapter, outcomesInOrder, silentLogger, splitForScoreLink } from './destination.js';
 export {
   ConfigError,
   DestinationError,

@@ -13,7 +13,7 @@ export async function demoCommand(
   io: Io,
 ): Promise<number> {
   // The sandbox's clock is pinned to the start of today, so every run today sees the same data.
-  const today = new Date(new Date().toISOString().slice(0, 10));
+  const today = new Date(io.clock().toISOString().slice(0, 10));
   const sandbox = await startSandbox({ seed: 7, records: options.records, days: 365, now: today });
   const env = { SCOREBRIDGE_DEMO_URL: sandbox.scoresUrl, SCOREBRIDGE_DEMO_KEY: sandbox.authcode };
   const saved = {

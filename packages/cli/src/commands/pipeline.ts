@@ -7,6 +7,7 @@ import {
   formatEtsDate,
   parseIsoInput,
   serializeError,
+  silentLogger,
 } from '@scorebridge/core';
 import {
   createFileStateStore,
@@ -83,7 +84,7 @@ export async function runCommand(
   file: string,
   options: { from?: string; to?: string; dryRun?: boolean } & StateOptions,
   io: Io,
-  extra: { client?: Parameters<typeof runPipeline>[0]['client']; now?: Date } = {},
+  extra: { client?: Parameters<typeof runPipeline>[0]['client'] } = {},
 ): Promise<number> {
   const pipeline = load(file);
   const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
@@ -100,7 +101,7 @@ export async function runCommand(
       onEvent: (event) => progress.on(event),
       logger: createLogger(io.stderr, options.logLevel ?? 'warn'),
       client: extra.client,
-      now: extra.now,
+      now: io.clock(),
     }),
   );
   progress.done();
@@ -221,7 +222,7 @@ export async function validateCommand(
 export async function checkCommand(file: string, io: Io): Promise<number> {
   const pipeline = load(file);
   let failed = 0;
-  const to = new Date();
+  const to = io.clock();
   const from = new Date(to.getTime() - 86_400_000);
   try {
     const client = createToeflAccessClient({
@@ -244,7 +245,7 @@ export async function checkCommand(file: string, io: Io): Promise<number> {
     const destination = adapter.create(d.options, {
       pipeline: pipeline.config.name,
       destinationId: d.id,
-      logger: quiet,
+      logger: silentLogger,
     });
     try {
       await destination.check();
@@ -413,6 +414,7 @@ async function replay(
             },
       logger,
       client: extra.client,
+      now: io.clock(),
     });
     const done = group.letters.filter((l) =>
       l.destination === '*'
@@ -459,14 +461,12 @@ function groupByWindowAndTarget(letters: readonly DeadLetter[]) {
 
 /** `scorebridge schema`: the JSON Schema of pipeline files. */
 export async function schemaCommand(options: { output?: string }, io: Io): Promise<number> {
-  const text = `${JSON.stringify({ $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'ScoreBridge pipeline', ...pipelineJsonSchema(ADAPTERS) }, null, 2)}\n`;
+  const text = `${JSON.stringify(pipelineJsonSchema(ADAPTERS), null, 2)}\n`;
   if (options.output) {
     writeFileSync(options.output, text);
     await write(io.stderr, `scorebridge: wrote ${options.output}\n`);
   } else await write(io.stdout, text);
   return EXIT.ok;
 }
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 export type { Pipeline };

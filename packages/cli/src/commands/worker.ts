@@ -142,6 +142,7 @@ export async function workerCommand(
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  const stopping = performance.now();
   logger.info(
     `${signal}: finishing the jobs in hand (at most ${options.shutdownSeconds} s; a second signal stops at once)`,
   );
@@ -154,6 +155,7 @@ export async function workerCommand(
     forced
       ? 'stopped with jobs unfinished: another worker (or this one, restarted) takes them over once their locks lapse'
       : 'stopped',
+    { tookMs: Math.round(performance.now() - stopping) },
   );
   // Work let go of may still hold sockets open (a request that hangs): the budget is a promise.
   process.exit(EXIT.ok);
@@ -202,7 +204,7 @@ export async function backfillCommand(
   const pipeline = loadPipeline(file, { adapters: ADAPTERS, lenient: true });
   const name = pipeline.config.name;
   const from = parseIsoInput(options.from, '--from');
-  const to = options.to ? parseIsoInput(options.to, '--to') : new Date();
+  const to = options.to ? parseIsoInput(options.to, '--to') : io.clock();
   if (!(from < to)) throw new ConfigError('--from must be before --to');
   const redis = await connectRedis(redisUrl(options.redis));
   redis.on('error', () => undefined);

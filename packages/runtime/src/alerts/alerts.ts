@@ -1,4 +1,5 @@
 import type { DestinationLogger, SerializedError, SourceEvent } from '@scorebridge/core';
+import { type Clock, systemClock } from '../clock.js';
 import type { Pipeline } from '../config/load.js';
 import type { DeadLetter, StateStore } from '../state/store.js';
 import { type Block, type SlackMessage, slackChannel } from './slack.js';
@@ -48,12 +49,14 @@ function alertSettings(pipeline: Pipeline): AlertSettings | undefined {
 
 /**
  * The pipeline's alerter, posting to its Slack channel and remembering incidents in the store;
- * undefined when the pipeline has no channel (`notifications.slack`).
+ * undefined when the pipeline has no channel (`notifications.slack`). `clock` dates incidents and
+ * measures the cool-down.
  */
 export function pipelineAlerter(
   source: Pipeline,
   store: StateStore,
   logger?: DestinationLogger,
+  clock: Clock = systemClock,
 ): Alerter | undefined {
   const settings = alertSettings(source);
   if (!settings) return undefined;
@@ -73,7 +76,7 @@ export function pipelineAlerter(
     settings,
     async open(alert) {
       const open = (await store.incidents(pipeline))[alert.key];
-      const at = new Date();
+      const at = clock();
       if (open && at.getTime() - Date.parse(open.notifiedAt) < settings.cooldownMinutes * 60_000)
         return;
       const sent = await send(

@@ -148,9 +148,8 @@ d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]
 e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]
 f: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]
 `;
-      const started = Date.now();
-      expect(problems(bomb).join('\n')).toMatch(/uni\.yaml: .*alias/i);
-      expect(Date.now() - started).toBeLessThan(5000);
+      // Refused by the alias limit (MAX_ALIASES), not expanded to a million entries.
+      expect(problems(bomb).join('\n')).toMatch(/uni\.yaml: .*\(at most 64 aliases\)/);
     });
 
     it('a huge file', () => {

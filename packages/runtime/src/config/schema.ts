@@ -191,11 +191,13 @@ export type PipelineConfig = Omit<z.infer<ReturnType<typeof pipelineSchema>>, 'd
 export function pipelineJsonSchema(
   adapters: readonly DestinationAdapter[],
 ): Record<string, unknown> {
-  return z.toJSONSchema(pipelineSchema(adapters), {
+  const schema = z.toJSONSchema(pipelineSchema(adapters), {
     io: 'input',
     unrepresentable: 'any',
     override: (ctx) => {
       if (ctx.zodSchema === secretSchema) Object.assign(ctx.jsonSchema, SECRET_JSON);
     },
-  }) as Record<string, unknown>;
+  });
+  const { $schema, ...rest } = schema;
+  return { $schema, title: 'ScoreBridge pipeline', ...rest };
 }

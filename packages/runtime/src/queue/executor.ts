@@ -13,6 +13,7 @@ import {
   type SerializedError,
   type Slice,
   serializeError,
+  silentLogger,
   type ToeflAccessClientOptions,
 } from '@scorebridge/core';
 import {
@@ -32,6 +33,7 @@ import {
   sourceAlert,
   stalledWorkerAlert,
 } from '../alerts/alerts.js';
+import { type Clock, systemClock } from '../clock.js';
 import type { Pipeline } from '../config/load.js';
 import type { DestinationConfig } from '../config/schema.js';
 import { connectRedis } from '../redis.js';
@@ -83,6 +85,11 @@ export interface WorkerModeOptions {
   readonly logger?: DestinationLogger;
   /** Client settings to override (tests shorten retries). */
   readonly client?: Partial<ToeflAccessClientOptions>;
+  /**
+   * The time scheduled runs end their windows at, and runs, alerts and cursor ages are dated by
+   * (tests fix it; BullMQ's timers keep real time). @default the system clock
+   */
+  readonly clock?: Clock;
 }
 
 /** A running set of workers. */
@@ -231,7 +238,8 @@ const WORKER_NAME = `${hostname()}:${process.pid}`;
  * and a batch announced (intent) but not settled is settled by asking the destination.
  */
 export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHandle> {
-  const log = options.logger ?? silent;
+  const log = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
   // Every connection (ours, and each queue's and worker's) reports a lost Redis: say it once.
   let lastRedisError = '';
   let closing = false;
@@ -292,7 +300,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
             out.push({
               pipeline: p.config.name,
               destination: d.id,
-              seconds: (Date.now() - cursor.getTime()) / 1000,
+              seconds: (clock().getTime() - cursor.getTime()) / 1000,
             });
         }
       return out;
@@ -308,7 +316,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
   });
   const pipelines = new Map(options.pipelines.map((p) => [p.config.name, p]));
   const alerters = new Map(
-    options.pipelines.map((p) => [p.config.name, pipelineAlerter(p, store, log)]),
+    options.pipelines.map((p) => [p.config.name, pipelineAlerter(p, store, log, clock)]),
   );
   /** The pipeline's Slack alerter, when it has a channel. */
   const alerterOf = (p: Pipeline) => alerters.get(p.config.name);
@@ -383,7 +391,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const window = planWindow(
       p.config,
       cursors,
-      new Date(),
+      clock(),
       job.data.from ? new Date(job.data.from) : undefined,
       job.data.to ? new Date(job.data.to) : undefined,
     );
@@ -402,7 +410,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         window: iso(window),
         slices: slices.map(iso),
         backfill: job.data.backfill ?? false,
-        startedAt: new Date().toISOString(),
+        startedAt: clock().toISOString(),
       } satisfies CommitJobData,
       opts: { jobId: commitJobId(runId), ...retention, ...retries(p) },
       children: slices.map((s, index) => ({
@@ -696,7 +704,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const outcome: RunOutcome = {
       runId,
       startedAt: job.data.startedAt,
-      finishedAt: new Date().toISOString(),
+      finishedAt: clock().toISOString(),
       ok: fetchFailed.size === 0 && deliveryFailed.size === 0,
       window: job.data.window,
       parseIssues,
@@ -722,7 +730,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         consecutive500s: serverErrors,
         sourceOk: fetchFailed.size === 0,
         freshDeadLetters: { ...fresh, parse: parseIssues },
-        now: new Date(),
+        now: clock(),
       });
     await redis.eval(RELEASE_SLOT, 1, stateKey(name, 'active-run'), runId);
     log.info(`${name}: run ${runId} finished${outcome.ok ? '' : ' with failures'}`);
@@ -902,4 +910,3 @@ export function durationMs(text: string): number {
 
 const at = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-const silent: DestinationLogger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -13,6 +13,7 @@ import {
   type Slice,
   type SourceEvent,
   serializeError,
+  silentLogger,
   type ToeflAccessClientOptions,
 } from '@scorebridge/core';
 import {
@@ -22,6 +23,7 @@ import {
   serverErrorStreak,
   sourceAlert,
 } from '../alerts/alerts.js';
+import { clockFrom } from '../clock.js';
 import type { Pipeline } from '../config/load.js';
 import type { PipelineConfig } from '../config/schema.js';
 import type { DeadLetter, StateStore } from '../state/store.js';
@@ -55,7 +57,10 @@ export interface RunOptions {
   readonly onEvent?: (event: RunEvent) => void;
   readonly logger?: DestinationLogger;
   readonly signal?: AbortSignal;
-  /** The current time. @default new Date() */
+  /**
+   * When the run starts: the end of its window, and the start of the clock its run record and
+   * alerts read (which then moves on in real time). @default the system clock
+   */
   readonly now?: Date;
   /** Client settings to override (tests shorten retries and timeouts). */
   readonly client?: Partial<ToeflAccessClientOptions>;
@@ -129,8 +134,10 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const name = config.name;
   const dryRun = options.dryRun ?? false;
   const release = dryRun ? async () => {} : await store.lock(name);
-  const logger = options.logger ?? silent;
-  const alerter = dryRun ? undefined : pipelineAlerter(pipeline, store, logger);
+  const logger = options.logger ?? silentLogger;
+  const clock = clockFrom(options.now);
+  const now = clock();
+  const alerter = dryRun ? undefined : pipelineAlerter(pipeline, store, logger, clock);
   const targets: Target[] = [];
   try {
     for (const d of config.destinations) {
@@ -162,7 +169,6 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     const freshByKind: Record<string, number> = {};
     const streak = serverErrorStreak();
     const seen = new Set<string>();
-    const now = options.now ?? new Date();
     const window = planWindow(
       config,
       targets.map((t) => t.cursor),
@@ -354,7 +360,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       if (!dryRun) {
         await store.recordRun(name, {
           startedAt: now.toISOString(),
-          finishedAt: new Date().toISOString(),
+          finishedAt: clock().toISOString(),
           ok: result.ok,
           window: result.window,
           parseIssues: result.parseIssues,
@@ -401,5 +407,3 @@ export function sourceClientOptions(pipeline: Pipeline): ToeflAccessClientOption
     deadlineMs: source.deadlineSeconds * 1000,
   };
 }
-
-const silent: DestinationLogger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -148,7 +148,7 @@ describe('redis state store', () => {
     // The holder "dies": its renewals stop, the lock expires, another run takes it.
     await client.persist(`${redis.prefix}:locks:p:lock`);
     await client.pexpire(`${redis.prefix}:locks:p:lock`, 50);
-    await new Promise((r) => setTimeout(r, 120));
+    await expect.poll(() => client.exists(`${redis.prefix}:locks:p:lock`)).toBe(0);
     const other = await createRedisStateStore(client, {
       prefix: `${redis.prefix}:locks`,
       lockMs: 300,
