@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { EXPIRED_KEY, PENDING_ACCOUNT_KEY } from '@scorebridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../adapters/webhook/src/receiver.test-helpers.js';
-import { type Setup, setup } from '../pipeline/harness.js';
+import { NOW, type Setup, setup } from '../harness/pipeline.js';
 import { startSalesforceEmulator } from '../salesforce/emulator.js';
 import { startSlackReceiver } from '../slack/receiver.js';
 
@@ -234,7 +234,7 @@ describe('Slack alerts', () => {
     ]);
     // Three days later, runs fail (ETS refuses access): the cursor stays behind.
     s.sandbox.faults.add({ kind: 'status', status: 403, count: 50 });
-    await s.run({ now: new Date(Date.now() + 3 * 86_400_000) });
+    await s.run({ now: new Date(NOW.getTime() + 3 * 86_400_000) });
     const texts = slack.posts.map((p) => p.text).join('\n');
     expect(texts).toMatch(/files has received nothing new for more than 24 hours/);
     expect(texts).toMatch(/refused access \(HTTP 403\)/);

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type WorkerSetup, workerSetup } from '../worker/harness.js';
+import { realClockEnv } from '../harness/real-clock.mjs';
+import { type WorkerSetup, workerSetup } from '../harness/workers.js';
 
 /**
  * The dashboard in a real browser: Debian's Chromium driven by playwright-core signs in, sees a
@@ -44,7 +45,7 @@ describe('the dashboard', () => {
     await expect.poll(() => /dashboard on http:\/\/[^:]+:(\d+)\//.test(worker.log())).toBe(true);
     const port = Number(/dashboard on http:\/\/[^:]+:(\d+)\//.exec(worker.log())![1]);
     const base = `http://127.0.0.1:${port}`;
-    const backfill = await s.backfill();
+    const backfill = await s.backfillCommand();
     expect(backfill.code).toBe(4); // the broken destination failed
 
     for (const path of ['/', '/queues', '/queues/api/queues'])
@@ -53,6 +54,7 @@ describe('the dashboard', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
+      env: realClockEnv(),
       args: [
         '--no-sandbox',
         '--disable-gpu',

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.mjs';
+import { realClockEnv } from './real-clock.mjs';
 
 const REDIS = [
   '/usr/bin/redis-server',
@@ -69,7 +70,7 @@ export async function startRedis(options = {}) {
 }
 
 async function launch(args) {
-  const child = spawn(REDIS, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(REDIS, args, { stdio: ['ignore', 'pipe', 'pipe'], env: realClockEnv() });
   let output = '';
   await new Promise((resolve, reject) => {
     const onData = (chunk) => {

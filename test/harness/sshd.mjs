@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.mjs';
+import { realClockEnv } from './real-clock.mjs';
 
 const SSHD = ['/usr/sbin/sshd', '/usr/bin/sshd', '/usr/local/sbin/sshd'].find((p) => existsSync(p));
 
@@ -62,6 +63,7 @@ LogLevel ERROR
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true });
   const child = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: realClockEnv(),
   });
   let stderr = '';
   child.stderr.on('data', (c) => {

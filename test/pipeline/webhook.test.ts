@@ -1,7 +1,7 @@
 import { createFileStateStore } from '@scorebridge/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../adapters/webhook/src/receiver.test-helpers.js';
-import { groundTruth, type Setup, setup } from './harness.js';
+import { groundTruth, type Setup, setup } from '../harness/pipeline.js';
 
 const SECRET = 'whsec_cGlwZWxpbmUtdGVzdC1zZWNyZXQtZm9yLXdlYmhvb2tz';
 const open: (() => Promise<void>)[] = [];
@@ -37,9 +37,7 @@ describe('webhook destination in a pipeline', () => {
     expect(receiver.seen[1]!.id).toBe(receiver.seen[0]!.id);
     expect(receiver.seen.every((x) => x.verified)).toBe(true);
     const held = receiver.records().map((r) => `${r.recordKey}#${r.contentHash}`);
-    expect(new Set(held)).toEqual(
-      await groundTruth(s.sandbox, new Date('2026-06-01T00:00:00Z'), new Date()),
-    );
+    expect(new Set(held)).toEqual(await groundTruth(s.sandbox));
     expect(held.length).toBe(new Set(held).size);
   });
 
@@ -49,6 +47,7 @@ describe('webhook destination in a pipeline', () => {
     const first = await s.run();
     const store = createFileStateStore(s.stateDir);
     const letters = await store.deadLetters('test');
+    expect(letters.length).toBeGreaterThan(0);
     expect(letters.length).toBe(first.destinations[0]!.deadLettered);
     expect(letters[0]).toMatchObject({
       kind: 'rejected',

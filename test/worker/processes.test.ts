@@ -2,8 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prng } from '@scorebridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { groundTruth, storedVersions } from '../pipeline/harness.js';
-import { FROM, type WorkerProcess, type WorkerSetup, workerSetup } from './harness.js';
+import { FIRST_RUN, groundTruth, storedVersions } from '../harness/pipeline.js';
+import { type WorkerProcess, type WorkerSetup, workerSetup } from '../harness/workers.js';
 
 /**
  * Worker mode as operators run it: `scorebridge worker` processes and `scorebridge backfill` on a
@@ -23,7 +23,7 @@ const TWO_DESTINATIONS = [
 
 /** Each output directory holds every record version of the sandbox once. */
 async function expectCompleteAndUnduplicated(setup: WorkerSetup, ids: readonly string[]) {
-  const truth = await groundTruth(setup.sandbox, new Date(FROM), new Date());
+  const truth = await groundTruth(setup.sandbox);
   expect(truth.size).toBeGreaterThan(0);
   for (const id of ids) {
     const stored = storedVersions(setup.out[id]!);
@@ -37,7 +37,7 @@ describe('scorebridge worker', () => {
     s = await workerSetup({ sandbox: { records: 1500 }, destinations: TWO_DESTINATIONS });
     const workers = [0, 1].map(() => s!.worker(['--metrics-port', '0', '--health-port', '0']));
     await Promise.all(workers.map((w) => w.started));
-    const result = await s.backfill();
+    const result = await s.backfillCommand();
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(
       /done: 1500 fetched in \d+ slice\(s\), 0 unreadable; delivered by 2 worker\(s\)/,
@@ -46,7 +46,7 @@ describe('scorebridge worker', () => {
     await expectCompleteAndUnduplicated(s, ['first', 'second']);
 
     // Again: everything is held already.
-    const again = await s.backfill();
+    const again = await s.backfillCommand();
     expect(again.stdout).toMatch(/first: 0 delivered, 1500 unchanged/);
     const status = await s.cli(['status', s.pipelineFile]);
     expect(status.stdout).toMatch(
@@ -104,7 +104,7 @@ describe('scorebridge worker', () => {
     await s.worker().started;
     const other = join(s.dir, 'other.yaml');
     writeFileSync(other, readFileSync(s.pipelineFile, 'utf8').replace('name: test', 'name: other'));
-    const result = await s.cli(['backfill', other, '--from', FROM]);
+    const result = await s.cli(['backfill', other, '--from', FIRST_RUN.toISOString()]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
       /the workers refused the backfill: this worker has no pipeline "other": start every worker with the same pipeline files/,
@@ -115,7 +115,7 @@ describe('scorebridge worker', () => {
     s = await workerSetup({ sandbox: { records: 4000 }, destinations: TWO_DESTINATIONS });
     const live: WorkerProcess[] = [s.worker(), s.worker()];
     await Promise.all(live.map((w) => w.started));
-    const backfill = s.backfill();
+    const backfill = s.backfillCommand();
     let finished = false;
     void backfill.then(() => {
       finished = true;
@@ -146,11 +146,9 @@ describe('scorebridge worker', () => {
     });
     const worker = s.worker();
     await worker.started;
-    const backfill = s.backfill();
+    const backfill = s.backfillCommand();
     // Deliveries are under way.
-    await expect
-      .poll(() => storedVersions(s!.out.first!).length, { timeout: 10_000 })
-      .toBeGreaterThan(0);
+    await expect.poll(() => storedVersions(s!.out.first!).length).toBeGreaterThan(0);
     await s.redis.kill!();
     await new Promise((r) => setTimeout(r, 1500));
     await s.redis.restart!();
@@ -167,17 +165,26 @@ describe('scorebridge worker', () => {
     });
     const first = s.worker(['--shutdown-seconds', '2']);
     await first.started;
-    const backfill = s.backfill();
+    const backfill = s.backfillCommand();
     // The first request hangs: a fetch job is in hand.
-    await expect.poll(() => s!.sandbox.requests.length, { timeout: 10_000 }).toBeGreaterThan(0);
-    const stopping = Date.now();
+    await expect.poll(() => s!.sandbox.requests.length).toBeGreaterThan(0);
+    const stopping = performance.now();
     first.child.kill('SIGTERM');
     const exit = await first.exited;
-    const tookMs = Date.now() - stopping;
+    const waitedMs = performance.now() - stopping;
     expect(exit.code).toBe(0);
-    // The budget, and process exit.
-    expect(tookMs).toBeLessThan(2000 + 1000);
-    expect(first.log()).toMatch(/stopped with jobs unfinished/);
+    // The budget, as the worker measured it from the signal to letting go (timers may fire a
+    // little late under load); and the process exits instead of waiting for the hanging request,
+    // which would hold it for the source's idle timeout (60 s).
+    const stopped = first
+      .log()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; tookMs?: number })
+      .find((l) => /^stopped with jobs unfinished/.test(l.msg));
+    expect(stopped, first.log()).toBeDefined();
+    expect(stopped!.tookMs).toBeLessThanOrEqual(2000 + 500);
+    expect(waitedMs).toBeLessThan(20_000);
 
     const second = s.worker();
     await second.started;

@@ -8,7 +8,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runDestinationContract, sampleRecords } from '@scorebridge/adapter-kit';
+import { runDestinationContract, sampleRecords, testContext } from '@scorebridge/adapter-kit';
 import { parseAll, type ScoreRecord } from '@scorebridge/core';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
@@ -74,11 +74,7 @@ runDestinationContract<FileOptions>('file', {
 });
 
 describe('file destination', () => {
-  const context = {
-    pipeline: 'unit',
-    destinationId: 'files',
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
-  };
+  const context = testContext('files');
   const deliver = async (options: FileOptions, records: ScoreRecord[], id = 'b1') => {
     const destination = fileAdapter.create(fileAdapter.optionsSchema.parse(options), context);
     const outcomes = await destination.deliver({ id, pipeline: 'unit', records });

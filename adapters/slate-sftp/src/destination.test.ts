@@ -9,7 +9,7 @@ import {
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runDestinationContract, sampleRecords } from '@scorebridge/adapter-kit';
+import { runDestinationContract, sampleRecords, testContext } from '@scorebridge/adapter-kit';
 import {
   type DeliveryBatch,
   DestinationError,
@@ -30,11 +30,7 @@ beforeAll(async () => {
 });
 afterAll(() => sshd.stop());
 
-const context = {
-  pipeline: 'unit',
-  destinationId: 'slate',
-  logger: { debug() {}, info() {}, warn() {}, error() {} },
-};
+const context = testContext('slate');
 let dirs = 0;
 /** A fresh remote directory (on this machine: sshd serves the local filesystem). */
 function remote(): string {
@@ -294,8 +290,7 @@ describe('slate-sftp under failure', () => {
       expect(await failure(make(o).deliver(batch(records)))).toMatchObject({ kind: 'timeout' });
     }
     for (const s of sockets) s.destroy();
-    await new Promise((r) => setTimeout(r, 200));
-    expect(handles()).toBeLessThanOrEqual(before + 2);
+    await expect.poll(handles).toBeLessThanOrEqual(before + 2);
     silent.close();
   });
 });

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runDestinationContract, sampleRecords } from '@scorebridge/adapter-kit';
+import { runDestinationContract, sampleRecords, testContext } from '@scorebridge/adapter-kit';
 import { type DeliveryBatch, DestinationError, parseAll, Secret } from '@scorebridge/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forbiddenRange } from './address.js';
@@ -12,11 +12,7 @@ import { signature } from './send.js';
 
 const SECRET = 'whsec_Q0FOQVJZLWNhbmFyeS1jYW5hcnktc2VjcmV0LTQyNDI0Mg==';
 const NEXT_SECRET = 'whsec_bmV4dC1zZWNyZXQtZm9yLXRoZS1yb3RhdGlvbi0xMjM0NQ==';
-const context = {
-  pipeline: 'unit',
-  destinationId: 'hook',
-  logger: { debug() {}, info() {}, warn() {}, error() {} },
-};
+const context = testContext('hook');
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 beforeAll(async () => {
   receiver = await startReceiver([SECRET], (body) =>
@@ -181,7 +177,9 @@ describe('webhook delivery rules', () => {
     const before = receiver.seen.length;
     const error = await failure(destination.deliver(batch(records, 'retry')));
     expect(error).toMatchObject({ kind: 'unavailable' });
-    await new Promise((r) => setTimeout(r, 1100));
+    // Timestamps are whole seconds: the retry goes out in a later one.
+    const sentAt = Number(receiver.seen.at(-1)!.timestamp);
+    await expect.poll(() => Math.floor(Date.now() / 1000)).toBeGreaterThan(sentAt);
     await destination.deliver(batch(records, 'retry'));
     const [first, second] = receiver.seen.slice(before);
     expect(second!.id).toBe(first!.id);

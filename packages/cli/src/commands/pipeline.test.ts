@@ -4,14 +4,19 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clockFrom } from '@scorebridge/runtime';
 import { type Sandbox, startSandbox } from '@scorebridge/sandbox';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileDestinationsYaml, pipelineYaml } from '../../../../test/harness/pipeline.js';
 import { startRedis } from '../../../../test/harness/redis.mjs';
-import { run } from '../testing/run.test-helpers.js';
+import { run as runAt } from '../testing/run.test-helpers.js';
 
 const bin = fileURLToPath(new URL('../../bin/scorebridge.js', import.meta.url));
 const demoPipeline = fileURLToPath(new URL('../../../../pipelines/demo.yaml', import.meta.url));
+/** The commands' "now": half a day after the sandbox's last report. */
+const NOW = new Date('2026-11-01T12:00:00Z');
+const run = (args: string[]) => runAt(args, '', clockFrom(NOW));
 let s: Sandbox;
 beforeAll(async () => {
   s = await startSandbox({
@@ -38,19 +43,16 @@ function pipeline(
   const file = join(dir, 'cli.yaml');
   writeFileSync(
     file,
-    `name: cli
-source:
-  baseUrl: \${env:SB_CLI_URL}
-  authcode: \${env:SB_CLI_KEY}
-  format: ${format}
-  firstRunStart: 2026-08-01
-destinations:
-  - id: out
-    type: file
-    options:
-      directory: ${join(dir, 'out')}
-      format: ${fileFormat}
-`,
+    pipelineYaml({
+      name: 'cli',
+      baseUrl: '${env:SB_CLI_URL}',
+      authcode: '${env:SB_CLI_KEY}',
+      format,
+      firstRunStart: new Date('2026-08-01T00:00:00Z'),
+      destinations: fileDestinationsYaml([
+        { id: 'out', format: fileFormat, directory: join(dir, 'out') },
+      ]),
+    }),
   );
   return file;
 }
