@@ -297,6 +297,42 @@ describe('worker mode', () => {
     await expect.poll(async () => (await handle.health()).status).toBe('ok');
   });
 
+  it('one incident, one message: two delivery jobs refused at once (410 Gone) send one Slack alert', async () => {
+    const slack = await startSlackReceiver();
+    cleanups.push(slack.close);
+    const hook = await startReceiver([WHSEC], () => 410);
+    cleanups.push(hook.close);
+    const h = await harness({
+      sandbox: { records: 600 },
+      env: { SB_SLACK: slack.url, SB_WHSEC: WHSEC },
+      destinationsYaml: `  - id: hook
+    type: webhook
+    batchSize: 5
+    options:
+      url: ${hook.url}
+      secrets: ['\${env:SB_WHSEC}']
+      allowHttp: true
+      allowPrivateNetwork: true`,
+      extra: `queue:\n  concurrency: 4\nnotifications:\n  slack:\n    webhookUrl: \${env:SB_SLACK}`,
+    });
+    await h.start();
+    // Two slices fetched side by side, each adding delivery jobs that the receiver refuses for good.
+    const at = h.sandbox.data.record(300).reportedAt.getTime();
+    const DAY = 86_400_000;
+    const outcome = await h.wait(await h.enqueue(new Date(at - 20 * DAY), new Date(at + 20 * DAY)));
+    expect(outcome.slices).toBe(2);
+    const deliver = new Queue('deliver.test.hook', {
+      connection: h.conn,
+      prefix: `${h.redis.prefix}:bull`,
+    });
+    cleanups.push(() => deliver.close());
+    expect(await deliver.getFailedCount()).toBeGreaterThan(2);
+    const disabled = slack.posts.filter((p) => /asked not to be called again/.test(p.text));
+    expect(disabled.map((p) => p.text)).toEqual([
+      expect.stringMatching(/^🔴 test: The hook endpoint asked not to be called again/),
+    ]);
+  });
+
   it('a worker that stopped taking jobs is a Slack incident, resolved when jobs flow again', async () => {
     const slack = await startSlackReceiver();
     cleanups.push(slack.close);

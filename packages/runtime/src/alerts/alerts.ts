@@ -75,19 +75,24 @@ export function pipelineAlerter(
   return {
     settings,
     async open(alert) {
-      const open = (await store.incidents(pipeline))[alert.key];
       const at = clock();
-      if (open && at.getTime() - Date.parse(open.notifiedAt) < settings.cooldownMinutes * 60_000)
-        return;
-      const sent = await send(
-        message(pipeline, alert, settings, open ? 'reminder' : 'new', open?.openedAt),
+      // Claimed before sending: of two jobs failing at once, one sends.
+      const { claimed, previous } = await store.claimIncident(
+        pipeline,
+        alert.key,
+        { title: alert.title, openedAt: at.toISOString(), notifiedAt: at.toISOString() },
+        new Date(at.getTime() - settings.cooldownMinutes * 60_000),
       );
-      if (sent || !open)
+      if (!claimed) return;
+      const sent = await send(
+        message(pipeline, alert, settings, previous ? 'reminder' : 'new', previous?.openedAt),
+      );
+      // Not sent: tried again at the next occasion.
+      if (!sent)
         await store.setIncident(pipeline, alert.key, {
           title: alert.title,
-          openedAt: open?.openedAt ?? at.toISOString(),
-          // Not sent: tried again at the next occasion.
-          notifiedAt: sent ? at.toISOString() : new Date(0).toISOString(),
+          openedAt: previous?.openedAt ?? at.toISOString(),
+          notifiedAt: new Date(0).toISOString(),
         });
     },
     async resolve(prefix) {

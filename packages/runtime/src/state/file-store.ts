@@ -23,6 +23,22 @@ export function createFileStateStore(root: string): StateStore {
     await mkdir(join(root, pipeline), { recursive: true });
     return join(root, pipeline, name);
   };
+  // The directory belongs to one run at a time (the lock); within it, incident changes take turns.
+  let incidentsTurn: Promise<unknown> = Promise.resolve();
+  const changeIncidents = <T>(
+    pipeline: string,
+    change: (all: Record<string, Incident>) => T,
+  ): Promise<T> => {
+    const turn = incidentsTurn.then(async () => {
+      const path = await writable(pipeline, 'incidents.json');
+      const all = (await readJson<Record<string, Incident>>(path)) ?? {};
+      const result = change(all);
+      await replace(path, `${JSON.stringify(all, null, 2)}\n`);
+      return result;
+    });
+    incidentsTurn = turn.catch(() => undefined);
+    return turn;
+  };
 
   async function cursors(pipeline: string): Promise<Record<string, string>> {
     try {
@@ -112,11 +128,19 @@ export function createFileStateStore(root: string): StateStore {
       );
     },
     async setIncident(pipeline, key, incident) {
-      const path = await writable(pipeline, 'incidents.json');
-      const all = (await readJson<Record<string, Incident>>(path)) ?? {};
-      if (incident) all[key] = incident;
-      else delete all[key];
-      await replace(path, `${JSON.stringify(all, null, 2)}\n`);
+      await changeIncidents(pipeline, (all) => {
+        if (incident) all[key] = incident;
+        else delete all[key];
+      });
+    },
+    async claimIncident(pipeline, key, incident, notifiedBy) {
+      return changeIncidents(pipeline, (all) => {
+        const previous = all[key];
+        if (previous && Date.parse(previous.notifiedAt) > notifiedBy.getTime())
+          return { claimed: false, previous };
+        all[key] = { ...incident, openedAt: previous?.openedAt ?? incident.openedAt };
+        return { claimed: true, ...(previous ? { previous } : {}) };
+      });
     },
     async recordRun(pipeline, run) {
       await append(await writable(pipeline, 'runs.log'), `${JSON.stringify(run)}\n`);

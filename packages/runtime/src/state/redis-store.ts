@@ -32,6 +32,20 @@ export interface RedisStateStore extends StateStore {
 
 /** Deletes the lock only if it is still ours (another run may hold it after an expiry). */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/**
+ * Takes an incident (KEYS[1] hash, field ARGV[1]) unless it was notified after ARGV[3]: ISO 8601
+ * UTC timestamps of one length compare as strings. Stores ARGV[2], keeping the open one's openedAt.
+ */
+const CLAIM_INCIDENT = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local incident = cjson.decode(ARGV[2])
+if current then
+  local open = cjson.decode(current)
+  if open.notifiedAt > ARGV[3] then return {0, current} end
+  incident.openedAt = open.openedAt
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(incident))
+return {1, current or ''}`;
 /** Extends the lock only if it is still ours. */
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
@@ -113,6 +127,20 @@ export function createRedisStateStore(
     async setIncident(pipeline, name, incident) {
       if (incident) await redis.hset(key(pipeline, 'incidents'), name, JSON.stringify(incident));
       else await redis.hdel(key(pipeline, 'incidents'), name);
+    },
+    async claimIncident(pipeline, name, incident, notifiedBy) {
+      const [claimed, previous] = (await redis.eval(
+        CLAIM_INCIDENT,
+        1,
+        key(pipeline, 'incidents'),
+        name,
+        JSON.stringify(incident),
+        notifiedBy.toISOString(),
+      )) as [number, string];
+      return {
+        claimed: claimed === 1,
+        ...(previous ? { previous: JSON.parse(previous) as Incident } : {}),
+      };
     },
     async recordRun(pipeline, run) {
       await redis

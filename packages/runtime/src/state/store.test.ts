@@ -114,6 +114,37 @@ function contract(name: string, make: () => StateStore) {
       });
     });
 
+    it('lets one of many simultaneous claims of an incident send it, and the next after its cool-down', async () => {
+      const store = make();
+      const at = (iso: string) => ({ title: 'hook disabled', openedAt: iso, notifiedAt: iso });
+      const t0 = '2026-11-02T00:00:00.000Z';
+      const claims = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          store.claimIncident('p', 'destination:hook', at(t0), new Date('2026-11-01T00:00:00Z')),
+        ),
+      );
+      expect(claims.filter((c) => c.claimed)).toEqual([{ claimed: true }]);
+      expect(await store.incidents('p')).toEqual({ 'destination:hook': at(t0) });
+      // Still within the cool-down (notified after the cut-off): refused, the open one returned.
+      const t1 = '2026-11-02T12:00:00.000Z';
+      expect(
+        await store.claimIncident(
+          'p',
+          'destination:hook',
+          at(t1),
+          new Date('2026-11-01T12:00:00Z'),
+        ),
+      ).toEqual({ claimed: false, previous: at(t0) });
+      // Past it: claimed for a reminder, opened when it first was.
+      expect(await store.claimIncident('p', 'destination:hook', at(t1), new Date(t0))).toEqual({
+        claimed: true,
+        previous: at(t0),
+      });
+      expect(await store.incidents('p')).toEqual({
+        'destination:hook': { ...at(t1), openedAt: t0 },
+      });
+    });
+
     it('lets one run hold a pipeline at a time', async () => {
       const store = make();
       const release = await store.lock('p');

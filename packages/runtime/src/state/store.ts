@@ -83,6 +83,18 @@ export interface StateStore {
   incidents(pipeline: string): Promise<Record<string, Incident>>;
   /** Records an open incident, or removes it (`null`). */
   setIncident(pipeline: string, key: string, incident: Incident | null): Promise<void>;
+  /**
+   * Claims the sending of an incident's message, atomically, so that two jobs failing at once
+   * send one: claimed when no incident is open under `key`, or when the open one was last
+   * notified at or before `notifiedBy` (its cool-down is over). A claim stores `incident`, keeping
+   * the open one's `openedAt`; `previous` is the incident that was open, if any.
+   */
+  claimIncident(
+    pipeline: string,
+    key: string,
+    incident: Incident,
+    notifiedBy: Date,
+  ): Promise<{ claimed: boolean; previous?: Incident }>;
   /** Takes the pipeline's run lock; throws when another run holds it. Returns the release. */
   lock(pipeline: string): Promise<() => Promise<void>>;
 }
