@@ -38,6 +38,12 @@ export interface EmulatorOptions {
   username?: string;
   /** The connected app's certificate public key (PEM), for JWT bearer. */
   publicKey?: string;
+  /**
+   * The JWT audiences the org accepts: its login server (https://login.salesforce.com, or
+   * https://test.salesforce.com for a sandbox) and any Experience Cloud site URLs, never the
+   * emulator's own address. @default ['https://login.salesforce.com']
+   */
+  audiences?: string[];
   refreshToken?: string;
   /** The daily API allowance. @default 100000 */
   dailyLimit?: number;
@@ -338,7 +344,12 @@ export async function startSalesforceEmulator(
         return refuse('invalid_client_id', 'client identifier invalid');
       if (claims.sub !== options.username)
         return refuse('invalid_grant', "user hasn't approved this consumer");
-      if (claims.aud !== origin) return refuse('invalid_grant', 'audience is invalid');
+      // Salesforce Help, "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration": aud is
+      // https://login.salesforce.com, https://test.salesforce.com (sandboxes) or an Experience
+      // Cloud site URL — not the My Domain the token request is posted to.
+      const audiences = options.audiences ?? ['https://login.salesforce.com'];
+      if (typeof claims.aud !== 'string' || !audiences.includes(claims.aud))
+        return refuse('invalid_grant', 'audience is invalid');
       if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now())
         return refuse('invalid_grant', 'expired authorization code');
     } else if (grant === 'client_credentials') {

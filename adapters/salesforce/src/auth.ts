@@ -27,7 +27,7 @@ export async function requestToken(
         assertion: jwtAssertion(
           auth.clientId,
           auth.username,
-          options.loginUrl,
+          jwtAudience(options.loginUrl, auth.audience),
           auth.privateKey.reveal(),
           where,
         ),
@@ -53,12 +53,12 @@ export async function requestToken(
     }
     throw new DestinationError(
       'auth',
-      `${where}: Salesforce refused the ${auth.type} login: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message ?? 'no reason given'}`,
+      `${where}: Salesforce refused the ${auth.type} login${auth.type === 'jwt' ? ` (audience ${jwtAudience(options.loginUrl, auth.audience)})` : ''}: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message ?? 'no reason given'}`,
       {
         cause,
         remedy:
           auth.type === 'jwt'
-            ? "check the connected app's consumer key (clientId), that its certificate matches privateKey, that the user is pre-authorised for the app, and loginUrl (test.salesforce.com for sandboxes)"
+            ? "check the connected app's consumer key (clientId), that its certificate matches privateKey, that the user is pre-authorised for the app, and loginUrl (test.salesforce.com or a *.sandbox.my.salesforce.com My Domain for sandboxes, which sign for test.salesforce.com); an Experience Cloud site needs auth.audience"
             : 'check the connected app (clientId, secret or refresh token) and loginUrl',
       },
     );
@@ -66,11 +66,32 @@ export async function requestToken(
   throw new DestinationError('config', `auth type ${auth.type} is not supported`);
 }
 
-/** The JWT bearer assertion: `iss` the consumer key, `sub` the user, `aud` the login server; three minutes. */
+/** Salesforce's two login servers, the only audiences it accepts besides Experience Cloud sites. */
+export const PRODUCTION_AUDIENCE = 'https://login.salesforce.com';
+export const SANDBOX_AUDIENCE = 'https://test.salesforce.com';
+
+/**
+ * The JWT audience for a login URL, as Salesforce's CLI derives it (sfdx-core `SfdcUrl`): a
+ * sandbox's login server or My Domain → test.salesforce.com, anything else (production, a My
+ * Domain) → login.salesforce.com. Salesforce refuses the login server's own origin as `aud`
+ * unless it is one of those ("OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration").
+ */
+export function jwtAudience(loginUrl: string, audience?: string): string {
+  if (audience) return new URL(audience).origin;
+  const host = new URL(loginUrl).hostname.toLowerCase();
+  const sandbox =
+    host === 'test.salesforce.com' ||
+    host.endsWith('.sandbox.my.salesforce.com') ||
+    /^cs\d+\.salesforce\.com$/.test(host) ||
+    /--[a-z0-9]+\.(cs\d+\.)?my\.salesforce\.com$/.test(host);
+  return sandbox ? SANDBOX_AUDIENCE : PRODUCTION_AUDIENCE;
+}
+
+/** The JWT bearer assertion: `iss` the consumer key, `sub` the user, `aud` the audience; three minutes. */
 export function jwtAssertion(
   clientId: string,
   username: string,
-  loginUrl: string,
+  audience: string,
   privateKey: string,
   where: string,
 ): string {
@@ -78,7 +99,7 @@ export function jwtAssertion(
   const body = `${b64({ alg: 'RS256' })}.${b64({
     iss: clientId,
     sub: username,
-    aud: new URL(loginUrl).origin,
+    aud: audience,
     exp: Math.floor(Date.now() / 1000) + 180,
   })}`;
   let signature: Buffer;

@@ -13,6 +13,7 @@ import {
   type SalesforceEmulator,
   startSalesforceEmulator,
 } from '../../../test/salesforce/emulator.js';
+import { jwtAssertion, jwtAudience } from './auth.js';
 import { REFUSED_AUTH, salesforceAdapter, salesforceOptionsSchema } from './index.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', {
@@ -195,6 +196,56 @@ describe('salesforce destination', () => {
     );
     expect(refused.remedy).toMatch(/refresh token/);
     expect(JSON.stringify(refused) + refused.message).not.toContain('CANARY-REFRESH-TOKEN');
+  });
+
+  it('signs the JWT for the audience Salesforce accepts, whatever the loginUrl', () => {
+    const cases: [string, string][] = [
+      ['https://login.salesforce.com', 'https://login.salesforce.com'],
+      ['https://university.my.salesforce.com', 'https://login.salesforce.com'],
+      ['https://test.salesforce.com', 'https://test.salesforce.com'],
+      ['https://university--uat.sandbox.my.salesforce.com', 'https://test.salesforce.com'],
+      ['https://university--uat.cs42.my.salesforce.com', 'https://test.salesforce.com'],
+      ['https://cs42.salesforce.com', 'https://test.salesforce.com'],
+      ['http://127.0.0.1:8443', 'https://login.salesforce.com'],
+    ];
+    expect(cases.map(([url]) => [url, jwtAudience(url)])).toEqual(cases);
+    expect(
+      jwtAudience('https://university.my.salesforce.com', 'https://apply.university.edu/s/'),
+    ).toBe('https://apply.university.edu');
+  });
+
+  it('the strict org refuses a JWT signed for its own address; an Experience Cloud audience works once configured', async () => {
+    // As the adapter signed before: aud = the login URL's origin (here the org's own address).
+    const assertion = jwtAssertion(CLIENT, USER, sf.url, privateKey, 'test');
+    const response = await fetch(`${sf.url}/services/oauth2/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        assertion,
+      }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: 'invalid_grant',
+      error_description: 'audience is invalid',
+    });
+
+    const site = 'https://apply.university.edu';
+    sf = await newOrg({ audiences: [site] });
+    const records = await sampleRecords(2, 31);
+    contactsFor(records);
+    const refused = (await make(options())
+      .check()
+      .catch((e: unknown) => e)) as DestinationError;
+    expect(refused).toMatchObject({ kind: 'auth' });
+    expect(refused.message).toMatch(
+      /Salesforce refused the jwt login \(audience https:\/\/login\.salesforce\.com\): .*audience is invalid/,
+    );
+    expect(refused.remedy).toMatch(/auth\.audience/);
+    const ok = await make(options({ auth: { ...jwt(), audience: site } })).deliver(
+      batch(records, 'site'),
+    );
+    expect(ok.map((o) => o.status)).toEqual(['delivered', 'delivered']);
   });
 
   it('an org that cannot be reached is unavailable (retried later), not a failure of the records', async () => {

@@ -23,6 +23,18 @@ const auth = z.discriminatedUnion('type', [
       clientId: z.string().min(1),
       username: z.string().min(1),
       privateKey: secretSchema,
+      /**
+       * The assertion's audience (`aud`). Salesforce accepts only https://login.salesforce.com,
+       * https://test.salesforce.com or an Experience Cloud site URL; set it for the last.
+       * @default https://test.salesforce.com for a sandbox loginUrl (test.salesforce.com,
+       * *.sandbox.my.salesforce.com), https://login.salesforce.com for any other (a My Domain too)
+       */
+      audience: z
+        .url()
+        .optional()
+        .describe(
+          'JWT audience: only for an Experience Cloud site URL; by default https://test.salesforce.com for a sandbox loginUrl, https://login.salesforce.com otherwise',
+        ),
     })
     .strict(),
   z
