@@ -333,6 +333,28 @@ describe('worker mode', () => {
     ]);
   });
 
+  it('counts only new dead letters: a backfill that re-reads the same unreadable lines sends no reminder', async () => {
+    const slack = await startSlackReceiver();
+    cleanups.push(slack.close);
+    const h = await harness({
+      sandbox: { records: 200, corrupt: { every: 25 } },
+      env: { SB_SLACK: slack.url },
+      extra: 'notifications:\n  slack:\n    webhookUrl: ${env:SB_SLACK}\n    cooldownMinutes: 1',
+    });
+    let now = NOW;
+    await h.start({ clock: () => now });
+    const first = await h.backfill();
+    expect(first.parseIssues).toBeGreaterThan(0);
+    const attention = () => slack.posts.filter((p) => /need attention/.test(p.text));
+    expect(attention().map((p) => p.text)).toEqual([expect.stringMatching(/^🔴 test: /)]);
+    expect(attention()[0]!.body).toMatch(new RegExp(`This run: ${first.parseIssues} parse`));
+    // Two days on (the one-minute cool-down long past), the same window again: no new letter.
+    now = new Date(NOW.getTime() + 2 * 86_400_000);
+    const second = await h.backfill();
+    expect(second.parseIssues).toBe(first.parseIssues);
+    expect(attention()).toHaveLength(1);
+  });
+
   it('a worker that stopped taking jobs is a Slack incident, resolved when jobs flow again', async () => {
     const slack = await startSlackReceiver();
     cleanups.push(slack.close);

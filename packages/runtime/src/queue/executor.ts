@@ -163,6 +163,11 @@ interface DeliverJobData {
 interface FetchResult {
   readonly fetched: number;
   readonly parseIssues: number;
+  /**
+   * Parse dead letters this fetch filed first (a line read again in an overlapping window is
+   * not new). Absent in results of earlier releases' workers: their `parseIssues` stands in.
+   */
+  readonly freshParseLetters?: number;
   readonly filtered: number;
   readonly unchanged: Record<string, number>;
   /** The most HTTP 500s in a row the source answered. */
@@ -455,6 +460,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const unchanged: Record<string, number> = {};
     let fetched = 0;
     let parseIssues = 0;
+    let freshParseLetters = 0;
     let filtered = 0;
     const letters: DeadLetter[] = [];
 
@@ -518,14 +524,21 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         }
       }
       for (const d of config.destinations) await stage(d);
-      await store.addDeadLetters(name, letters);
+      freshParseLetters = await store.addDeadLetters(name, letters);
     } catch (error) {
       const alert = sourceAlert(serializeError(error));
       if (alert) await alerterOf(p)?.open(alert);
       throw jobError(error);
     }
     await alerterOf(p)?.resolve('source:');
-    return { fetched, parseIssues, filtered, unchanged, serverErrors: streak.longest };
+    return {
+      fetched,
+      parseIssues,
+      freshParseLetters,
+      filtered,
+      unchanged,
+      serverErrors: streak.longest,
+    };
   }
 
   function processDeliver(p: Pipeline, d: DestinationConfig) {
@@ -660,6 +673,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         const v = value as FetchResult;
         fetched += v.fetched;
         parseIssues += v.parseIssues;
+        fresh.parse += v.freshParseLetters ?? v.parseIssues;
         serverErrors = Math.max(serverErrors, v.serverErrors);
         filtered += v.filtered;
         for (const [id, n] of Object.entries(v.unchanged)) {
@@ -729,7 +743,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         pipeline: p,
         consecutive500s: serverErrors,
         sourceOk: fetchFailed.size === 0,
-        freshDeadLetters: { ...fresh, parse: parseIssues },
+        freshDeadLetters: fresh,
         now: clock(),
       });
     await redis.eval(RELEASE_SLOT, 1, stateKey(name, 'active-run'), runId);

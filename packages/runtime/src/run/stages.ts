@@ -102,7 +102,7 @@ export async function deliverAndSettle(args: {
   type: string;
   destination: Destination;
   batch: DeliveryBatch;
-  file: (letters: DeadLetter[]) => Promise<void>;
+  file: (letters: DeadLetter[]) => Promise<unknown>;
 }): Promise<{ delivered: (readonly [string, string])[]; rejected: DeadLetter[] }> {
   const { store, pipeline, destinationId, batch } = args;
   const outcomes = await args.destination.deliver(batch);

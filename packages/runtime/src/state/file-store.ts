@@ -40,6 +40,17 @@ export function createFileStateStore(root: string): StateStore {
     return turn;
   };
 
+  /** Open dead letters by id: the log's additions less its resolutions. */
+  async function openDeadLetters(pipeline: string): Promise<Map<string, DeadLetter>> {
+    const open = new Map<string, DeadLetter>();
+    for (const line of await readLog(await fileOf(pipeline, 'dead-letters.log'))) {
+      const entry = parseJson<{ add?: DeadLetter; resolve?: string }>(line);
+      if (entry?.add && !open.has(entry.add.id)) open.set(entry.add.id, entry.add);
+      if (entry?.resolve) open.delete(entry.resolve);
+    }
+    return open;
+  }
+
   async function cursors(pipeline: string): Promise<Record<string, string>> {
     try {
       return JSON.parse(await readFile(await fileOf(pipeline, 'cursors.json'), 'utf8')) as Record<
@@ -100,20 +111,18 @@ export function createFileStateStore(root: string): StateStore {
       return [...open.values()];
     },
     async addDeadLetters(pipeline, letters) {
-      if (letters.length === 0) return;
-      await append(
-        await writable(pipeline, 'dead-letters.log'),
-        letters.map((letter) => `${JSON.stringify({ add: letter })}\n`).join(''),
-      );
+      if (letters.length === 0) return 0;
+      const open = new Set((await openDeadLetters(pipeline)).keys());
+      const fresh = letters.filter((l) => !open.has(l.id) && open.add(l.id));
+      if (fresh.length > 0)
+        await append(
+          await writable(pipeline, 'dead-letters.log'),
+          fresh.map((letter) => `${JSON.stringify({ add: letter })}\n`).join(''),
+        );
+      return fresh.length;
     },
     async deadLetters(pipeline) {
-      const open = new Map<string, DeadLetter>();
-      for (const line of await readLog(await fileOf(pipeline, 'dead-letters.log'))) {
-        const entry = parseJson<{ add?: DeadLetter; resolve?: string }>(line);
-        if (entry?.add && !open.has(entry.add.id)) open.set(entry.add.id, entry.add);
-        if (entry?.resolve) open.delete(entry.resolve);
-      }
-      return [...open.values()].sort(oldestFirst);
+      return [...(await openDeadLetters(pipeline)).values()].sort(oldestFirst);
     },
     async resolveDeadLetters(pipeline, ids) {
       if (ids.length === 0) return;

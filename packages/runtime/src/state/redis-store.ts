@@ -103,11 +103,12 @@ export function createRedisStateStore(
       );
     },
     async addDeadLetters(pipeline, letters) {
-      if (letters.length === 0) return;
-      // HSETNX: a dead letter filed again keeps its first filing.
+      if (letters.length === 0) return 0;
+      // HSETNX: a dead letter filed again keeps its first filing (and answers 0).
       const multi = redis.multi();
       for (const l of letters) multi.hsetnx(key(pipeline, 'dead-letters'), l.id, JSON.stringify(l));
-      await multi.exec();
+      const results = (await multi.exec()) ?? [];
+      return results.reduce((n, [error, added]) => (error ? n : n + Number(added)), 0);
     },
     async deadLetters(pipeline) {
       const letters = (await redis.hvals(key(pipeline, 'dead-letters'))).map(

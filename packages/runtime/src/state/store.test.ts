@@ -69,11 +69,21 @@ function contract(name: string, make: () => StateStore) {
 
     it('files dead letters once, lists them oldest first, and resolves them', async () => {
       const store = make();
-      await store.addDeadLetters('p', [
-        letter('x', '2026-01-02T00:00:00Z'),
-        letter('y', '2026-01-01T00:00:00Z'),
-      ]);
-      await store.addDeadLetters('p', [letter('x', '2026-01-03T00:00:00Z')]);
+      expect(
+        await store.addDeadLetters('p', [
+          letter('x', '2026-01-02T00:00:00Z'),
+          letter('y', '2026-01-01T00:00:00Z'),
+          letter('y', '2026-01-01T00:00:00Z'),
+        ]),
+      ).toBe(2);
+      // Filed again: not new (its first filing stays); with a new one, one is.
+      expect(
+        await store.addDeadLetters('p', [
+          letter('x', '2026-01-03T00:00:00Z'),
+          letter('z', '2026-01-04T00:00:00Z'),
+        ]),
+      ).toBe(1);
+      await store.resolveDeadLetters('p', ['z']);
       expect((await store.deadLetters('p')).map((l) => [l.id, l.at])).toEqual([
         ['y', '2026-01-01T00:00:00Z'],
         ['x', '2026-01-02T00:00:00Z'],

@@ -72,7 +72,11 @@ export interface StateStore {
   addIntent(pipeline: string, destination: string, intent: DeliveryIntent): Promise<void>;
   clearIntent(pipeline: string, destination: string, batchId: string): Promise<void>;
   intents(pipeline: string, destination: string): Promise<DeliveryIntent[]>;
-  addDeadLetters(pipeline: string, letters: readonly DeadLetter[]): Promise<void>;
+  /**
+   * Files dead letters; one already open (same id) keeps its first filing. Resolves to how many
+   * were new, counted atomically (two jobs filing one letter count it once).
+   */
+  addDeadLetters(pipeline: string, letters: readonly DeadLetter[]): Promise<number>;
   /** Open dead letters, oldest first. */
   deadLetters(pipeline: string): Promise<DeadLetter[]>;
   resolveDeadLetters(pipeline: string, ids: readonly string[]): Promise<void>;
