@@ -31,6 +31,15 @@ const local = (over: Partial<WebhookOptions> = {}) =>
   }) as WebhookOptions;
 const make = (options: WebhookOptions) =>
   webhookAdapter.create(webhookAdapter.optionsSchema.parse(options), context);
+/** A destination whose URL skipped validate's check of literal addresses: delivery checks again. */
+const unvalidated = (options: WebhookOptions) =>
+  webhookAdapter.create(
+    {
+      ...webhookAdapter.optionsSchema.parse({ ...options, allowPrivateNetwork: true }),
+      allowPrivateNetwork: options.allowPrivateNetwork ?? false,
+    },
+    context,
+  );
 const batch = (records: DeliveryBatch['records'], id = 'b1'): DeliveryBatch => ({
   id,
   pipeline: 'unit',
@@ -55,8 +64,10 @@ runDestinationContract<WebhookOptions>('webhook', {
   stored: async (options) => receivers.get(options.url)!.records(),
   broken: [
     {
-      name: 'a loopback receiver without allowPrivateNetwork',
-      options: () => local({ allowPrivateNetwork: false }),
+      // A name is checked when it resolves (a literal address is refused at validate already).
+      name: 'a receiver whose name resolves to loopback, without allowPrivateNetwork',
+      options: () =>
+        local({ url: receiver.url.replace('127.0.0.1', 'localhost'), allowPrivateNetwork: false }),
       kind: 'config',
     },
   ],
@@ -300,11 +311,11 @@ describe('SSRF protection', () => {
           secrets: [new Secret(SECRET)],
           allowHttp: true,
         } as WebhookOptions;
-        const error = await failure(make(options).deliver(batch(records)));
+        const error = await failure(unvalidated(options).deliver(batch(records)));
         expect(error, host).toMatchObject({ kind: 'config' });
-        expect(error.message, host).toMatch(/refused: .*(loopback|ipv4Mapped)/);
+        expect(error.message, host).toMatch(/refused: .* is .*loopback address/);
         expect(error.remedy).toMatch(/allowPrivateNetwork: true/);
-        await expect(make(options).check(), host).rejects.toBeInstanceOf(DestinationError);
+        await expect(unvalidated(options).check(), host).rejects.toBeInstanceOf(DestinationError);
       }
       expect(hits).toBe(0);
       await make(local({ url: `http://127.0.0.1:${port}/` })).deliver(batch(records));
@@ -312,6 +323,116 @@ describe('SSRF protection', () => {
     } finally {
       canary.close();
     }
+  });
+
+  it('refuses every IANA special-purpose range, IPv4 and IPv6, in every form — and at validate for a literal address', async () => {
+    // One address in each block of IANA's IPv4 and IPv6 Special-Purpose Address Registries,
+    // and the forms of internal addresses that reach the IPv4 inside them.
+    const corpus: [string, RegExp][] = [
+      ['0.1.2.3', /"this network"/],
+      ['10.20.30.40', /private network/],
+      ['100.64.0.1', /carrier-grade NAT/],
+      ['127.1.2.3', /loopback/],
+      ['169.254.169.254', /link-local.*metadata/],
+      ['172.31.255.254', /private network/],
+      ['192.0.0.8', /IETF protocol assignment/],
+      ['192.0.2.7', /documentation/],
+      ['192.31.196.1', /AS112/],
+      ['192.52.193.1', /AMT/],
+      ['192.88.99.1', /6to4 relay/],
+      ['192.168.1.1', /private network/],
+      ['192.175.48.1', /AS112/],
+      ['198.19.0.1', /benchmarking/],
+      ['198.51.100.1', /documentation/],
+      ['203.0.113.9', /documentation/],
+      ['239.255.255.250', /multicast/],
+      ['250.1.2.3', /reserved/],
+      ['255.255.255.255', /broadcast/],
+      ['::', /unspecified/],
+      ['::1', /IPv6 loopback/],
+      ['::127.0.0.1', /IPv4-compatible/],
+      ['::ffff:0:127.0.0.1', /IPv4-translated/],
+      ['::ffff:127.0.0.1', /a form of 127\.0\.0\.1, a loopback/],
+      ['::ffff:169.254.169.254', /a form of 169\.254\.169\.254, a link-local/],
+      ['64:ff9b::10.0.0.1', /a form of 10\.0\.0\.1, a private network/],
+      ['64:ff9b:1::1', /local-use NAT64/],
+      ['2002:7f00:1::1', /a form of 127\.0\.0\.1, a loopback/],
+      ['2002:c0a8:101::1', /a form of 192\.168\.1\.1/],
+      ['100::1', /discard-only/],
+      ['2001::1', /IETF protocol assignment.*Teredo/],
+      ['2001:2::1', /IETF protocol assignment/],
+      ['2001:20::1', /IETF protocol assignment/],
+      ['2001:db8::1', /documentation/],
+      ['3fff::1', /documentation/],
+      ['5f00::1', /SRv6/],
+      ['fd00:ec2::254', /unique local/],
+      ['fe80::1', /link-local IPv6/],
+      ['fec0::1', /site-local/],
+      ['ff02::1', /multicast/],
+      ['4000::1', /outside global unicast/],
+    ];
+    for (const [address, what] of corpus) expect(forbiddenRange(address), address).toMatch(what);
+    // Public addresses pass, also in the forms that carry them.
+    for (const address of [
+      '93.184.216.34',
+      '8.8.8.8',
+      '2606:4700:4700::1111',
+      '::ffff:8.8.8.8',
+      '64:ff9b::8.8.8.8',
+      '2002:808:808::1',
+    ])
+      expect(forbiddenRange(address), address).toBeUndefined();
+
+    // Validate: every literal one is flagged at the URL, before anything is fetched.
+    for (const [address] of corpus) {
+      const host = address.includes(':') ? `[${address}]` : address;
+      const parsed = webhookAdapter.optionsSchema.safeParse({
+        url: `https://${host}/hook`,
+        secrets: [new Secret(SECRET)],
+      });
+      expect(parsed.success, address).toBe(false);
+      expect(parsed.error!.issues, address).toContainEqual(
+        expect.objectContaining({
+          path: ['url'],
+          message: expect.stringMatching(/webhooks may not reach internal addresses/),
+        }),
+      );
+    }
+    expect(
+      webhookAdapter.optionsSchema.safeParse({
+        url: 'https://10.0.0.1/hook',
+        secrets: [new Secret(SECRET)],
+        allowPrivateNetwork: true,
+      }).success,
+    ).toBe(true);
+
+    // Delivery: refused before any connection (a canary on loopback sees none).
+    let hits = 0;
+    const canary = createServer((_, res) => {
+      hits++;
+      res.writeHead(204).end();
+    });
+    canary.listen(0, '::');
+    await once(canary, 'listening');
+    const port = (canary.address() as AddressInfo).port;
+    const records = await sampleRecords(1);
+    try {
+      for (const [address] of corpus) {
+        const host = address.includes(':') ? `[${address}]` : address;
+        const options = {
+          url: `http://${host}:${port}/`,
+          secrets: [new Secret(SECRET)],
+          allowHttp: true,
+          timeoutSeconds: 2,
+        } as WebhookOptions;
+        const error = await failure(unvalidated(options).deliver(batch(records)));
+        expect(error, address).toMatchObject({ kind: 'config' });
+        expect(error.message, address).toMatch(/refused: /);
+      }
+    } finally {
+      canary.close();
+    }
+    expect(hits).toBe(0);
   });
 
   it('refuses plain http unless allowHttp', () => {

@@ -1,5 +1,13 @@
 import { secretSchema } from '@scorebridge/core';
 import { z } from 'zod';
+import { forbiddenRange } from './address.js';
+
+/** The URL's host when it is an address literal (the URL parser has canonicalised odd notations). */
+const literalAddress = (url: string): string | undefined => {
+  const host = new URL(url).hostname;
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  return /^[\d.]+$|:/.test(bare) ? bare : undefined;
+};
 
 /** Options of the webhook destination. */
 export const webhookOptionsSchema = z
@@ -38,6 +46,17 @@ export const webhookOptionsSchema = z
     path: ['url'],
     message:
       'must be https:// (plain http:// sends scores unencrypted; set allowHttp: true for a local receiver)',
+  })
+  .superRefine((o, ctx) => {
+    // Host names are checked when they resolve (check, every delivery); a literal address now.
+    const address = literalAddress(o.url);
+    const refused = address && !o.allowPrivateNetwork ? forbiddenRange(address) : undefined;
+    if (refused)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: `${address} is ${refused}: webhooks may not reach internal addresses (set allowPrivateNetwork: true for a receiver on your own network)`,
+      });
   });
 
 /** Options of the webhook destination, as validated. */
