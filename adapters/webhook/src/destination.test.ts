@@ -197,6 +197,42 @@ describe('webhook delivery rules', () => {
     expect(Number(second!.timestamp)).toBeGreaterThan(Number(first!.timestamp));
   });
 
+  it('check() sends a signed scorebridge.check event, and fails for a receiver that cannot be reached or will not verify', async () => {
+    const before = receiver.checks.length;
+    await make(local()).check();
+    expect(receiver.checks.slice(before)).toEqual([expect.objectContaining({ verified: true })]);
+    expect(receiver.checks.at(-1)!.headers['webhook-id']).toMatch(/^msg_check_/);
+    // Nothing listens there: refused connection, reported as the receiver being unavailable.
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    closed.close();
+    await once(closed, 'close');
+    const unreachable = await failure(
+      make(local({ url: `http://127.0.0.1:${port}/hook`, timeoutSeconds: 2 })).check(),
+    );
+    expect(unreachable.kind).toMatch(/unavailable|timeout/);
+    expect(unreachable.message).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}`));
+    // Signed with another secret: the receiver answers 401.
+    const wrong = await failure(make(local({ secrets: [new Secret(NEXT_SECRET)] })).check());
+    expect(wrong).toMatchObject({ kind: 'auth' });
+    expect(wrong.remedy).toMatch(/verifies with the same secrets/);
+    // A receiver that refuses event types it does not know is told what to do.
+    const picky = createServer((_, res) => res.writeHead(422).end());
+    picky.listen(0, '127.0.0.1');
+    await once(picky, 'listening');
+    try {
+      const refused = await failure(
+        make(local({ url: `http://127.0.0.1:${(picky.address() as AddressInfo).port}/` })).check(),
+      );
+      expect(refused).toMatchObject({ kind: 'rejected' });
+      expect(refused.remedy).toMatch(/answer 2xx to a scorebridge\.check event/);
+    } finally {
+      picky.close();
+    }
+  });
+
   it('reports 429 with the Retry-After it asked for, and a timeout as a timeout', async () => {
     const records = await sampleRecords(1);
     receiver.script.push({ status: 429, headers: { 'retry-after': '7' } });

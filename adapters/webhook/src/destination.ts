@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import {
   type DeliveryBatch,
   type Destination,
@@ -104,9 +104,66 @@ export function createWebhookDestination(
     return { messages: out, tooLarge };
   }
 
+  /** Signs and POSTs one message; the transport's failures become the error family. */
+  async function send(pinned: CheckedAddress, id: string, data: (timestamp: string) => string) {
+    const timestamp = Math.floor(Date.now() / 1000);
+    const body = data(new Date(timestamp * 1000).toISOString());
+    const headers = {
+      ...options.headers,
+      'content-type': 'application/json',
+      'user-agent': 'ScoreBridge',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signature(
+        options.secrets.map((s) => s.reveal()),
+        id,
+        timestamp,
+        body,
+      ),
+    };
+    try {
+      return await post(url, pinned, headers, body, timeoutMs);
+    } catch (error) {
+      throw transportFailure(error, url, context.destinationId);
+    }
+  }
+
   return {
+    /**
+     * Resolves and checks the address, then sends a signed `scorebridge.check` event (receivers
+     * answer 2xx and ignore it): a connection, the TLS handshake and the receiver's answer prove
+     * more than resolving the name would.
+     */
     async check() {
-      await resolve();
+      const pinned = await resolve();
+      const id = `msg_check_${randomBytes(12).toString('base64url')}`;
+      const { status, retryAfterSeconds } = await send(
+        pinned,
+        id,
+        (ts) =>
+          `{"type":"scorebridge.check","timestamp":"${ts}","data":${JSON.stringify({ pipeline: context.pipeline, destination: context.destinationId })}}`,
+      );
+      if (status >= 200 && status < 300) return;
+      if (status === 401 || status === 403)
+        throw fail(
+          'auth',
+          `answered ${status} to a signed check event`,
+          'The receiver refused the signature or the request: check that it verifies with the same secrets (and any headers it requires).',
+        );
+      if (status === 404 || status === 405)
+        throw fail(
+          'config',
+          `answered ${status}: no receiver at this URL`,
+          'Check the path of the URL.',
+        );
+      throw (
+        answerError(status, retryAfterSeconds) ??
+        fail(
+          'rejected',
+          `answered ${status} to a signed check event`,
+          'Receivers should answer 2xx to a scorebridge.check event (and to any type they do not handle); see docs/webhooks.md.',
+        )
+      );
     },
 
     async deliver(batch) {
@@ -125,28 +182,7 @@ export function createWebhookDestination(
         );
       }
       for (const message of list) {
-        const timestamp = Math.floor(Date.now() / 1000);
-        const body = message.data(new Date(timestamp * 1000).toISOString());
-        const headers = {
-          ...options.headers,
-          'content-type': 'application/json',
-          'user-agent': 'ScoreBridge',
-          'webhook-id': message.id,
-          'webhook-timestamp': String(timestamp),
-          'webhook-signature': signature(
-            options.secrets.map((s) => s.reveal()),
-            message.id,
-            timestamp,
-            body,
-          ),
-        };
-        let answer: Awaited<ReturnType<typeof post>>;
-        try {
-          answer = await post(url, pinned, headers, body, timeoutMs);
-        } catch (error) {
-          throw transportFailure(error, url, context.destinationId);
-        }
-        const { status } = answer;
+        const { status, retryAfterSeconds } = await send(pinned, message.id, message.data);
         if (status >= 200 && status < 300) {
           for (const r of message.records)
             outcome.set(r, {
@@ -154,42 +190,50 @@ export function createWebhookDestination(
               contentHash: r.contentHash,
               status: 'delivered',
             });
-        } else if (status >= 300 && status < 400) {
-          throw fail(
-            'config',
-            `answered ${status} (a redirect), not followed`,
-            'ScoreBridge does not follow redirects: set the URL the receiver redirects to.',
-          );
-        } else if (status === 410) {
-          disabled = true;
-          throw gone();
-        } else if (status === 429) {
-          throw fail(
-            'rate-limit',
-            'answered 429 (too many requests)',
-            'The receiver asked to slow down; ScoreBridge retries after the time it asked for.',
-            answer.retryAfterSeconds,
-          );
-        } else if (status >= 500) {
-          throw fail(
-            'unavailable',
-            `answered ${status}`,
-            'The receiver failed; ScoreBridge retries with backoff. If it persists, check the receiver.',
-            answer.retryAfterSeconds,
-          );
-        } else {
-          for (const r of message.records)
-            outcome.set(
-              r,
-              rejected(r, `HTTP_${status}`, `the receiver refused the message (HTTP ${status})`),
-            );
+          continue;
         }
+        const error = answerError(status, retryAfterSeconds);
+        if (error) throw error;
+        for (const r of message.records)
+          outcome.set(
+            r,
+            rejected(r, `HTTP_${status}`, `the receiver refused the message (HTTP ${status})`),
+          );
       }
       return batch.records.map((r) => outcome.get(r)!);
     },
 
     async close() {},
   };
+
+  /** The whole-message failure an answer means (redirect, 410, 429, 5xx); other 4xx refuse the records. */
+  function answerError(status: number, retryAfter: number | undefined) {
+    if (status >= 300 && status < 400)
+      return fail(
+        'config',
+        `answered ${status} (a redirect), not followed`,
+        'ScoreBridge does not follow redirects: set the URL the receiver redirects to.',
+      );
+    if (status === 410) {
+      disabled = true;
+      return gone();
+    }
+    if (status === 429)
+      return fail(
+        'rate-limit',
+        'answered 429 (too many requests)',
+        'The receiver asked to slow down; ScoreBridge retries after the time it asked for.',
+        retryAfter,
+      );
+    if (status >= 500)
+      return fail(
+        'unavailable',
+        `answered ${status}`,
+        'The receiver failed; ScoreBridge retries with backoff. If it persists, check the receiver.',
+        retryAfter,
+      );
+    return undefined;
+  }
 
   function gone() {
     return fail(

@@ -27,6 +27,7 @@ export async function startReceiver(
   const verifiers = secrets.map((s) => new Webhook(s));
   const script: Script[] = [];
   const seen: Seen[] = [];
+  const checks: { verified: boolean; headers: IncomingHttpHeaders }[] = [];
   const stored = new Map<
     string,
     { type: string; data: { records?: unknown[]; record?: unknown } }
@@ -49,6 +50,12 @@ export async function startReceiver(
           return false;
         }
       });
+      // A check event is answered (2xx once verified) and not kept, as receivers are told to.
+      if (/^\{"type":"scorebridge\.check"/.test(body)) {
+        checks.push({ verified, headers });
+        res.writeHead(verified ? 204 : 401).end();
+        return;
+      }
       const next = script.shift();
       if (next && 'hang' in next) {
         setTimeout(() => res.destroy(), next.hang);
@@ -84,6 +91,8 @@ export async function startReceiver(
     port,
     script,
     seen,
+    /** The `scorebridge.check` events received (not in `seen`, not stored). */
+    checks,
     /** Records held, one entry per record version in accepted messages. */
     records(): { recordKey: string; contentHash: string }[] {
       return [...stored.values()].flatMap(

@@ -127,6 +127,11 @@ describe('pipeline commands', () => {
     // A destination directory that is a file, and an expired key.
     rmSync(join(dir, 'out'), { recursive: true });
     writeFileSync(join(dir, 'out'), 'not a directory');
+    // Only a destination fails: the exit status is run's for that (4), not the source's (3).
+    const destination = await run(['check', file]);
+    expect(destination.code).toBe(4);
+    expect(destination.stdout).toMatch(/^ok {4}source: /);
+    expect(destination.stdout).toMatch(/FAIL {2}out \(file\): /);
     const key = process.env.SB_CLI_KEY;
     process.env.SB_CLI_KEY = Buffer.from('expired-key:sandbox').toString('base64');
     const bad = await run(['check', file]);

@@ -218,10 +218,14 @@ export async function validateCommand(
   return bad > 0 ? EXIT.usage : EXIT.ok;
 }
 
-/** `scorebridge check`: the source key (a small window, as ETS advises) and every destination. */
+/**
+ * `scorebridge check`: the source key (a small window, as ETS advises) and every destination.
+ * Exit statuses as `run`'s: 3 the source failed, 4 only a destination did.
+ */
 export async function checkCommand(file: string, io: Io): Promise<number> {
   const pipeline = load(file);
-  let failed = 0;
+  let sourceFailed = false;
+  let destinationsFailed = 0;
   const to = io.clock();
   const from = new Date(to.getTime() - 86_400_000);
   try {
@@ -237,7 +241,7 @@ export async function checkCommand(file: string, io: Io): Promise<number> {
       `ok    source: TOEFL Access accepted the key (${records} records reported in the last 24 hours)\n`,
     );
   } catch (error) {
-    failed++;
+    sourceFailed = true;
     await write(io.stdout, failure('source', error));
   }
   for (const d of pipeline.config.destinations) {
@@ -251,13 +255,14 @@ export async function checkCommand(file: string, io: Io): Promise<number> {
       await destination.check();
       await write(io.stdout, `ok    ${d.id} (${d.type})\n`);
     } catch (error) {
-      failed++;
+      destinationsFailed++;
       await write(io.stdout, failure(`${d.id} (${d.type})`, error));
     } finally {
       await destination.close();
     }
   }
-  return failed > 0 ? RUN_EXIT.sourceFailed : EXIT.ok;
+  if (sourceFailed) return RUN_EXIT.sourceFailed;
+  return destinationsFailed > 0 ? RUN_EXIT.destinationFailed : EXIT.ok;
 }
 
 function failure(what: string, error: unknown): string {
