@@ -478,5 +478,8 @@ describe('SSRF protection', () => {
     });
     expect(parsed.success).toBe(false);
     expect(JSON.stringify(parsed.error?.issues)).toMatch(/must be https:\/\//);
+    // Reported together with the options' other problems, not after they are fixed.
+    const both = webhookAdapter.optionsSchema.safeParse({ url: 'http://example.org/hook' });
+    expect(both.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['secrets', 'url']);
   });
 });

@@ -42,22 +42,29 @@ export const webhookOptionsSchema = z
     allowHttp: z.boolean().default(false),
   })
   .strict()
-  .refine((o) => o.allowHttp || new URL(o.url).protocol === 'https:', {
-    path: ['url'],
-    message:
-      'must be https:// (plain http:// sends scores unencrypted; set allowHttp: true for a local receiver)',
-  })
-  .superRefine((o, ctx) => {
-    // Host names are checked when they resolve (check, every delivery); a literal address now.
-    const address = literalAddress(o.url);
-    const refused = address && !o.allowPrivateNetwork ? forbiddenRange(address) : undefined;
-    if (refused)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['url'],
-        message: `${address} is ${refused}: webhooks may not reach internal addresses (set allowPrivateNetwork: true for a receiver on your own network)`,
-      });
-  });
+  .superRefine(
+    (o, ctx) => {
+      // Checked with the other options' problems (`when`), so the input may be partly invalid.
+      if (typeof o.url !== 'string' || !URL.canParse(o.url)) return;
+      if (o.allowHttp !== true && new URL(o.url).protocol !== 'https:')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['url'],
+          message:
+            'must be https:// (plain http:// sends scores unencrypted; set allowHttp: true for a local receiver)',
+        });
+      // Host names are checked when they resolve (check, every delivery); a literal address now.
+      const address = literalAddress(o.url);
+      const refused = address && !o.allowPrivateNetwork ? forbiddenRange(address) : undefined;
+      if (refused)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['url'],
+          message: `${address} is ${refused}: webhooks may not reach internal addresses (set allowPrivateNetwork: true for a receiver on your own network)`,
+        });
+    },
+    { when: () => true },
+  );
 
 /** Options of the webhook destination, as validated. */
 export type WebhookOptions = z.infer<typeof webhookOptionsSchema>;

@@ -135,6 +135,38 @@ destinations:
         /uni\.yaml:4:13: source\.authcode: cannot read .*nope\.key \(ENOENT\)/,
       ],
       ['broken syntax', 'name: uni\nsource: [unclosed\n', /uni\.yaml:\d+:\d+: /],
+      [
+        'an unknown field at depth',
+        VALID.replace('      directory:', '      directroy: x\n      directory:'),
+        /uni\.yaml:9:18: destinations\[0\]\.options\.directroy: unknown key/,
+      ],
+      [
+        'a wrong type',
+        VALID.replace('name: uni', 'name: uni\nqueue: { attempts: "many" }'),
+        /uni\.yaml:2:20: queue\.attempts: .*number/i,
+      ],
+      [
+        'deep flow nesting (a parser-exhausting bomb)',
+        `${VALID}x: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`,
+        /uni\.yaml:10:36: nested more than 32 levels deep/,
+      ],
+      [
+        'deep block nesting',
+        `${VALID}${Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`,
+        /uni\.yaml:\d+:\d+: nested more than 32 levels deep/,
+      ],
+      ['a tab for indentation', VALID.replace('  baseUrl', '\tbaseUrl'), /uni\.yaml:3:1: .*tab/i],
+      ['an empty file', '', /uni\.yaml:1:1: |uni\.yaml: .*(empty|object)/],
+      [
+        'a raw NUL inside a quoted string',
+        VALID.replace('name: uni', 'name: uni\ndescription: "a\u0000b"'),
+        /uni\.yaml:2:16: a control character \(U\+0000, NUL\) is not allowed/,
+      ],
+      [
+        'other control characters',
+        VALID.replace('name: uni', 'name: uni\u0007\ndescription: \u001b[31m'),
+        /uni\.yaml:1:10: a control character \(U\+0007\)[\s\S]*uni\.yaml:2:14: a control character \(U\+001B\)/,
+      ],
     ];
     it.each(cases)('%s', (_, text, expected) => {
       expect(problems(text).join('\n')).toMatch(expected);
@@ -149,7 +181,87 @@ e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]
 f: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]
 `;
       // Refused by the alias limit (MAX_ALIASES), not expanded to a million entries.
-      expect(problems(bomb).join('\n')).toMatch(/uni\.yaml: .*\(at most 64 aliases\)/);
+      expect(problems(bomb).join('\n')).toMatch(
+        /uni\.yaml:2:8: aliases expand into too much data \(.*; at most 64 aliases\)/,
+      );
+    });
+
+    it('every problem of a file in one report, each located', () => {
+      const text = VALID.replace('name: uni', 'name: Uni!\nsheduel: hourly').replace(
+        '  - id: files',
+        `  - id: hook
+    type: file
+    options:
+      directory: /tmp/a
+      fromat: csv
+  - id: hook
+    type: file
+    batchSize: lots
+    options:
+      directory: /tmp/b
+  - id: files`,
+      );
+      const found = problems(text);
+      expect(found).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/uni\.yaml:1:7: name: lower-case letters/),
+          expect.stringMatching(/uni\.yaml:2:10: sheduel: unknown key/),
+          expect.stringMatching(
+            /uni\.yaml:\d+:\d+: destinations\[0\]\.options\.fromat: unknown key/,
+          ),
+          expect.stringMatching(/uni\.yaml:\d+:\d+: destinations\[1\]\.batchSize: /),
+          expect.stringMatching(
+            /uni\.yaml:\d+:\d+: destinations\[1\]\.id: hook is the id of another destination too/,
+          ),
+        ]),
+      );
+      for (const p of found) expect(p).toMatch(/^\/.*uni\.yaml:\d+:\d+: /);
+    });
+
+    it('files that are not text: invalid UTF-8, binary, 50 MB — refused with where, and no stack trace', () => {
+      const write = (name: string, bytes: Buffer) => {
+        const path = join(dir, name);
+        writeFileSync(path, bytes);
+        return path;
+      };
+      const refusal = (path: string) => {
+        try {
+          loadPipeline(path, { adapters, env });
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigError);
+          const text = (error as ConfigError).problems.join('\n');
+          expect(text).not.toMatch(/\n\s+at /);
+          return text;
+        }
+        throw new Error(`${path} loaded`);
+      };
+      const latin1 = write(
+        'latin1.yaml',
+        Buffer.concat([
+          Buffer.from(VALID.replace('directory: ${env:OUT}/toefl', 'directory: out')),
+          Buffer.from([0x6f, 0x75, 0x74, 0xff, 0xfe, 0x0a]),
+        ]),
+      );
+      expect(refusal(latin1)).toMatch(
+        /latin1\.yaml:10:4: not valid UTF-8 \(byte 0xff\); save the file as UTF-8/,
+      );
+      // A real U+FFFD before the bad byte is not mistaken for it.
+      const replacement = write(
+        'replacement.yaml',
+        Buffer.concat([Buffer.from('description: "\uFFFD"\n'), Buffer.from([0x61, 0xc3, 0x28])]),
+      );
+      expect(refusal(replacement)).toMatch(/replacement\.yaml:2:2: not valid UTF-8 \(byte 0xc3\)/);
+      const binary = write(
+        'binary.yaml',
+        Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)),
+      );
+      expect(refusal(binary)).toMatch(
+        /binary\.yaml:\d+:\d+: (not valid UTF-8|a control character)/,
+      );
+      const huge = write('fifty.yaml', Buffer.alloc(50 * 1024 * 1024, 0x61));
+      expect(refusal(huge)).toMatch(
+        /fifty\.yaml: the file is larger than 262144 bytes, the most a pipeline file may be/,
+      );
     });
 
     it('a huge file', () => {

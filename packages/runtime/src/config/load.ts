@@ -8,7 +8,7 @@ import {
 } from '@scorebridge/core';
 import { pathText, resolveReferences } from './references.js';
 import { type PipelineConfig, pipelineSchema } from './schema.js';
-import { MAX_PIPELINE_BYTES, parseYaml } from './yaml.js';
+import { decodeUtf8, MAX_PIPELINE_BYTES, parseYaml } from './yaml.js';
 
 /** A loaded, validated, frozen pipeline. */
 export interface Pipeline {
@@ -38,11 +38,13 @@ export function loadPipeline(file: string, options: LoadOptions): Pipeline {
   try {
     if (statSync(file).size > MAX_PIPELINE_BYTES) {
       throw new ConfigError(
-        `${file}: the file is larger than ${MAX_PIPELINE_BYTES} bytes; pipeline files may not be`,
+        `${file}: the file is larger than ${MAX_PIPELINE_BYTES} bytes, the most a pipeline file may be`,
         { where: file },
       );
     }
-    text = readFileSync(file, 'utf8');
+    const decoded = decodeUtf8(readFileSync(file), file);
+    if (decoded.text === undefined) throw new ConfigError(decoded.problems, { where: file });
+    text = decoded.text;
   } catch (cause) {
     if (cause instanceof ConfigError) throw cause;
     throw new ConfigError(

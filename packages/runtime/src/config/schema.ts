@@ -133,9 +133,23 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
       destinations: z
         .array(destination)
         .min(1)
-        .refine(
-          (list) => new Set(list.map((d) => (d as { id: string }).id)).size === list.length,
-          'destination ids must be unique',
+        .superRefine(
+          (list, ctx) => {
+            const seen = new Set<unknown>();
+            list.forEach((d, i) => {
+              const id = (d as { id?: unknown } | undefined)?.id;
+              if (typeof id !== 'string') return;
+              if (seen.has(id))
+                ctx.addIssue({
+                  code: 'custom',
+                  path: [i, 'id'],
+                  message: `${id} is the id of another destination too; ids must be unique`,
+                });
+              seen.add(id);
+            });
+          },
+          // Reported with the destinations' other problems, not after they are fixed.
+          { when: () => true },
         ),
       notifications: z
         .object({
