@@ -166,8 +166,11 @@ describe('webhook delivery rules', () => {
       headers: { 'webhook-id': 'mine' },
     });
     expect(parsed.success).toBe(false);
-    expect(JSON.stringify(parsed.error?.issues)).toMatch(
-      /webhook-\*, content-type, content-length and host are set by ScoreBridge/,
+    expect(parsed.error?.issues).toContainEqual(
+      expect.objectContaining({
+        path: ['headers', 'webhook-id'],
+        message: expect.stringMatching(/^set by ScoreBridge or by HTTP itself/),
+      }),
     );
   });
 
@@ -469,6 +472,51 @@ describe('SSRF protection', () => {
       canary.close();
     }
     expect(hits).toBe(0);
+  });
+
+  it('refuses framing, hop-by-hop and signature headers, and header values HTTP does not allow, at validate', async () => {
+    const issues = (headers: Record<string, string>) =>
+      webhookAdapter.optionsSchema.safeParse({
+        url: 'https://receiver.example.edu/hook',
+        secrets: [new Secret(SECRET)],
+        headers,
+      }).error?.issues ?? [];
+    for (const name of [
+      'Transfer-Encoding',
+      'content-length',
+      'Connection',
+      'Host',
+      'TE',
+      'Upgrade',
+      'Keep-Alive',
+      'Proxy-Authorization',
+      'webhook-signature',
+      'Content-Type',
+    ])
+      expect(issues({ [name]: 'x' }), name).toContainEqual(
+        expect.objectContaining({
+          message: expect.stringMatching(/set by ScoreBridge or by HTTP/),
+        }),
+      );
+    for (const value of ['a\r\nX-Injected: 1', 'a\nb', 'nul\u0000', 'Zoë ✓', ' padded', 'tab\t'])
+      expect(issues({ 'X-Api-Key': value }), JSON.stringify(value)).toContainEqual(
+        expect.objectContaining({ message: expect.stringMatching(/RFC 9110/) }),
+      );
+    expect(issues({ 'Bad Name': 'x' })).toHaveLength(1);
+    // What HTTP allows passes, and reaches the receiver as given.
+    const fine = {
+      'X-Api-Key': 'k3y with inner space',
+      Authorization: 'Bearer abc',
+      'X-Empty': '',
+      'X-Latin': 'Zo\u00eb',
+    };
+    expect(issues(fine)).toEqual([]);
+    const before = receiver.seen.length;
+    await make(local({ headers: fine })).deliver(batch(await sampleRecords(1), 'hdr'));
+    const seen = receiver.seen[before]!.headers;
+    expect(seen['x-api-key']).toBe('k3y with inner space');
+    expect(seen.authorization).toBe('Bearer abc');
+    expect(seen['transfer-encoding']).toBeUndefined();
   });
 
   it('refuses plain http unless allowHttp', () => {

@@ -2,6 +2,17 @@ import { secretSchema } from '@scorebridge/core';
 import { z } from 'zod';
 import { forbiddenRange } from './address.js';
 
+/** RFC 9110 §5.6.2 token: a header name. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 9110 §5.5 field-value: visible characters and obs-text, inner SP/HTAB; may be empty. */
+const FIELD_VALUE = /^(?:[\x21-\x7E\x80-\xFF](?:[\x21-\x7E\x80-\xFF\t ]*[\x21-\x7E\x80-\xFF])?)?$/;
+/**
+ * Headers ScoreBridge sets (the signature, the body's type and length), and the framing and
+ * hop-by-hop headers of RFC 9110 §7.6.1 and §6.6 that would make a malformed request.
+ */
+const RESERVED_HEADER =
+  /^(webhook-.*|content-type|content-length|content-encoding|transfer-encoding|host|connection|keep-alive|te|trailer|upgrade|expect|proxy-.*|user-agent)$/i;
+
 /** The URL's host when it is an address literal (the URL parser has canonicalised odd notations). */
 const literalAddress = (url: string): string | undefined => {
   const host = new URL(url).hostname;
@@ -23,16 +34,24 @@ export const webhookOptionsSchema = z
     mode: z.enum(['batch', 'record']).default('batch'),
     /** Batches are split so that no message body is larger than this. @default 1000000 */
     maxPayloadBytes: z.number().int().min(4096).max(50_000_000).default(1_000_000),
-    /** Extra headers sent with every message (not webhook-* or content-type). */
+    /**
+     * Extra headers sent with every message (an API key the receiver wants, say). Names are RFC
+     * 9110 tokens; the signature, framing and connection headers ScoreBridge sets are refused.
+     */
     headers: z
-      .record(z.string().regex(/^[A-Za-z0-9-]+$/), z.string())
-      .refine(
-        (h) =>
-          !Object.keys(h).some((k) => /^(webhook-|content-type$|content-length$|host$)/i.test(k)),
-        {
-          message: 'webhook-*, content-type, content-length and host are set by ScoreBridge',
-        },
-      )
+      .record(z.string(), z.string())
+      .superRefine((headers, ctx) => {
+        for (const [name, value] of Object.entries(headers)) {
+          const problem = !TOKEN.test(name)
+            ? "a header name is letters, digits and !#$%&'*+-.^_`|~ (an RFC 9110 token)"
+            : RESERVED_HEADER.test(name)
+              ? 'set by ScoreBridge or by HTTP itself (webhook-*, content-type, content-length, transfer-encoding, host, connection, keep-alive, te, trailer, upgrade, expect, proxy-*, user-agent): remove it'
+              : !FIELD_VALUE.test(value)
+                ? 'a header value is visible characters with inner spaces or tabs (RFC 9110): no line breaks, NUL or characters above U+00FF, no leading or trailing space'
+                : undefined;
+          if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+        }
+      })
       .optional(),
     /** Seconds for a whole request. @default 20 */
     timeoutSeconds: z.number().positive().max(120).default(20),
