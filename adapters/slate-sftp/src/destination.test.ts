@@ -124,6 +124,26 @@ describe('slate-sftp files', () => {
       records.map((r) => [r.recordKey, r.fields.lastName ?? '', r.fields.firstName ?? '']),
     );
     expect(rows[50]).toMatchObject({ lastName: `'=cmd|'/c calc'!A1`, firstName: 'Łucja' });
+    // Not world-readable, let alone writable: 0640 unless the site says otherwise.
+    expect(statSync(join(o.remoteDirectory, file!)).mode & 0o777).toBe(0o640);
+  });
+
+  it('sets the file mode it is given, and refuses one others could write', async () => {
+    const o = options({ fileMode: '0600' });
+    await make(o).deliver(batch(await sampleRecords(2)));
+    expect(statSync(join(o.remoteDirectory, finals(o.remoteDirectory)[0]!)).mode & 0o777).toBe(
+      0o600,
+    );
+    for (const [fileMode, message] of [
+      ['0666', /must not be writable by others/],
+      ['rw-r-----', /an octal mode/],
+      [640, /quoted octal string/],
+    ] as const) {
+      const parsed = slateAdapter.optionsSchema.safeParse({ ...options(), fileMode });
+      expect(parsed.error?.issues, String(fileMode)).toContainEqual(
+        expect.objectContaining({ path: ['fileMode'], message: expect.stringMatching(message) }),
+      );
+    }
   });
 
   it("uploads raw ScoreLink lines for Slate's fixed-width TOEFL format, with mapped CSV columns otherwise", async () => {

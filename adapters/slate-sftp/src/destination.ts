@@ -88,6 +88,8 @@ export function createSlateDestination(
     }
   }
 
+  const mode = Number.parseInt(options.fileMode, 8);
+
   return {
     async check() {
       await session(`writing a test file in ${directory}`, async (sftp, step) => {
@@ -122,7 +124,9 @@ export function createSlateDestination(
           // A retried delivery whose file is already there (renamed, so complete) is done.
           if ((await step('exists', () => sftp.exists(final))) !== '-') {
             const temp = `${final}.${randomBytes(3).toString('hex')}${PART_SUFFIX}`;
-            await step('put', () => sftp.put(body, temp));
+            // Created with the mode (never briefly open to others), then set exactly (no umask).
+            await step('put', () => sftp.put(body, temp, { writeStreamOptions: { mode } }));
+            await step('chmod', () => sftp.chmod(temp, mode));
             await step('rename', () => sftp.posixRename(temp, final));
           }
           await removeStale(sftp, step);

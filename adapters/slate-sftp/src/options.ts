@@ -48,6 +48,16 @@ export const slateOptionsSchema = z
     dateFormat: z.enum(['YYYY-MM-DD', 'MM/DD/YYYY', 'YYYYMMDD']).default('YYYY-MM-DD'),
     /** Every SFTP call (connecting, uploading, closing) ends within this. @default 30 */
     timeoutSeconds: z.number().positive().max(600).default(30),
+    /**
+     * Permissions of the uploaded files, octal, quoted: the owner reads and writes, its group
+     * reads, nobody else (scores are personal data). @default '0640'
+     */
+    fileMode: z
+      .string({ error: "give the mode as a quoted octal string, e.g. '0640'" })
+      .regex(/^0?[0-7]{3}$/, "an octal mode such as '0640'")
+      .refine((m) => (Number.parseInt(m, 8) & 0o002) === 0, 'must not be writable by others')
+      .default('0640')
+      .describe("Permissions of uploaded files, octal and quoted, e.g. '0640' (the default)"),
   })
   .strict()
   .refine((o) => o.privateKey !== undefined || o.password !== undefined, {
