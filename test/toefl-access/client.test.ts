@@ -6,7 +6,7 @@ import {
   createToeflAccessClient,
   type ParsedEntry,
   planSlices,
-  type SourceError,
+  SourceError,
   type SourceEvent,
   serializeError,
   sourceErrorFor,
@@ -350,6 +350,47 @@ describe('TOEFL Access client against the sandbox', () => {
     } finally {
       other.close();
     }
+  });
+
+  it('a 200 whose body is not scores is a protocol error, not a dead letter: one test per shape', async () => {
+    const shapes: [string, string, string, RegExp][] = [
+      ['a bare ok', 'scorelink', 'ok', /it is text whose first line is 2 characters long/],
+      ['ok and a line break', 'scorelink', 'OK\r\n', /first line is 2 characters long/],
+      [
+        "a proxy's login page",
+        'scorelink',
+        '<!DOCTYPE html><html><body>Sign in</body></html>',
+        /it is an HTML or XML document/,
+      ],
+      ['JSON while ScoreLink was asked', 'scorelink', '{"data":[]}', /it is JSON/],
+      ['a message while JSON was asked', 'json', '{"message":"maintenance"}', /no "data" array/],
+      [
+        'text while JSON was asked',
+        'json',
+        'ok',
+        /the body is not JSON: it holds no object or array/,
+      ],
+    ];
+    for (const [name, format, body, message] of shapes) {
+      const s = await sandbox({ faults: [{ kind: 'body', body, count: 10 }] });
+      const { c } = client(s, { format: format as 'scorelink' | 'json', retry: { retries: 0 } });
+      const error = await failure(
+        c.fetch(new Date('2026-10-01T00:00:00Z'), new Date('2026-10-02T00:00:00Z')),
+      );
+      expect(error, name).toBeInstanceOf(SourceError);
+      expect(error, name).toMatchObject({ kind: 'parse', code: 'bad-body' });
+      expect(error.message, name).toMatch(
+        /^\[toefl-access\] GET http:\/\/127\.0\.0\.1:\d+\/scores\?/,
+      );
+      expect(error.message, name).toMatch(message);
+      expect(error.remedy, name).toMatch(/check the base URL/);
+    }
+    // An empty body is no records, not an error.
+    const empty = await sandbox({ faults: [{ kind: 'body', body: '', count: 10 }] });
+    const { c } = client(empty);
+    expect(
+      await collect(c.fetch(new Date('2026-10-01T00:00:00Z'), new Date('2026-10-02T00:00:00Z'))),
+    ).toEqual([]);
   });
 
   it('keeps the key out of every error, event and log line across failures', async () => {

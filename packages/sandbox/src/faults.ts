@@ -11,7 +11,9 @@ export type Fault =
   /** Break the connection after this many bytes of body. */
   | { kind: 'truncate'; afterBytes: number }
   /** Redirect (302) to `location`. */
-  | { kind: 'redirect'; location: string };
+  | { kind: 'redirect'; location: string }
+  /** Answer 200 with this body instead of scores (a proxy's page, a bare "ok", …). */
+  | { kind: 'body'; body: string; contentType?: string };
 
 /** A fault and how many requests it applies to. */
 export type FaultSpec = Fault & { count?: number };
@@ -83,6 +85,9 @@ export function parseFaults(text: string): FaultSpec[] {
         case 'redirect':
           if (!arg) throw badFault(item);
           return { kind: 'redirect', location: arg, count };
+        case 'body':
+          if (arg === undefined) throw badFault(item);
+          return { kind: 'body', body: arg, count };
         default:
           throw badFault(item);
       }
@@ -91,6 +96,6 @@ export function parseFaults(text: string): FaultSpec[] {
 
 function badFault(item: string): ConfigError {
   return new ConfigError(
-    `--faults: "${item}" is not a fault; use e.g. 500x3, 403, 429:30, hang, slow:200, truncate:5000, redirect:http://host/path`,
+    `--faults: "${item}" is not a fault; use e.g. 500x3, 403, 429:30, hang, slow:200, truncate:5000, redirect:http://host/path, body:ok`,
   );
 }

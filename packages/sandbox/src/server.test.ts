@@ -134,7 +134,7 @@ describe('sandbox HTTP API', () => {
   it('reads fault lists as the CLI gives them', () => {
     expect(
       parseFaults(
-        '500x3, 403,429:30,hang,slow:200,truncate:5000x2,redirect:http://127.0.0.2:9/scores',
+        '500x3, 403,429:30,hang,slow:200,truncate:5000x2,body:okx2,redirect:http://127.0.0.2:9/scores',
       ),
     ).toEqual([
       { kind: 'status', status: 500, retryAfter: undefined, count: 3 },
@@ -143,6 +143,7 @@ describe('sandbox HTTP API', () => {
       { kind: 'hang', count: 1 },
       { kind: 'slow', delayMs: 200, count: 1 },
       { kind: 'truncate', afterBytes: 5000, count: 2 },
+      { kind: 'body', body: 'ok', count: 2 },
       { kind: 'redirect', location: 'http://127.0.0.2:9/scores', count: 1 },
     ]);
     expect(() => parseFaults('explode')).toThrow(/"explode" is not a fault/);

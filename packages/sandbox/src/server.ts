@@ -159,6 +159,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       log(key, 0, 0, fault);
       return; // never answered; closed when the sandbox closes
     }
+    if (fault?.kind === 'body') {
+      log(key, 200, 0, fault);
+      res
+        .writeHead(200, { 'content-type': fault.contentType ?? 'text/plain; charset=utf-8' })
+        .end(fault.body);
+      return;
+    }
     if (fault?.kind === 'redirect') {
       log(key, 302, 0, fault);
       res.writeHead(302, { location: fault.location }).end();

@@ -76,6 +76,7 @@ export class JsonDataSplitter {
         continue;
       }
       if (c === 123 || c === 91) {
+        this.#opened = true;
         this.#depth++;
         if (this.#phase === 'seek') {
           if (this.#depth === 1 && c === 91) this.#enterArray();
@@ -104,6 +105,10 @@ export class JsonDataSplitter {
 
   /** Ends the body; throws a {@link ParseError} when no data array was found or it was cut off. */
   end(): void {
+    if (!this.#opened)
+      throw new ParseError(
+        'the body is not JSON: it holds no object or array (an empty body or a message?)',
+      );
     if (this.#phase === 'seek') {
       const keys =
         this.#topKeys.length > 0 ? ` (its top-level keys: ${this.#topKeys.join(', ')})` : '';
@@ -118,6 +123,8 @@ export class JsonDataSplitter {
   }
 
   #arrayDepth = 0;
+  /** Whether an object or array began at all (a body of plain text never does). */
+  #opened = false;
 
   #enterArray(): void {
     this.#phase = 'array';

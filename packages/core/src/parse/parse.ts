@@ -1,3 +1,4 @@
+import { ParseError } from '../errors.js';
 import type { Layout } from '../layout/layout.js';
 import { defaultLayouts } from '../layout/load.js';
 import { type ParseInput, type SourceEncoding, textChunks } from './input.js';
@@ -29,7 +30,8 @@ export interface ParseOptions {
  * Parses a TOEFL Access response body as it streams, yielding entries in batches (one batch
  * per input chunk). Good records and records with issues both come out, in order; a body that
  * cannot be read at all (a JSON response without a data array, or cut off) throws a
- * `ParseError` after yielding every record read before the problem.
+ * `ParseError` after yielding every record read before the problem; so does a ScoreLink body
+ * that is plainly something else (a page, JSON, a short message), before yielding anything.
  */
 export async function* parseRecords(
   input: ParseInput,
@@ -49,12 +51,50 @@ export async function* parseRecords(
     return;
   }
   const parser = new ScoreLinkParser({ layouts });
+  // The body's beginning is looked at before any of it becomes records (or dead letters).
+  let head: string | undefined = '';
   for await (const chunk of chunks) {
-    const entries = parser.push(chunk);
+    if (head !== undefined) {
+      head += chunk;
+      if (head.length < SNIFF_CHARS) continue;
+      refuseIfNotScoreLink(head);
+    }
+    const entries = parser.push(head ?? chunk);
+    head = undefined;
+    if (entries.length > 0) yield entries;
+  }
+  if (head) {
+    refuseIfNotScoreLink(head);
+    const entries = parser.push(head);
     if (entries.length > 0) yield entries;
   }
   const last = parser.end();
   if (last.length > 0) yield last;
+}
+
+/** How much of a ScoreLink body is looked at first; no record is shorter (900 or 1600). */
+const SNIFF_CHARS = 256;
+
+/**
+ * What a body that should be ScoreLink plainly is instead: a page, JSON, or text whose first
+ * line is too short to be a record (ETS answers some failures with a 200 and a message). It
+ * says what it looks like, never what it holds.
+ */
+export function notScoreLink(head: string): string | undefined {
+  const text = head.trimStart();
+  if (text === '') return undefined;
+  if (text.startsWith('<')) return 'an HTML or XML document';
+  if (text.startsWith('{') || text.startsWith('[')) return 'JSON';
+  const line = /^[^\r\n]*/.exec(text)![0];
+  const ended = line.length < text.length || head.length < SNIFF_CHARS;
+  return ended && line.length < SNIFF_CHARS
+    ? `text whose first line is ${line.length} character${line.length === 1 ? '' : 's'} long, too short for a record (900 or 1600)`
+    : undefined;
+}
+
+function refuseIfNotScoreLink(head: string): void {
+  const what = notScoreLink(head);
+  if (what) throw new ParseError(`the body is not ScoreLink: it is ${what}`);
 }
 
 /** Reads a whole body into a list of entries; for small inputs and tests. */

@@ -217,6 +217,8 @@ export function createToeflAccessClient(options: ToeflAccessClientOptions): Toef
           throw new SourceError('parse', `[toefl-access] ${request}: ${error.message}`, {
             code: 'bad-body',
             where: request,
+            remedy:
+              'TOEFL Access answered 200 with something that is not scores in the asked format: check the base URL (ETS documents https://toeflaccess-api.ets.org/scores) and source.format; if it lasts, contact ETS support with the time (UTC) and the window, never the key.',
           });
         }
         throw transportError(error, request, deadline.signal.aborted && !outer?.aborted, secret);
