@@ -49,10 +49,14 @@ export function queueControl(redis: Redis, prefix: string) {
       const done = counts.processed ?? 0;
       const failed = (counts.ignored ?? 0) + (counts.failed ?? 0);
       const total = done + failed + (counts.unprocessed ?? 0);
+      // The job was read before its state: it may have finished in between, so what it returned
+      // (or why it failed) is read again now that the state says it is over.
+      const over = state === 'completed' || state === 'failed';
+      const finished = over ? ((await Job.fromId(commit, commitJobId(runId))) ?? parent) : parent;
       if (state === 'completed')
-        return { state: 'done', done, failed, total, outcome: parent.returnvalue as RunOutcome };
+        return { state: 'done', done, failed, total, outcome: finished.returnvalue as RunOutcome };
       if (state === 'failed')
-        return { state: 'failed', done, failed, total, reason: parent.failedReason };
+        return { state: 'failed', done, failed, total, reason: finished.failedReason };
       return { state: 'running', done, failed, total };
     },
 
