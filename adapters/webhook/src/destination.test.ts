@@ -297,6 +297,23 @@ describe('webhook delivery rules', () => {
   });
 });
 
+/** A listener that counts the requests reaching it: what SSRF protection must keep at zero. */
+async function startCanary(host: string) {
+  const canary = {
+    hits: 0,
+    port: 0,
+    close: () => server.close(),
+  };
+  const server = createServer((_, res) => {
+    canary.hits++;
+    res.writeHead(204).end();
+  });
+  server.listen(0, host);
+  await once(server, 'listening');
+  canary.port = (server.address() as AddressInfo).port;
+  return canary;
+}
+
 describe('SSRF protection', () => {
   it('classifies internal addresses, in any notation the URL parser accepts', () => {
     for (const address of [
@@ -326,14 +343,8 @@ describe('SSRF protection', () => {
   });
 
   it('sends nothing to a canary listener through any loopback notation unless allowed', async () => {
-    let hits = 0;
-    const canary = createServer((_, res) => {
-      hits++;
-      res.writeHead(204).end();
-    });
-    canary.listen(0, '127.0.0.1');
-    await once(canary, 'listening');
-    const port = (canary.address() as AddressInfo).port;
+    const canary = await startCanary('127.0.0.1');
+    const { port } = canary;
     const records = await sampleRecords(1);
     try {
       for (const host of [
@@ -356,9 +367,9 @@ describe('SSRF protection', () => {
         expect(error.remedy).toMatch(/allowPrivateNetwork: true/);
         await expect(unvalidated(options).check(), host).rejects.toBeInstanceOf(DestinationError);
       }
-      expect(hits).toBe(0);
+      expect(canary.hits).toBe(0);
       await make(local({ url: `http://127.0.0.1:${port}/` })).deliver(batch(records));
-      expect(hits).toBe(1);
+      expect(canary.hits).toBe(1);
     } finally {
       canary.close();
     }
@@ -446,14 +457,8 @@ describe('SSRF protection', () => {
     ).toBe(true);
 
     // Delivery: refused before any connection (a canary on loopback sees none).
-    let hits = 0;
-    const canary = createServer((_, res) => {
-      hits++;
-      res.writeHead(204).end();
-    });
-    canary.listen(0, '::');
-    await once(canary, 'listening');
-    const port = (canary.address() as AddressInfo).port;
+    const canary = await startCanary('::');
+    const { port } = canary;
     const records = await sampleRecords(1);
     try {
       for (const [address] of corpus) {
@@ -471,7 +476,7 @@ describe('SSRF protection', () => {
     } finally {
       canary.close();
     }
-    expect(hits).toBe(0);
+    expect(canary.hits).toBe(0);
   });
 
   it('refuses framing, hop-by-hop and signature headers, and header values HTTP does not allow, at validate', async () => {
