@@ -151,6 +151,11 @@ destinations:
         /uni\.yaml:10:36: nested more than 32 levels deep/,
       ],
       [
+        'deep flow nesting behind quoted closing brackets',
+        `${VALID}x: ${'[ "]", '.repeat(40)}${']'.repeat(40)}\n`,
+        /uni\.yaml:10:\d+: nested more than 32 levels deep/,
+      ],
+      [
         'deep block nesting',
         `${VALID}${Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')} 1\n`,
         /uni\.yaml:\d+:\d+: nested more than 32 levels deep/,
@@ -183,6 +188,16 @@ f: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]
       // Refused by the alias limit (MAX_ALIASES), not expanded to a million entries.
       expect(problems(bomb).join('\n')).toMatch(
         /uni\.yaml:2:8: aliases expand into too much data \(.*; at most 64 aliases\)/,
+      );
+    });
+
+    it('brackets inside strings are text, not nesting', () => {
+      const text = VALID.replace(
+        'name: uni',
+        `name: uni\ndescription: "${'['.repeat(50)}" # ${'{'.repeat(50)}`,
+      );
+      expect(pipelineFromYaml(text, file, { adapters, env }).config.description).toBe(
+        '['.repeat(50),
       );
     });
 

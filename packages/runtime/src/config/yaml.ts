@@ -1,4 +1,4 @@
-import { isAlias, isNode, LineCounter, parseDocument, visit } from 'yaml';
+import { CST, isNode, Lexer, LineCounter, parseDocument, visit } from 'yaml';
 
 /** Pipeline files larger than this are refused before parsing. */
 export const MAX_PIPELINE_BYTES = 256 * 1024;
@@ -31,38 +31,36 @@ export function decodeUtf8(bytes: Uint8Array, file: string): { text?: string; pr
     const text = new TextDecoder('utf-8').decode(bytes);
     // The first U+FFFD that was not written as one (EF BF BD) marks the first invalid byte.
     let i = text.indexOf('\uFFFD');
-    while (i >= 0) {
-      const at = Buffer.byteLength(text.slice(0, i));
-      if (!(bytes[at] === 0xef && bytes[at + 1] === 0xbf && bytes[at + 2] === 0xbd)) break;
+    let at = Buffer.byteLength(text.slice(0, i));
+    while (bytes[at] === 0xef && bytes[at + 1] === 0xbf && bytes[at + 2] === 0xbd) {
       i = text.indexOf('\uFFFD', i + 1);
+      at = Buffer.byteLength(text.slice(0, i));
     }
+    const byte = bytes[at]!.toString(16).padStart(2, '0');
     return {
       problems: [
-        `${file}:${position(text, Math.max(i, 0))}: not valid UTF-8 (byte 0x${bytes[Buffer.byteLength(text.slice(0, Math.max(i, 0)))]?.toString(16).padStart(2, '0')}); save the file as UTF-8`,
+        `${file}:${position(text, i)}: not valid UTF-8 (byte 0x${byte}); save the file as UTF-8`,
       ],
     };
   }
 }
 
+/** Tokens of yaml's lexer that mark structure but are not characters of the source. */
+const MARKERS = new Set([CST.DOCUMENT, CST.FLOW_END, CST.SCALAR]);
+
 /**
- * Where flow collections (`[`, `{`) nest deeper than `max`, outside quotes and comments: found
- * before parsing, since a parser recursing into thousands of levels exhausts the process.
+ * Where flow collections (`[`, `{`) nest deeper than `max`, read with yaml's own lexer (which
+ * does not recurse, and knows quotes and plain scalars): found before parsing, since the parser
+ * recursing into a hundred thousand levels exhausts the process.
  */
 function tooDeepFlow(text: string, max: number): number | undefined {
   let depth = 0;
-  let quote: string | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote) {
-      if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = undefined;
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
-      const end = text.indexOf('\n', i);
-      i = end < 0 ? text.length : end;
-    } else if (c === '[' || c === '{') {
-      if (++depth > max) return i;
-    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+  let offset = 0;
+  for (const token of new Lexer().lex(text)) {
+    if (token === '[' || token === '{') {
+      if (++depth > max) return offset;
+    } else if (token === ']' || token === '}') depth = Math.max(0, depth - 1);
+    if (!MARKERS.has(token)) offset += token.length;
   }
   return undefined;
 }
@@ -149,7 +147,7 @@ export function parseYaml(text: string, file: string): { file?: YamlFile; proble
     let first: number | undefined;
     visit(doc, {
       Alias(_, node) {
-        if (isAlias(node)) first = node.range?.[0];
+        first = node.range?.[0];
         return visit.BREAK;
       },
     });
