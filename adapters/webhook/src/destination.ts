@@ -58,8 +58,6 @@ export function createWebhookDestination(
     const idFor = (records: readonly ScoreRecord[]) =>
       `msg_${hash('sha256', [batch.pipeline, context.destinationId, ...records.map((r) => `${r.recordKey} ${r.contentHash}`)].join('\n'), 'base64url').slice(0, 27)}`;
     const json = batch.records.map((r) => JSON.stringify(toCanonicalJson(r)));
-    const envelope = (type: string, data: string, timestamp: string) =>
-      `{"type":"${type}","timestamp":"${timestamp}","data":${data}}`;
     const overhead = envelope(
       'toefl.scores',
       `{"pipeline":${JSON.stringify(batch.pipeline)},"batchId":"${batch.id}","records":[]}`,
@@ -137,11 +135,12 @@ export function createWebhookDestination(
     async check() {
       const pinned = await resolve();
       const id = `msg_check_${randomBytes(12).toString('base64url')}`;
-      const { status, retryAfterSeconds } = await send(
-        pinned,
-        id,
-        (ts) =>
-          `{"type":"scorebridge.check","timestamp":"${ts}","data":${JSON.stringify({ pipeline: context.pipeline, destination: context.destinationId })}}`,
+      const { status, retryAfterSeconds } = await send(pinned, id, (ts) =>
+        envelope(
+          'scorebridge.check',
+          JSON.stringify({ pipeline: context.pipeline, destination: context.destinationId }),
+          ts,
+        ),
       );
       if (status >= 200 && status < 300) return;
       if (status === 401 || status === 403)
@@ -242,6 +241,11 @@ export function createWebhookDestination(
       'Remove this destination, or fix the receiver and run again; nothing is sent to it until then.',
     );
   }
+}
+
+/** A Standard Webhooks message body: its type, when it was sent, and its data (JSON text). */
+function envelope(type: string, data: string, timestamp: string): string {
+  return `{"type":"${type}","timestamp":"${timestamp}","data":${data}}`;
 }
 
 function rejected(record: ScoreRecord, code: string, reason: string): RecordOutcome {
