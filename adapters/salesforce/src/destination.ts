@@ -417,6 +417,7 @@ export function createSalesforceDestination(
         chosen,
         usable.map((i) => matches[i]!.contactId),
         usable.map((i) => matches[i]!.rule),
+        batch.updates,
       );
       const refuse = (k: number, r: RowResult, object: string) => {
         const i = usable[k]!;

@@ -8,7 +8,9 @@ const apiName = z
 
 /**
  * A value for a Salesforce field: a record field's id (`ibtTotal`, `testDate`, `email`, …),
- * `{ const: value }`, or one of ScoreBridge's own (`recordKey`, `contentHash`, `scale`).
+ * `{ const: value }`, or one of ScoreBridge's own (`recordKey`, `contentHash`, `scale`, and
+ * `update`: what a re-sent report changed — `scores-changed`, `mybest-changed`, `other-fields` —
+ * or blank for the first version of a report).
  */
 const valueSource = z.union([
   z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'a record field id'),

@@ -1,4 +1,4 @@
-import type { ScoreRecord } from '@scorebridge/core';
+import type { ScoreRecord, UpdateClass } from '@scorebridge/core';
 import type { SalesforceOptions } from './options.js';
 
 /** A row to upsert: field values, relationship references as `{ Relationship: { ExtId: value } }`. */
@@ -50,6 +50,7 @@ export function plan(
   records: readonly ScoreRecord[],
   contacts: readonly (string | undefined)[],
   matchedBy: readonly (string | undefined)[],
+  updates?: Readonly<Record<string, UpdateClass>>,
 ): Plan {
   const rule = (i: number, row: Row) =>
     options.matching.ruleField && matchedBy[i]
@@ -148,7 +149,8 @@ export function plan(
       externalId: c.externalId,
       rows: records.map((r, i) => {
         const row: Row = { [c.externalId]: r.recordKey };
-        for (const [field, source] of Object.entries(c.fields)) row[field] = mappedValue(r, source);
+        for (const [field, source] of Object.entries(c.fields))
+          row[field] = mappedValue(r, source, updates);
         if (c.contactField) row[c.contactField] = contacts[i];
         return { record: i, row: rule(i, row) };
       }),
@@ -156,8 +158,13 @@ export function plan(
   };
 }
 
-function mappedValue(r: ScoreRecord, source: string | { const: unknown }): unknown {
+function mappedValue(
+  r: ScoreRecord,
+  source: string | { const: unknown },
+  updates: Readonly<Record<string, UpdateClass>> | undefined,
+): unknown {
   if (typeof source === 'object') return source.const;
+  if (source === 'update') return updates?.[r.contentHash] ?? null;
   if (source === 'recordKey') return r.recordKey;
   if (source === 'contentHash') return r.contentHash;
   if (source === 'scale') return r.scale;

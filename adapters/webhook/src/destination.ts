@@ -57,7 +57,11 @@ export function createWebhookDestination(
   function messages(batch: DeliveryBatch): { messages: Message[]; tooLarge: ScoreRecord[] } {
     const idFor = (records: readonly ScoreRecord[]) =>
       `msg_${hash('sha256', [batch.pipeline, context.destinationId, ...records.map((r) => `${r.recordKey} ${r.contentHash}`)].join('\n'), 'base64url').slice(0, 27)}`;
-    const json = batch.records.map((r) => JSON.stringify(toCanonicalJson(r)));
+    // A re-sent report says what it changed (`update`); the first version of a key has none.
+    const json = batch.records.map((r) => {
+      const update = batch.updates?.[r.contentHash];
+      return JSON.stringify(update ? { ...toCanonicalJson(r), update } : toCanonicalJson(r));
+    });
     const overhead = envelope(
       'toefl.scores',
       `{"pipeline":${JSON.stringify(batch.pipeline)},"batchId":"${batch.id}","records":[]}`,

@@ -6,6 +6,7 @@ import {
 } from '@scorebridge/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEMO_DEFAULTS, demoCommand } from './commands/demo.js';
+import { discoverCommand } from './commands/discover.js';
 import { fetchCommand } from './commands/fetch.js';
 import { layoutImport, layoutShow } from './commands/layout.js';
 import { parseCommand } from './commands/parse.js';
@@ -401,6 +402,12 @@ Exit status: 0 all good; 1 some records had problems; 2 usage or configuration e
         .choices(['text', 'json'])
         .default('text'),
     )
+    .option(
+      '--hidden-layout <seed>',
+      'serve JSON names and iBT26 positions of its own (for trying scorebridge layout discover)',
+      nonNegativeInteger,
+    )
+    .option('--ambiguous', 'with --hidden-layout: write one iBT26 part at two places', false)
     .action(async (options) => {
       status.code = await sandboxCommand(options, io);
     });
@@ -466,6 +473,57 @@ Examples:
     )
     .action(async (file: string, options) => {
       status.code = await layoutImport(file, options, io);
+    });
+
+  layout
+    .command('discover')
+    .description(
+      'Learn the JSON field names and the iBT26 sub-field positions from one window fetched both as ScoreLink and as JSON.',
+    )
+    .option('--base-url <url>', "the scores endpoint (with --ets-test: ETS's test endpoint)")
+    .option(
+      '--authcode-env <name>',
+      "the environment variable holding the API key (with --ets-test: ETS's published sample key)",
+    )
+    .option('--from <iso>', 'window start: a date or date-time, UTC unless a zone is given')
+    .option('--to <iso>', 'window end')
+    .option(
+      '--ets-test',
+      "use ETS's test environment: its sample-data endpoint, example window and sample key",
+      false,
+    )
+    .option('-o, --out-dir <dir>', 'where to write the three files', 'layout-discovery')
+    .option('--type <type>', 'the type/program parameter', 'TOEFL')
+    .option('--report-by <value>', 'the reportby parameter', 'scorelinkbyreportdate')
+    .option(
+      '--max-window-days <n>',
+      "the longest window of one request (default 30; with --ets-test one request, as ETS's example)",
+      positiveInteger,
+    )
+    .addHelpText(
+      'after',
+      `
+The two bodies' records are paired by appointment number; for every JSON key discover finds
+the positions where its value sits in the line (exact text, space- or zero-padded, dates as
+YYYYMMDD, scores with or without a decimal point), keeping only positions every paired record
+agrees on. It writes, in --out-dir:
+  json-mapping.json      {"fields": {"<JSON key>": "<layout id>"}}, for source.jsonMapping
+                         (or --json-map of parse and fetch)
+  layout-override.json   the sub-fields found inside spans the shipped layout keeps raw
+                         (the iBT26 block 832–937, 824–831, …), each with how many records agree
+  discover-report.md     also printed: keys not placed and why, positions no key explains
+It never guesses: a key that fits two places, or none, is reported and not written.
+
+Start a new site with ETS's test environment, then the real key on a small window:
+  scorebridge layout discover --ets-test
+  scorebridge layout discover --base-url https://toeflaccess-api.ets.org/scores \\
+    --authcode-env TOEFL_KEY --from 2026-10-01 --to 2026-10-31
+
+Exit status: 0 every JSON key placed; 1 some were not (see the report); 2 usage or
+configuration error; 3 TOEFL Access refused or failed.`,
+    )
+    .action(async (options) => {
+      status.code = await discoverCommand(options, io, process.env);
     });
 
   return program;

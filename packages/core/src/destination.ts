@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ScoreRecord } from './record/record.js';
+import type { UpdateClass } from './record/update.js';
 
 /** A batch of records for one destination. */
 export interface DeliveryBatch {
@@ -11,6 +12,11 @@ export interface DeliveryBatch {
   readonly records: readonly ScoreRecord[];
   /** The report-date window the records were fetched for (ISO, UTC), when known. */
   readonly window?: { readonly from: string; readonly to: string };
+  /**
+   * What each re-sent record changed, by content hash (a record absent here is the first
+   * version the pipeline has seen of its key): see {@link UpdateClass}.
+   */
+  readonly updates?: Readonly<Record<string, UpdateClass>>;
 }
 
 /** What became of one record; the runtime moves the ledger and cursor from these. */

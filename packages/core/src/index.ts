@@ -21,6 +21,14 @@ export {
   SourceError,
   serializeError,
 } from './errors.js';
+export {
+  type DiscoverInput,
+  type Discovery,
+  discoverLayout,
+  type PlacedField,
+  type UnexplainedSpan,
+  type UnplacedKey,
+} from './layout/discover.js';
 export { layoutFromSpreadsheetCsv, type SpreadsheetImportOptions } from './layout/import-csv.js';
 export {
   applyOverride,
@@ -65,6 +73,7 @@ export {
   type ScoreScale,
   toCanonicalJson,
 } from './record/record.js';
+export { UPDATE_CLASSES, type UpdateClass, updateClass, versionDigest } from './record/update.js';
 export { dateValue, type FieldValue, rawValue, scoreValue, textValue } from './record/values.js';
 export {
   backoffDelay,

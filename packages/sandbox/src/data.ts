@@ -23,6 +23,8 @@ export interface SandboxRecord {
   readonly reportedAt: Date;
   /** True for a re-sent, changed report of an earlier one (same record key). */
   readonly resent: boolean;
+  /** For a re-sent report, what it changed. */
+  readonly resendKind?: ResendKind;
   /** The typed fields, with the iBT26 block's parts under the sandbox's own ids (see layouts/ibt26-sandbox.json). */
   readonly fields: Record<string, FieldValue>;
 }
@@ -49,8 +51,12 @@ interface Person {
   street: string;
   email: string;
   tests: Test[];
-  /** A later, changed copy of the last test's report. */
-  resend: { reportedAt: number; speakingDelta: number } | undefined;
+  /** A later, changed copy of the last test's report, and what it changed. */
+  resend: { reportedAt: number; speakingDelta: number; kind?: ResendKind } | undefined;
+  /** Born elsewhere than they live (native country and language); else where they live. */
+  native: (typeof PLACES)[number] | undefined;
+  /** Tested abroad; else in the country they live in. */
+  testCenterCountry: string | undefined;
 }
 
 /**
@@ -62,7 +68,8 @@ interface Person {
  *   of the sections rounded to the nearest half band, CEFR levels, a comparable 0–120 total);
  * - MyBest scores consistent with the person's earlier tests in the two years before;
  * - TOEFL Essentials reports;
- * - re-sent reports (same record key, changed speaking score) on later report dates;
+ * - re-sent reports (same record key) on later report dates: most with new MyBest scores after a
+ *   later test, some with a rescored speaking section, a few with a changed e-mail;
  * - reports up to ~20 months after the test (scores sent to an institution later), so both
  *   scales appear in any window;
  * - some reports sharing one report timestamp, to exercise window edges.
@@ -114,6 +121,7 @@ export class SandboxData {
       index,
       reportedAt: new Date(this.#at[index]!),
       resent,
+      ...(resent ? { resendKind: person.resend?.kind ?? 'scores' } : {}),
       fields: this.#fields(person, testIndex, resent),
     };
   }
@@ -179,7 +187,7 @@ export class SandboxData {
           }
         : undefined;
     const dobYear = 1985 + Math.floor(rand() * 22);
-    return {
+    const person: Person = {
       first,
       last,
       middle: rand() < 0.25 ? pick(FIRST_NAMES) : null,
@@ -191,19 +199,36 @@ export class SandboxData {
       email: `${asciiName(first)}.${asciiName(last)}${p}@example.${pick(['edu', 'com', 'org'])}`,
       tests,
       resend,
+      native: undefined,
+      testCenterCountry: undefined,
+    };
+    // Drawn last, so that every other value stays what earlier releases generated.
+    const elsewhere = rand() < 0.2 ? pick(PLACES) : undefined;
+    const abroad = rand() < 0.3 ? pick(PLACES)[3] : undefined;
+    // As at ETS: most re-sends carry new MyBest scores (a later test); a few, rescored sections.
+    const k = rand();
+    const kind: ResendKind =
+      k < 0.8 && lastTest.scale === 'ibt' ? 'mybest' : k < 0.93 ? 'scores' : 'other';
+    return {
+      ...person,
+      resend: resend && { ...resend, kind },
+      native: elsewhere,
+      testCenterCountry: abroad,
     };
   }
 
   #fields(person: Person, t: number, resent: boolean): Record<string, FieldValue> {
     const test = person.tests[t]!;
     const sections = [...test.sections];
-    if (resent) {
+    const kind = resent ? (person.resend?.kind ?? 'scores') : undefined;
+    if (kind === 'scores') {
       // A rescored speaking section, within the scale.
       const max = test.scale === 'ibt' ? 30 : test.scale === 'ibt26' ? 6 : 12;
       const step = test.scale === 'ibt26' ? 0.5 : 1;
       sections[2] = sections[2]! + step <= max ? sections[2]! + step : sections[2]! - step;
     }
-    const [city, state, countryCode, countryName, languageCode, languageName] = person.place;
+    const [city, state, countryCode, countryName] = person.place;
+    const [, , nativeCode, nativeName, languageCode, languageName] = person.native ?? person.place;
     const fields: Record<string, FieldValue> = {
       institutionCode: this.institutionCode,
       departmentCode: person.department,
@@ -217,21 +242,22 @@ export class SandboxData {
       addressCountryCode: countryCode,
       addressCountryName: countryName,
       postalCode: '30-001',
-      nativeCountryCode: countryCode,
-      nativeCountryName: countryName,
+      nativeCountryCode: nativeCode,
+      nativeCountryName: nativeName,
       nativeLanguageCode: languageCode,
       nativeLanguageName: languageName,
       dateOfBirth: person.dob,
       gender: person.gender,
       testDate: test.testDate,
       testType: test.scale === 'essentials' ? 'E' : 'I',
-      email: person.email,
+      email: kind === 'other' ? person.email.replace('@', '.new@') : person.email,
       testCenterCodeLong: `STN${(this.seed * 31 + t) % 90000}`,
-      testCenterCountry: countryName,
+      testCenterCountry: person.testCenterCountry ?? countryName,
     };
-    if (test.scale === 'ibt')
+    if (test.scale === 'ibt') {
       Object.assign(fields, legacyScores(sections), this.#myBest(person, t, sections));
-    else if (test.scale === 'ibt26') Object.assign(fields, ibt26Scores(sections));
+      if (kind === 'mybest') Object.assign(fields, laterBest(fields, person.resend!.reportedAt));
+    } else if (test.scale === 'ibt26') Object.assign(fields, ibt26Scores(sections));
     else Object.assign(fields, essentialsScores(sections, test.appointment));
     return fields;
   }
@@ -260,6 +286,25 @@ export class SandboxData {
     out.myBestAsOfDate = test.testDate;
     return out;
   }
+}
+
+/** What a re-sent report changes: MyBest (after a later test), a rescored section, or the e-mail. */
+export type ResendKind = 'mybest' | 'scores' | 'other';
+
+/** MyBest after a later test that raised one section (the report itself is unchanged). */
+function laterBest(
+  fields: Record<string, FieldValue>,
+  resentAt: number,
+): Record<string, FieldValue> {
+  const section = SECTIONS.find((s) => (fields[`myBest${s}`] as number) < 30) ?? 'Speaking';
+  const date = isoDate(resentAt - 3 * DAY);
+  const raised = Math.min(30, (fields[`myBest${section}`] as number) + 1);
+  return {
+    [`myBest${section}`]: raised,
+    [`myBest${section}Date`]: date,
+    myBestTotal: (fields.myBestTotal as number) - (fields[`myBest${section}`] as number) + raised,
+    myBestAsOfDate: date,
+  };
 }
 
 function sectionScores(scale: Test['scale'], rand: () => number): number[] {

@@ -7,6 +7,7 @@ export {
   type SandboxRecord,
 } from './data.js';
 export { type Fault, FaultQueue, type FaultSpec, parseFaults } from './faults.js';
+export { type HiddenLayout, type HiddenLayoutOptions, hiddenLayout } from './hidden.js';
 export {
   EXPIRED_KEY,
   newSandboxKey,

@@ -7,6 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type FieldValue, formatRecord, type Layout, layoutFromJson } from '@scorebridge/core';
 import { SandboxData, type SandboxDataOptions, type SandboxRecord } from './data.js';
 import { type Fault, FaultQueue, type FaultSpec } from './faults.js';
+import {
+  type HiddenLayout,
+  type HiddenLayoutOptions,
+  hiddenLayout,
+  hiddenLineFields,
+} from './hidden.js';
 
 /** Options of {@link startSandbox}. */
 export interface SandboxOptions extends SandboxDataOptions {
@@ -29,6 +35,12 @@ export interface SandboxOptions extends SandboxDataOptions {
   corrupt?: { every: number };
   /** Refuse windows longer than this many days with a 400 (ETS asks for 30 or less; its limit is not published). @default no limit */
   maxWindowDays?: number;
+  /**
+   * Serve a layout the caller does not know: JSON under names of its own and the iBT26 parts at
+   * positions of its own (see {@link HiddenLayout}; the sandbox's `hidden` tells the truth).
+   * @default the sandbox's own layout (layouts/ibt26-sandbox.json, snake_case JSON names)
+   */
+  hiddenLayout?: HiddenLayoutOptions;
 }
 
 /** What the sandbox remembers of a request: never the key itself. */
@@ -58,6 +70,8 @@ export interface Sandbox {
   readonly faults: FaultQueue;
   /** Every request so far, oldest first. */
   readonly requests: SandboxRequest[];
+  /** The layout it serves when started with `hiddenLayout`. */
+  readonly hidden: HiddenLayout | undefined;
   close(): Promise<void>;
 }
 
@@ -122,7 +136,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const faults = new FaultQueue();
   faults.add(...(options.faults ?? []));
   const requests: SandboxRequest[] = [];
-  const layout = sandboxLayout1600();
+  const hidden = options.hiddenLayout ? hiddenLayout(options.hiddenLayout) : undefined;
+  const layout = hidden?.layout ?? sandboxLayout1600();
+  const lineFields = (fields: Record<string, FieldValue>) =>
+    hidden ? hiddenLineFields(hidden, fields) : fields;
+  const jsonOf = (fields: Record<string, FieldValue>) =>
+    hidden ? hiddenJsonRecord(fields, hidden) : jsonRecord(fields);
   const separator = options.separator ?? '\r\n';
 
   const server = createServer((req, res) => {
@@ -263,9 +282,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     };
     for (const fields of records) {
       if (res.destroyed) return;
-      const line = json ? '' : formatRecord(fields, layout);
+      const line = json ? '' : formatRecord(lineFields(fields), layout);
       piece += json
-        ? `${first ? '' : ','}${JSON.stringify(jsonRecord(fields))}`
+        ? `${first ? '' : ','}${JSON.stringify(jsonOf(fields))}`
         : `${first ? '' : separator}${fields[CUT] ? line.slice(0, 1590) : line}`;
       first = false;
       if (piece.length >= pieceSize && !(await flush(false))) return;
@@ -313,6 +332,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     data,
     faults,
     requests,
+    hidden,
     async close() {
       server.closeAllConnections();
       server.close();
@@ -390,6 +410,18 @@ function jsonRecord(fields: Record<string, FieldValue>): Record<string, FieldVal
     Object.entries(fields)
       .filter(([, v]) => v !== null)
       .map(([k, v]) => [k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase(), v]),
+  );
+}
+
+/** JSON records under the hidden layout's names. */
+function hiddenJsonRecord(
+  fields: Record<string, FieldValue>,
+  hidden: HiddenLayout,
+): Record<string, FieldValue> {
+  return Object.fromEntries(
+    Object.entries(fields).flatMap(([k, v]) =>
+      v === null || hidden.jsonNames[k] === undefined ? [] : [[hidden.jsonNames[k], v]],
+    ),
   );
 }
 

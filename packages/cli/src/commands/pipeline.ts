@@ -8,6 +8,8 @@ import {
   parseIsoInput,
   serializeError,
   silentLogger,
+  UPDATE_CLASSES,
+  type UpdateClass,
 } from '@scorebridge/core';
 import {
   createFileStateStore,
@@ -113,6 +115,13 @@ export async function runCommand(
   return EXIT.ok;
 }
 
+/** `2 mybest-changed, 1 scores-changed`, or '' when a run met no re-sent report. */
+export function updatesText(updates: Partial<Record<UpdateClass, number>> | undefined): string {
+  return UPDATE_CLASSES.filter((c) => updates?.[c])
+    .map((c) => `${updates![c]} ${c}`)
+    .join(', ');
+}
+
 /** The table printed after a run. */
 export function summaryTable(s: RunSummary): string {
   const lines: string[] = [];
@@ -146,6 +155,12 @@ export function summaryTable(s: RunSummary): string {
       r
         .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
         .join('  '),
+    );
+  const updates = updatesText(s.updates);
+  if (updates)
+    lines.push(
+      '',
+      `Re-sent reports met: ${updates}${s.updates['scores-changed'] ? " — a test's own scores changed: worth a look" : ''}`,
     );
   if (s.parseIssues > 0)
     lines.push(
@@ -310,8 +325,9 @@ async function status(
   for (const r of runs) {
     const delivered = r.destinations.reduce((n, d) => n + d.delivered, 0);
     const failed = r.destinations.filter((d) => d.failed).map((d) => `${d.id}: ${d.failed}`);
+    const updates = updatesText(r.updates);
     out.push(
-      `  ${r.startedAt} ${r.ok ? 'ok    ' : 'FAILED'} ${delivered} delivered, ${r.parseIssues} unreadable${failed.length ? `; ${failed.join('; ')}` : ''}`,
+      `  ${r.startedAt} ${r.ok ? 'ok    ' : 'FAILED'} ${delivered} delivered, ${r.parseIssues} unreadable${updates ? `; updates: ${updates}` : ''}${failed.length ? `; ${failed.join('; ')}` : ''}`,
     );
   }
   if (redis) out.push('', ...(await queueLines(redis, pipeline)));

@@ -18,6 +18,8 @@ export interface SandboxCommandOptions {
   authcode?: string[];
   faults?: string;
   errorFormat: 'text' | 'json';
+  hiddenLayout?: number;
+  ambiguous: boolean;
 }
 
 /** Runs the TOEFL Access sandbox until SIGINT or SIGTERM (or `stop` resolves, in tests). */
@@ -35,6 +37,10 @@ export async function sandboxCommand(
     authcode: options.authcode,
     faults: options.faults ? parseFaults(options.faults) : [],
     errorFormat: options.errorFormat,
+    hiddenLayout:
+      options.hiddenLayout === undefined
+        ? undefined
+        : { seed: options.hiddenLayout, ambiguous: options.ambiguous },
   });
   const to = new Date();
   const from = new Date(to.getTime() - Math.min(options.days, 30) * 86_400_000);
@@ -47,7 +53,7 @@ export async function sandboxCommand(
   API key:      ${sandbox.authcode}
   other keys:   ${PENDING_ACCOUNT_KEY} (account pending), ${EXPIRED_KEY} (expired)
   data:         ${sandbox.data.size} reports over the last ${options.days} days, seed ${options.seed}
-  iBT26 block:  the sandbox's own sub-layout, ${SANDBOX_LAYOUT_URL.pathname}
+  iBT26 block:  ${sandbox.hidden ? `hidden (seed ${options.hiddenLayout}${options.ambiguous ? ', one part written twice' : ''}): JSON names and iBT26 positions of its own — try scorebridge layout discover` : `the sandbox's own sub-layout, ${SANDBOX_LAYOUT_URL.pathname}`}
 
 Try:
   export SANDBOX_KEY='${sandbox.authcode}'

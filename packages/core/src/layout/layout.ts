@@ -15,7 +15,14 @@ export const FIELD_TYPES = ['text', 'code', 'date', 'score', 'raw', 'filler'] as
 export type FieldType = (typeof FIELD_TYPES)[number];
 
 /** Names a record's canonical JSON uses besides the layout ids, so no field may take them. */
-export const RESERVED_FIELD_IDS = ['recordKey', 'contentHash', 'scale', 'line', 'raw'] as const;
+export const RESERVED_FIELD_IDS = [
+  'recordKey',
+  'contentHash',
+  'scale',
+  'line',
+  'raw',
+  'update',
+] as const;
 
 const fieldId = z
   .string()

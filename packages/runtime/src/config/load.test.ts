@@ -72,7 +72,7 @@ describe('pipeline configuration', () => {
 source:
   baseUrl: not a url
   authcode: \${env:TOEFL_KEY}
-  maxWindowDays: 45
+  maxWindowDays: 400
   colour: blue
 destinations:
   - id: files

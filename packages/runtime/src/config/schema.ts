@@ -50,14 +50,17 @@ export const sourceSchema = z
     firstRunStart: isoDate.optional().describe('Where a first run starts; default two years back'),
     /** When the API key in use was issued: a Slack reminder comes when it is older than the rotation period. */
     keyIssuedOn: isoDate.optional().describe('The date the TOEFL Access key was generated'),
-    /** @default 30 */
+    /**
+     * ETS asks for 30 days or less per request; its own test example asks for 366 at once, so
+     * this is guidance, not a published limit. @default 30
+     */
     maxWindowDays: z
       .number()
       .int()
       .min(1)
-      .max(30)
+      .max(366)
       .default(30)
-      .describe('Longest window of one request (ETS: 30 days or less)'),
+      .describe('Longest window of one request in days (ETS asks for 30 or less)'),
     /** Each run re-reads this much before the cursor, so late reports are not missed. @default 48 */
     overlapHours: z
       .number()

@@ -15,6 +15,7 @@ import {
   serializeError,
   silentLogger,
   type ToeflAccessClientOptions,
+  type UpdateClass,
 } from '@scorebridge/core';
 import {
   DelayedError,
@@ -39,6 +40,7 @@ import type { DestinationConfig } from '../config/schema.js';
 import { connectRedis } from '../redis.js';
 import { sourceClientOptions } from '../run/runner.js';
 import {
+  addCounts,
   batchOf,
   deliverAndSettle,
   intentOf,
@@ -48,7 +50,10 @@ import {
   parseDeadLetters,
   passes,
   planWindow,
+  settledUpdates,
   settleIntent,
+  type UpdateCounts,
+  updateClassifier,
 } from '../run/stages.js';
 import { createRedisStateStore } from '../state/redis-store.js';
 import type { DeadLetter, RunRecord, StateStore } from '../state/store.js';
@@ -158,6 +163,8 @@ interface DeliverJobData {
   /** The records: JSON, deflated, sealed with AES-256-GCM for this job id. */
   readonly sealed: string;
   readonly count: number;
+  /** What each re-sent record changed, by content hash (absent in earlier releases' jobs). */
+  readonly updates?: Readonly<Record<string, UpdateClass>>;
 }
 
 interface FetchResult {
@@ -172,6 +179,8 @@ interface FetchResult {
   readonly unchanged: Record<string, number>;
   /** The most HTTP 500s in a row the source answered. */
   readonly serverErrors: number;
+  /** Re-sent reports met first in this fetch, by what they changed (absent from earlier releases). */
+  readonly updates?: UpdateCounts;
 }
 
 interface DeliverResult {
@@ -463,6 +472,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     let freshParseLetters = 0;
     let filtered = 0;
     const letters: DeadLetter[] = [];
+    const classifier = updateClassifier(store, name, p.layouts);
 
     const stage = async (d: DestinationConfig) => {
       const all = buffers.get(d.id)!.splice(0);
@@ -474,7 +484,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       const records = all.filter((_, i) => !held[i]);
       unchanged[d.id] = (unchanged[d.id] ?? 0) + all.length - records.length;
       if (records.length === 0) return;
-      const batch = batchOf(name, d.id, records, slice);
+      const batch = batchOf(name, d.id, records, slice, await classifier.classify(records, slice));
       // The content hashes are in the batch id: a changed report is a new job, never a duplicate.
       const jobId = `${job.data.runId}.d.${d.id}.${job.data.index}.${batch.id}`;
       await queue(deliverQueue(name, d.id)).add(
@@ -489,6 +499,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
             jobId,
           ),
           count: records.length,
+          ...(batch.updates ? { updates: batch.updates } : {}),
         } satisfies DeliverJobData,
         {
           jobId,
@@ -538,6 +549,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       filtered,
       unchanged,
       serverErrors: streak.longest,
+      updates: classifier.counts,
     };
   }
 
@@ -569,10 +581,13 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         worker: WORKER_NAME,
       };
       if (todo.length === 0) return result;
-      const batch: DeliveryBatch = batchOf(name, d.id, todo, {
-        from: new Date(job.data.window.from),
-        to: new Date(job.data.window.to),
-      });
+      const batch: DeliveryBatch = batchOf(
+        name,
+        d.id,
+        todo,
+        { from: new Date(job.data.window.from), to: new Date(job.data.window.to) },
+        await settledUpdates(store, name, todo, job.data.updates),
+      );
       // This job ran before and died after announcing the batch: ask the destination first.
       const earlier = (await store.intents(name, d.id)).find((i) => i.batchId === batch.id);
       if (earlier && (await settleIntent(store, name, d.id, destination, earlier)).length > 0)
@@ -662,6 +677,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     let parseIssues = 0;
     let filtered = 0;
     let serverErrors = 0;
+    const updates: UpdateCounts = {};
     const fresh = { parse: 0, rejected: 0, unmatched: 0 };
     const workers: Record<string, number> = {};
     const totals = new Map(
@@ -676,6 +692,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         fresh.parse += v.freshParseLetters ?? v.parseIssues;
         serverErrors = Math.max(serverErrors, v.serverErrors);
         filtered += v.filtered;
+        addCounts(updates, v.updates);
         for (const [id, n] of Object.entries(v.unchanged)) {
           const t = totals.get(id);
           if (t) t.unchanged += n;
@@ -722,6 +739,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       ok: fetchFailed.size === 0 && deliveryFailed.size === 0,
       window: job.data.window,
       parseIssues,
+      ...(Object.keys(updates).length > 0 ? { updates } : {}),
       destinations,
       fetched,
       slices: slices.length,
@@ -735,6 +753,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       ok: outcome.ok,
       window: outcome.window,
       parseIssues,
+      ...(outcome.updates ? { updates: outcome.updates } : {}),
       destinations,
     });
     const alerter = alerterOf(p);

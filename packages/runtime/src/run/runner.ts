@@ -36,6 +36,8 @@ import {
   passes,
   planWindow,
   settleIntent,
+  type UpdateCounts,
+  updateClassifier,
 } from './stages.js';
 
 /** Options of {@link runPipeline}. */
@@ -92,6 +94,8 @@ export interface RunSummary {
   /** Why fetching stopped early, when it did. */
   sourceFailed?: SerializedError;
   readonly dryRun: boolean;
+  /** Re-sent reports met for the first time in this run, by what they changed. */
+  readonly updates: UpdateCounts;
   /** Dead-letter ids met in this run (filed now or before): replay resolves the others. */
   readonly deadLettersSeen: ReadonlySet<string>;
   /** True when every slice was fetched and every destination kept up. */
@@ -165,6 +169,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     }
     if (!dryRun) for (const t of targets) await settleIntents(t);
 
+    const classifier = updateClassifier(store, name, pipeline.layouts, { dryRun });
     const known = new Set((await store.deadLetters(name)).map((l) => l.id));
     const freshByKind: Record<string, number> = {};
     const streak = serverErrorStreak();
@@ -184,6 +189,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       parseIssues: 0,
       destinations: targets.map((t) => t.summary),
       dryRun,
+      updates: classifier.counts,
       deadLettersSeen: seen,
       ok: true,
     };
@@ -277,7 +283,13 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     async function flush(t: Target, slice: Slice): Promise<void> {
       if (t.buffer.length === 0) return;
       const records = t.buffer.splice(0);
-      const batch = batchOf(name, t.config.id, records, slice);
+      const batch = batchOf(
+        name,
+        t.config.id,
+        records,
+        slice,
+        await classifier.classify(records, slice),
+      );
       if (dryRun) {
         t.summary.delivered += records.length;
         return;
@@ -364,6 +376,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
           ok: result.ok,
           window: result.window,
           parseIssues: result.parseIssues,
+          ...(Object.keys(result.updates).length > 0 ? { updates: result.updates } : {}),
           destinations: result.destinations.map((d) => ({
             id: d.id,
             delivered: d.delivered,

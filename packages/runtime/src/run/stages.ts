@@ -2,13 +2,17 @@ import { hash } from 'node:crypto';
 import {
   type DeliveryBatch,
   type Destination,
+  type Layout,
   type ParsedEntry,
   ScoreBridgeError,
   type ScoreRecord,
   type Slice,
+  type UpdateClass,
+  updateClass,
+  versionDigest,
 } from '@scorebridge/core';
 import type { PipelineConfig } from '../config/schema.js';
-import type { DeadLetter, DeliveryIntent, StateStore } from '../state/store.js';
+import type { DeadLetter, DeliveryIntent, RecordVersion, StateStore } from '../state/store.js';
 
 /**
  * The stages both executors share — the inline runner and the BullMQ workers — so that a record
@@ -71,8 +75,17 @@ export function batchOf(
   destination: string,
   records: ScoreRecord[],
   slice: Slice,
+  updates?: Readonly<Record<string, UpdateClass>>,
 ): DeliveryBatch {
+  const classes = updates && records.filter((r) => updates[r.contentHash]);
   return {
+    ...(classes?.length
+      ? {
+          updates: Object.fromEntries(
+            classes.map((r) => [r.contentHash, updates![r.contentHash]!]),
+          ),
+        }
+      : {}),
     id: hash(
       'sha256',
       `${pipeline}\n${destination}\n${records.map((r) => `${r.recordKey} ${r.contentHash}`).join('\n')}`,
@@ -82,6 +95,127 @@ export function batchOf(
     records,
     window: { from: slice.from.toISOString(), to: slice.to.toISOString() },
   };
+}
+
+/** Re-sent reports by what they changed, counted when first met. */
+export type UpdateCounts = Partial<Record<UpdateClass, number>>;
+
+/**
+ * Tells what each record version changed against the version of its key before it — by report
+ * window, then by the order met, so slices finishing in any order give each version the same
+ * class — keeps the versions (digests only) unless `dryRun`, and counts updates when first
+ * classified. A version met before the one it follows (a later slice finishing first) is
+ * classified when that one is met; its own delivery may then have gone without its class.
+ * Both executors call this as they batch.
+ */
+export function updateClassifier(
+  store: StateStore,
+  pipeline: string,
+  layouts: readonly Layout[],
+  options: { dryRun?: boolean } = {},
+) {
+  const known = new Map<string, UpdateClass | null>();
+  const counts: UpdateCounts = {};
+  const layoutOf = (r: ScoreRecord) => layouts.find((l) => l.name === r.layout);
+  const count = (update: UpdateClass | undefined) => {
+    if (update) counts[update] = (counts[update] ?? 0) + 1;
+  };
+  return {
+    counts,
+    /** Each record's class by content hash (absent: the first version of its key). */
+    async classify(
+      records: readonly ScoreRecord[],
+      slice: Slice,
+    ): Promise<Record<string, UpdateClass>> {
+      const todo = records.filter((r) => !known.has(r.contentHash));
+      if (todo.length > 0) {
+        const keys = [...new Set(todo.map((r) => r.recordKey))];
+        const stored = await store.versions(pipeline, keys);
+        const byWindow = (a: RecordVersion, b: RecordVersion) =>
+          a.at < b.at ? -1 : a.at > b.at ? 1 : 0;
+        // Sorted by window; within one, in the order met (a later line is the newer version).
+        const lists = new Map(keys.map((k, i) => [k, stored[i]!.sort(byWindow)]));
+        const changed = new Map<string, RecordVersion>();
+        for (const r of todo) {
+          const list = lists.get(r.recordKey)!;
+          const kept = list.find((v) => v.contentHash === r.contentHash);
+          if (kept) {
+            known.set(r.contentHash, kept.update ?? null);
+            continue;
+          }
+          const layout = layoutOf(r);
+          const at = slice.from.toISOString();
+          const place = list.filter((v) => v.at <= at).length;
+          const before = list.slice(0, place).at(-1);
+          const after = list[place];
+          const digest = layout ? versionDigest(r, layout) : '';
+          const update = before && digest ? updateClass(before.digest, digest) : undefined;
+          const version: RecordVersion = {
+            recordKey: r.recordKey,
+            contentHash: r.contentHash,
+            digest,
+            at,
+            ...(update ? { update } : {}),
+          };
+          list.splice(place, 0, version);
+          changed.set(r.contentHash, version);
+          known.set(r.contentHash, update ?? null);
+          count(update);
+          // A newer version met first now has the version before it.
+          if (after && digest && after.digest) {
+            const settled = updateClass(digest, after.digest);
+            if (settled !== after.update) {
+              if (!after.update) count(settled);
+              const fixed = { ...after, update: settled };
+              list[place + 1] = fixed;
+              changed.set(after.contentHash, fixed);
+              if (known.has(after.contentHash)) known.set(after.contentHash, settled);
+            }
+          }
+        }
+        if (!options.dryRun) await store.recordVersions(pipeline, [...changed.values()]);
+      }
+      const out: Record<string, UpdateClass> = {};
+      for (const r of records) {
+        const update = known.get(r.contentHash);
+        if (update) out[r.contentHash] = update;
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * The classes of a batch's records as the store knows them now: those given, and for the rest
+ * any class settled since (worker mode: a slice that met an original after its re-sent version
+ * was staged).
+ */
+export async function settledUpdates(
+  store: StateStore,
+  pipeline: string,
+  records: readonly ScoreRecord[],
+  given: Readonly<Record<string, UpdateClass>> | undefined,
+): Promise<Readonly<Record<string, UpdateClass>> | undefined> {
+  const open = records.filter((r) => !given?.[r.contentHash]);
+  if (open.length === 0) return given;
+  const lists = await store.versions(
+    pipeline,
+    open.map((r) => r.recordKey),
+  );
+  const out: Record<string, UpdateClass> = { ...given };
+  open.forEach((r, i) => {
+    const update = lists[i]!.find((v) => v.contentHash === r.contentHash)?.update;
+    if (update) out[r.contentHash] = update;
+  });
+  return out;
+}
+
+/** Adds one tally of update counts to another. */
+export function addCounts(into: UpdateCounts, from: UpdateCounts | undefined): UpdateCounts {
+  for (const [k, n] of Object.entries(from ?? {})) {
+    into[k as UpdateClass] = (into[k as UpdateClass] ?? 0) + (n ?? 0);
+  }
+  return into;
 }
 
 /** The intent announcing a batch: its id and each record's key and content hash. */

@@ -6,6 +6,7 @@ import {
   type DeliveryIntent,
   type Incident,
   oldestFirst,
+  type RecordVersion,
   type RunRecord,
   type StateStore,
 } from './store.js';
@@ -38,6 +39,31 @@ export function createFileStateStore(root: string): StateStore {
     });
     incidentsTurn = turn.catch(() => undefined);
     return turn;
+  };
+
+  // Versions are read once per pipeline and kept up to date by this process's own writes.
+  const versionMaps = new Map<string, Promise<Map<string, RecordVersion[]>>>();
+  const versionsOf = (pipeline: string) => {
+    let map = versionMaps.get(pipeline);
+    if (!map) {
+      map = (async () => {
+        const out = new Map<string, RecordVersion[]>();
+        for (const line of await readLog(await fileOf(pipeline, 'versions.log'))) {
+          const [recordKey, contentHash, digest, at, update] = line.split('\t');
+          if (!recordKey || !contentHash || !digest || !at) continue;
+          keep(out, {
+            recordKey,
+            contentHash,
+            digest,
+            at,
+            ...(update ? { update: update as RecordVersion['update'] } : {}),
+          });
+        }
+        return out;
+      })();
+      versionMaps.set(pipeline, map);
+    }
+    return map;
   };
 
   /** Open dead letters by id: the log's additions less its resolutions. */
@@ -81,6 +107,21 @@ export function createFileStateStore(root: string): StateStore {
         if (tab > 0) ledger.add(line.slice(tab + 1));
       }
       return ledger;
+    },
+    async versions(pipeline, keys) {
+      const map = await versionsOf(pipeline);
+      return keys.map((k) => [...(map.get(k) ?? [])]);
+    },
+    async recordVersions(pipeline, versions) {
+      if (versions.length === 0) return;
+      await append(
+        await writable(pipeline, 'versions.log'),
+        versions
+          .map((v) => `${v.recordKey}\t${v.contentHash}\t${v.digest}\t${v.at}\t${v.update ?? ''}\n`)
+          .join(''),
+      );
+      const map = await versionsOf(pipeline);
+      for (const v of versions) keep(map, v);
     },
     async confirm(pipeline, destination, entries) {
       if (entries.length === 0) return;
@@ -161,6 +202,8 @@ export function createFileStateStore(root: string): StateStore {
       return runs.slice(-limit);
     },
     async lock(pipeline) {
+      // Another process may have run since: versions are read again from the log.
+      versionMaps.delete(pipeline);
       const path = await writable(pipeline, 'run.lock');
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
@@ -185,6 +228,15 @@ export function createFileStateStore(root: string): StateStore {
 }
 
 /** Appends and syncs: when this resolves, the text survives a crash or power loss. */
+/** Adds a version to its key's list, or replaces the one with its content hash. */
+function keep(map: Map<string, RecordVersion[]>, v: RecordVersion): void {
+  const list = map.get(v.recordKey) ?? [];
+  const at = list.findIndex((x) => x.contentHash === v.contentHash);
+  if (at >= 0) list[at] = v;
+  else list.push(v);
+  map.set(v.recordKey, list);
+}
+
 async function append(path: string, text: string): Promise<void> {
   const handle = await open(path, 'a');
   try {

@@ -7,6 +7,7 @@ import {
   type DeliveryIntent,
   type Incident,
   oldestFirst,
+  type RecordVersion,
   type RunRecord,
   type StateStore,
 } from './store.js';
@@ -23,6 +24,30 @@ export interface RedisStateOptions {
   /** Runs kept per pipeline. @default 100 */
   keepRuns?: number;
 }
+
+/**
+ * Keeps record versions: per key (a hash field) one line per version, `hash digest at [class]`;
+ * a line whose hash is given again is replaced. One script, so concurrent jobs lose no version.
+ */
+const KEEP_VERSIONS = `
+for i = 1, #ARGV, 3 do
+  local field, prefix, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local current = redis.call('HGET', KEYS[1], field)
+  local out, found = {}, false
+  if current then
+    for line in string.gmatch(current, '[^\\n]+') do
+      if string.sub(line, 1, #prefix) == prefix then
+        out[#out + 1] = entry
+        found = true
+      else
+        out[#out + 1] = line
+      end
+    end
+  end
+  if not found then out[#out + 1] = entry end
+  redis.call('HSET', KEYS[1], field, table.concat(out, '\\n'))
+end
+return 1`;
 
 /** The Redis store: the {@link StateStore} contract, and a ledger lookup that loads nothing. */
 export interface RedisStateStore extends StateStore {
@@ -82,6 +107,38 @@ export function createRedisStateStore(
       if (hashes.length === 0) return [];
       const flags = await redis.smismember(key(pipeline, 'ledger', destination), ...hashes);
       return flags.map((f) => f === 1);
+    },
+    async versions(pipeline, keys) {
+      if (keys.length === 0) return [];
+      const values = await redis.hmget(key(pipeline, 'versions'), ...keys);
+      return values.map((v, i) =>
+        (v ?? '')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const [contentHash, digest, at, update] = line.split(' ');
+            return {
+              recordKey: keys[i]!,
+              contentHash: contentHash!,
+              digest: digest!,
+              at: at!,
+              ...(update ? { update: update as RecordVersion['update'] } : {}),
+            };
+          }),
+      );
+    },
+    async recordVersions(pipeline, versions) {
+      if (versions.length === 0) return;
+      await redis.eval(
+        KEEP_VERSIONS,
+        1,
+        key(pipeline, 'versions'),
+        ...versions.flatMap((v) => [
+          v.recordKey,
+          `${v.contentHash} `,
+          `${v.contentHash} ${v.digest} ${v.at}${v.update ? ` ${v.update}` : ''}`,
+        ]),
+      );
     },
     async confirm(pipeline, destination, entries) {
       if (entries.length > 0)

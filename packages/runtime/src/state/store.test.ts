@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type TestRedis } from '../../../../test/harness/redis.mjs';
 import { createFileStateStore } from './file-store.js';
 import { createRedisStateStore } from './redis-store.js';
-import type { DeadLetter, StateStore } from './store.js';
+import type { DeadLetter, RecordVersion, StateStore } from './store.js';
 
 let redis: TestRedis;
 let client: Redis;
@@ -33,6 +33,13 @@ const letter = (id: string, at: string): DeadLetter => ({
   at,
 });
 
+/** How to open a second store on a store's own state (the next run, another process). */
+const reopeners = new WeakMap<StateStore, () => StateStore>();
+function reopenable(store: StateStore, reopen: () => StateStore): StateStore {
+  reopeners.set(store, reopen);
+  return store;
+}
+
 /** The one contract every state store keeps. */
 function contract(name: string, make: () => StateStore) {
   describe(`${name} state store`, () => {
@@ -57,6 +64,40 @@ function contract(name: string, make: () => StateStore) {
       await store.confirm('p', 'a', [['k2', 'h3']]);
       expect([...(await store.ledger('p', 'a'))].sort()).toEqual(['h1', 'h2', 'h3']);
       expect((await store.ledger('p', 'b')).size).toBe(0);
+    });
+
+    it('keeps every version met of each key, durably, replacing one given again', async () => {
+      const store = make();
+      expect(await store.versions('p', ['k1'])).toEqual([[]]);
+      const v1 = {
+        recordKey: 'k1',
+        contentHash: 'h1',
+        digest: 'a.b',
+        at: '2026-01-01T00:00:00.000Z',
+      };
+      const v2 = {
+        recordKey: 'k2',
+        contentHash: 'h2',
+        digest: 'c.d',
+        at: '2026-01-01T00:00:00.000Z',
+      };
+      const v3 = {
+        recordKey: 'k1',
+        contentHash: 'h3',
+        digest: 'a.e',
+        at: '2026-02-01T00:00:00.000Z',
+      };
+      await store.recordVersions('p', [v3, v2]);
+      await store.recordVersions('p', [v1, { ...v3, update: 'scores-changed' as const }]);
+      const sorted = (lists: RecordVersion[][]) =>
+        lists.map((l) => [...l].sort((a, b) => (a.contentHash < b.contentHash ? -1 : 1)));
+      const expected = [[v1, { ...v3, update: 'scores-changed' }], [], [v2]];
+      expect(sorted(await store.versions('p', ['k1', 'k9', 'k2']))).toEqual(expected);
+      // A new store on the same state (the next run) reads the same.
+      expect(sorted(await reopeners.get(store)!().versions('p', ['k1', 'k9', 'k2']))).toEqual(
+        expected,
+      );
+      expect(await store.versions('other', ['k1'])).toEqual([[]]);
     });
 
     it('keeps intents until cleared', async () => {
@@ -168,9 +209,17 @@ function contract(name: string, make: () => StateStore) {
   });
 }
 
-contract('file', () => createFileStateStore(mkdtempSync(join(tmpdir(), 'sb-state-'))));
+contract('file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-state-'));
+  return reopenable(createFileStateStore(dir), () => createFileStateStore(dir));
+});
 let n = 0;
-contract('redis', () => createRedisStateStore(client, { prefix: `${redis.prefix}:${n++}` }));
+contract('redis', () => {
+  const prefix = `${redis.prefix}:${n++}`;
+  return reopenable(createRedisStateStore(client, { prefix }), () =>
+    createRedisStateStore(client, { prefix }),
+  );
+});
 
 describe('redis state store', () => {
   it('uses hash-tagged keys, so a pipeline lives in one Redis Cluster slot', async () => {

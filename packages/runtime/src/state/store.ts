@@ -1,3 +1,17 @@
+import type { UpdateClass } from '@scorebridge/core';
+
+/** A version of a record key the pipeline met: enough to tell what the next one changes. */
+export interface RecordVersion {
+  readonly recordKey: string;
+  readonly contentHash: string;
+  /** Digests of its field groups (`versionDigest` of core): nothing personal in clear. */
+  readonly digest: string;
+  /** The start of the report-date window it was fetched in (ISO): versions are ordered by it. */
+  readonly at: string;
+  /** What it changed against the version before it; absent for the first version of a key. */
+  readonly update?: UpdateClass;
+}
+
 /** A record that could not be delivered: enough to find it again, nothing personal. */
 export interface DeadLetter {
   /** Stable for the same problem with the same record, so a re-run does not file it twice. */
@@ -40,6 +54,8 @@ export interface RunRecord {
     readonly failed?: string;
   }[];
   readonly parseIssues: number;
+  /** Re-sent reports met for the first time in the run, by what they changed. */
+  readonly updates?: Readonly<Partial<Record<UpdateClass, number>>>;
 }
 
 /** An open alert: what it is about, when it was first and last sent. No personal data. */
@@ -63,6 +79,13 @@ export interface StateStore {
    * in a backfill (which must not overwrite a newer one).
    */
   ledger(pipeline: string, destination: string): Promise<Set<string>>;
+  /** Every version met of each key, in the order the keys are asked (each: as recorded). */
+  versions(pipeline: string, keys: readonly string[]): Promise<RecordVersion[][]>;
+  /**
+   * Adds versions met, or replaces one already kept (same key and content hash: its class was
+   * settled later); atomic per key, so jobs meeting versions of one key at once lose none.
+   */
+  recordVersions(pipeline: string, versions: readonly RecordVersion[]): Promise<void>;
   /** Records what a destination confirmed; durable when it resolves. */
   confirm(
     pipeline: string,
