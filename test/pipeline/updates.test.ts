@@ -70,6 +70,11 @@ const executors: [string, Executor, boolean][] = [
       open.push(s.close);
       const first = await s.run({ now: MID });
       const second = await s.run();
+      // The table `scorebridge run` prints says what the re-sent reports changed.
+      const { summaryTable } = await import('../../packages/cli/src/commands/pipeline.js');
+      expect(summaryTable(second)).toMatch(
+        /\nscorebridge: Re-sent reports met: (\d+ (scores-changed|mybest-changed|other-fields)(, )?)+/,
+      );
       const { run } = await import('../../packages/cli/src/testing/run.test-helpers.js');
       return {
         sandbox: s.sandbox,

@@ -170,6 +170,7 @@ export function defaultObjects(): ObjectMeta[] {
         f('Test_Date__c', 'date'),
         f('Source__c', 'string'),
         f('Content_Hash__c', 'string'),
+        f('Update__c', 'string'),
       ],
     },
   ];

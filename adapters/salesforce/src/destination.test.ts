@@ -444,6 +444,27 @@ describe('salesforce destination', () => {
     }
   });
 
+  it("custom profile: a field mapped to 'update' says what a re-sent report changed, and is blank for a first version", async () => {
+    const [first, second] = await sampleRecords(2, 33);
+    contactsFor([first!, second!]);
+    const resent = await rescored(second!);
+    const d = make(
+      options({
+        profile: 'custom',
+        custom: { ...CUSTOM, fields: { ...CUSTOM.fields, Update__c: 'update' } },
+        matching: { onUnmatched: 'create' },
+      }),
+    );
+    const outcomes = await d.deliver({
+      ...batch([first!, resent], 'custom-updates'),
+      updates: { [resent.contentHash]: 'scores-changed' },
+    });
+    expect(outcomes.filter((o) => o.status !== 'delivered')).toEqual([]);
+    const rows = sf.records('TOEFL_Score__c');
+    const row = (r: ScoreRecord) => rows.find((x) => x.ScoreBridge_Key__c === r.recordKey)!;
+    expect([row(first!).Update__c, row(resent).Update__c]).toEqual([null, 'scores-changed']);
+  });
+
   it('check() says exactly what to create or change in the org', async () => {
     const broken = await newOrg({
       objects: (await import('../../../test/salesforce/emulator.js')).defaultObjects().map((o) =>

@@ -1,9 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LayoutOverride } from '@scorebridge/core';
+import { clockFrom } from '@scorebridge/runtime';
 import { type Sandbox, startSandbox } from '@scorebridge/sandbox';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { fileDestinationsYaml, pipelineYaml } from '../../../../test/harness/pipeline.js';
 import { run } from '../testing/run.test-helpers.js';
 import { ETS_TEST } from './discover.js';
 
@@ -116,6 +118,51 @@ describe('scorebridge layout discover', () => {
     expect(comparable(fromJson.stdout)).toEqual(a);
     // The records carry the iBT26 parts under the discovered ids.
     expect(fromText.stdout).toContain(`"${found[0]!.id}":`);
+  });
+
+  it('the YAML the report prints makes a JSON pipeline deliver what the ScoreLink pipeline delivers', async () => {
+    const s = await sandbox({ seed: 8, records: 300, hiddenLayout: { seed: 17 } });
+    const out = join(dir, 'pipelines');
+    const { code, stdout } = await discover(s, out);
+    expect(code).toBe(0);
+    const snippet = /```yaml\nsource:\n([\s\S]*?)```/.exec(stdout)![1]!;
+    const pipelineFor = (format: 'json' | 'scorelink') => {
+      const file = join(out, `${format}.yaml`);
+      writeFileSync(
+        file,
+        pipelineYaml({
+          name: `via-${format}`,
+          baseUrl: s.scoresUrl,
+          authcode: '${env:SB_DISCOVER_KEY}',
+          format,
+          firstRunStart: new Date('2025-11-01T00:00:00Z'),
+          // The JSON pipeline takes the report's lines as they are; both use the override.
+          source: format === 'json' ? snippet.trimEnd() : '  layout: layout-override.json',
+          destinations: fileDestinationsYaml([
+            { id: 'files', format: 'ndjson', directory: join(out, `out-${format}`) },
+          ]),
+        }),
+      );
+      return file;
+    };
+    const clock = clockFrom(new Date('2026-11-02T00:00:00Z'));
+    for (const format of ['json', 'scorelink'] as const) {
+      const ran = await run(
+        ['run', pipelineFor(format), '--state-dir', join(out, `state-${format}`)],
+        '',
+        clock,
+      );
+      expect([format, ran.code]).toEqual([format, 0]);
+    }
+    const delivered = (format: string) =>
+      comparable(
+        readdirSync(join(out, `out-${format}`))
+          .map((f) => readFileSync(join(out, `out-${format}`, f), 'utf8'))
+          .join(''),
+      );
+    const viaText = delivered('scorelink');
+    expect(viaText.length).toBeGreaterThan(100);
+    expect(delivered('json')).toEqual(viaText);
   });
 
   it('refuses the part written at two places, says where, and leaves it out of the files', async () => {
