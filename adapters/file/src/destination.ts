@@ -28,7 +28,8 @@ export function createFileDestination(
   options: FileOptions,
   context: DestinationContext,
 ): Destination {
-  const directory = resolve(options.directory);
+  // Relative to the pipeline file, like every path in a pipeline.
+  const directory = resolve(context.baseDir ?? '.', options.directory);
   const prefix = options.prefix ?? context.pipeline;
   const name = (batchId: string) => `${prefix}-${batchId}.${EXTENSION[options.format]}`;
   const fail = (what: string, cause: unknown) =>

@@ -91,8 +91,9 @@ Examples:
     });
 
   const stateDir = () =>
-    new Option('--state-dir <dir>', 'where cursors, ledgers and dead letters are kept').default(
-      DEFAULT_STATE_DIR,
+    new Option(
+      '--state-dir <dir>',
+      `where cursors, ledgers and dead letters are kept (default: $SCOREBRIDGE_STATE_DIR, the pipeline's state:, or ${DEFAULT_STATE_DIR}/ beside the pipeline file)`,
     );
   const logLevel = (fallback: LogLevel) =>
     new Option(

@@ -61,6 +61,11 @@ export interface DestinationContext {
   /** The destination's id in the pipeline. */
   readonly destinationId: string;
   readonly logger: DestinationLogger;
+  /**
+   * What relative paths in the options are relative to: the pipeline file's directory, so that
+   * the working directory a command runs in changes nothing. @default the working directory
+   */
+  readonly baseDir?: string;
 }
 
 /**

@@ -1,6 +1,12 @@
 export type { Redis } from 'ioredis';
 export { type Clock, clockFrom, systemClock } from './clock.js';
-export { type LoadOptions, loadPipeline, type Pipeline, pipelineFromYaml } from './config/load.js';
+export {
+  destinationContext,
+  type LoadOptions,
+  loadPipeline,
+  type Pipeline,
+  pipelineFromYaml,
+} from './config/load.js';
 export {
   pathText,
   type ReferenceContext,

@@ -1,15 +1,18 @@
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { loadPipeline } from '@scorebridge/runtime';
 import { startSandbox } from '@scorebridge/sandbox';
+import { ADAPTERS } from '../adapters.js';
 import { type Io, write } from '../io.js';
-import { DEFAULT_STATE_DIR, runCommand } from './pipeline.js';
+import { runCommand, stateDirectory } from './pipeline.js';
 
 /**
  * `npm run demo`: the embedded default. Starts the TOEFL Access sandbox in this process, runs
- * pipelines/demo.yaml into ./demo-output/ with state in .scorebridge/state, prints the summary and
+ * pipelines/demo.yaml into ./demo-output/ with state in .scorebridge/state (paths in the pipeline
+ * file, relative to it), prints the summary and
  * where the files are. No Redis, no credentials. Running it again delivers nothing new.
  */
 export async function demoCommand(
-  options: { pipeline: string; records: number; stateDir: string },
+  options: { pipeline: string; records: number; stateDir?: string },
   io: Io,
 ): Promise<number> {
   // The sandbox's clock is pinned to the start of today, so every run today sees the same data.
@@ -27,9 +30,13 @@ export async function demoCommand(
       `scorebridge: demo: TOEFL Access sandbox on ${sandbox.url} with ${sandbox.data.size} synthetic score reports\n`,
     );
     const code = await runCommand(options.pipeline, { stateDir: options.stateDir }, io);
+    const pipeline = loadPipeline(options.pipeline, { adapters: ADAPTERS, lenient: true });
+    const files = pipeline.config.destinations.map((d) =>
+      resolve(dirname(options.pipeline), String((d.options as { directory?: string }).directory)),
+    );
     await write(
       io.stderr,
-      `scorebridge: demo: files in ${resolve('demo-output')}/ (csv/ and ndjson/); state in ${resolve(options.stateDir)}/demo/
+      `scorebridge: demo: files in ${files.join(' and ')}; state in ${stateDirectory(pipeline, options.stateDir)}/${pipeline.config.name}/
 scorebridge: demo: run it again: nothing new is delivered. See what was kept: npx scorebridge status ${options.pipeline}
 `,
     );
@@ -46,5 +53,4 @@ scorebridge: demo: run it again: nothing new is delivered. See what was kept: np
 export const DEMO_DEFAULTS = {
   pipeline: 'pipelines/demo.yaml',
   records: 2000,
-  stateDir: DEFAULT_STATE_DIR,
 } as const;

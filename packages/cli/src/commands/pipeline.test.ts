@@ -1,6 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -205,20 +213,34 @@ describe('pipeline commands', () => {
     expect(readdirSync(dir)).toEqual(['cli.yaml']);
   });
 
-  it('npm run demo works in an empty directory with no Redis and no credentials, and a rerun delivers nothing new', () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'sb-demo-'));
-    const demo = () =>
-      spawnSync(process.execPath, [bin, 'demo', '--pipeline', demoPipeline, '--records', '400'], {
-        cwd,
-        encoding: 'utf8',
-      });
-    const first = demo();
+  it('npm run demo works with no Redis and no credentials, from any directory, and a rerun delivers nothing new', () => {
+    // A copy of the repository's demo files (its paths are relative to the pipeline file).
+    const repo = mkdtempSync(join(tmpdir(), 'sb-demo-'));
+    const layout = fileURLToPath(
+      new URL('../../../sandbox/layouts/ibt26-sandbox.json', import.meta.url),
+    );
+    mkdirSync(join(repo, 'pipelines'));
+    mkdirSync(join(repo, 'packages', 'sandbox', 'layouts'), { recursive: true });
+    copyFileSync(demoPipeline, join(repo, 'pipelines', 'demo.yaml'));
+    copyFileSync(layout, join(repo, 'packages', 'sandbox', 'layouts', 'ibt26-sandbox.json'));
+    const demo = (cwd: string) =>
+      spawnSync(
+        process.execPath,
+        [bin, 'demo', '--pipeline', join(repo, 'pipelines', 'demo.yaml'), '--records', '400'],
+        { cwd, encoding: 'utf8' },
+      );
+    const first = demo(repo);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/csv \(file\)\s+400\s+0/);
-    expect(first.stderr).toContain(`files in ${cwd}/demo-output/`);
-    expect(readdirSync(join(cwd, 'demo-output', 'csv')).length).toBeGreaterThan(0);
-    const second = demo();
+    expect(first.stderr).toContain(
+      `files in ${repo}/demo-output/csv and ${repo}/demo-output/ndjson`,
+    );
+    expect(first.stderr).toContain(`state in ${repo}/.scorebridge/state/demo/`);
+    expect(readdirSync(join(repo, 'demo-output', 'csv')).length).toBeGreaterThan(0);
+    const elsewhere = mkdtempSync(join(tmpdir(), 'sb-demo-cwd-'));
+    const second = demo(elsewhere);
     expect(second.status).toBe(0);
     expect(second.stderr).toMatch(/csv \(file\)\s+0\s+\d+/);
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
   ConfigError,
   createToeflAccessClient,
@@ -14,6 +14,7 @@ import {
 import {
   createFileStateStore,
   type DeadLetter,
+  destinationContext,
   loadPipeline,
   openRedisStateStore,
   type Pipeline,
@@ -33,8 +34,10 @@ import { ADAPTERS } from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
 
-/** Where state lives unless `--state-dir` says otherwise. */
-export const DEFAULT_STATE_DIR = '.scorebridge/state';
+/** Where state lives, beside the pipeline file, unless the pipeline, the environment or `--state-dir` say otherwise. */
+export const DEFAULT_STATE_DIR = '.scorebridge-state';
+/** Where releases before 0.2 kept state: relative to the working directory. */
+const LEGACY_STATE_DIR = '.scorebridge/state';
 
 /** Exit statuses of `run`, beyond the common ones. */
 export const RUN_EXIT = { deadLettered: 1, sourceFailed: 3, destinationFailed: 4 } as const;
@@ -43,17 +46,56 @@ const load = (file: string) => loadPipeline(file, { adapters: ADAPTERS });
 /** For commands that only read state: the source's secrets need not be at hand. */
 const loadForState = (file: string) => loadPipeline(file, { adapters: ADAPTERS, lenient: true });
 
-/** Where state is kept: `--redis` (or SCOREBRIDGE_REDIS_URL) when given, else `--state-dir`. */
+/**
+ * Where state is kept: `--redis` (or SCOREBRIDGE_REDIS_URL) when given; else a directory —
+ * `--state-dir`, SCOREBRIDGE_STATE_DIR, the pipeline's `state:` (relative to its file), or
+ * {@link DEFAULT_STATE_DIR} beside the pipeline file. Never the working directory by itself: a
+ * run from cron's `$HOME` finds the same state as one from the pipeline's folder.
+ */
 export interface StateOptions {
-  stateDir: string;
+  stateDir?: string;
   redis?: string;
   /** For commands that run a pipeline: the least important log lines shown. @default 'warn' */
   logLevel?: LogLevel;
 }
 
+/** The state directory of a pipeline, by the precedence of {@link StateOptions}. */
+export function stateDirectory(
+  pipeline: Pipeline,
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  if (flag) return resolve(flag);
+  if (env.SCOREBRIDGE_STATE_DIR) return resolve(env.SCOREBRIDGE_STATE_DIR);
+  return resolve(dirname(pipeline.file), pipeline.config.state ?? DEFAULT_STATE_DIR);
+}
+
+/**
+ * A pipeline without state here whose state an earlier release kept relative to a working
+ * directory (`.scorebridge/state/<name>` in this one, or beside or above the pipeline file):
+ * running on would start over and deliver everything again, so this says how to move it.
+ */
+function legacyState(pipeline: Pipeline, directory: string): string | undefined {
+  const name = pipeline.config.name;
+  if (existsSync(join(directory, name))) return undefined;
+  const pipelineDir = dirname(resolve(pipeline.file));
+  const candidates = [
+    process.cwd(),
+    pipelineDir,
+    dirname(pipelineDir),
+    dirname(dirname(pipelineDir)),
+  ];
+  for (const base of candidates) {
+    const old = join(base, LEGACY_STATE_DIR, name);
+    if (old !== join(directory, name) && existsSync(old)) return old;
+  }
+  return undefined;
+}
+
 /** Opens the state store the options name; `where` says where it is, without credentials. */
 async function openStore(
   options: StateOptions,
+  pipeline: Pipeline,
 ): Promise<{ store: StateStore; close(): Promise<void>; where: string; redis?: Redis }> {
   const url = options.redis ?? process.env.SCOREBRIDGE_REDIS_URL;
   if (url)
@@ -61,19 +103,23 @@ async function openStore(
       ...(await openRedisStateStore(url, { prefix: redisPrefix() })),
       where: redactRedisUrl(url),
     };
-  return {
-    store: createFileStateStore(resolve(options.stateDir)),
-    close: async () => {},
-    where: resolve(options.stateDir),
-  };
+  const directory = stateDirectory(pipeline, options.stateDir);
+  const old = legacyState(pipeline, directory);
+  if (old) {
+    throw new ConfigError(
+      `${pipeline.config.name}: no state in ${directory}, but an earlier release kept this pipeline's state in ${old} (relative to the working directory it ran in). Starting over would deliver everything again. Move it: mkdir -p ${directory} && mv ${old} ${join(directory, pipeline.config.name)} — or keep it where it is with --state-dir ${dirname(old)} (or state: in the pipeline, or SCOREBRIDGE_STATE_DIR).`,
+    );
+  }
+  return { store: createFileStateStore(directory), close: async () => {}, where: directory };
 }
 
-/** Runs `fn` with the state store the options name, and closes it after. */
+/** Runs `fn` with the pipeline's state store, and closes it after. */
 async function withStore<T>(
   options: StateOptions,
+  pipeline: Pipeline,
   fn: (store: StateStore, where: string, redis?: Redis) => Promise<T>,
 ): Promise<T> {
-  const { store, close, where, redis } = await openStore(options);
+  const { store, close, where, redis } = await openStore(options, pipeline);
   try {
     return await fn(store, where, redis);
   } finally {
@@ -92,7 +138,7 @@ export async function runCommand(
   const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
   const to = options.to ? parseIsoInput(options.to, '--to') : undefined;
   const progress = new Progress(io);
-  const summary = await withStore(options, (store) =>
+  const summary = await withStore(options, pipeline, (store) =>
     runPipeline({
       pipeline,
       adapters: ADAPTERS,
@@ -261,11 +307,7 @@ export async function checkCommand(file: string, io: Io): Promise<number> {
   }
   for (const d of pipeline.config.destinations) {
     const adapter = ADAPTERS.find((a) => a.type === d.type)!;
-    const destination = adapter.create(d.options, {
-      pipeline: pipeline.config.name,
-      destinationId: d.id,
-      logger: silentLogger,
-    });
+    const destination = adapter.create(d.options, destinationContext(pipeline, d.id, silentLogger));
     try {
       await destination.check();
       await write(io.stdout, `ok    ${d.id} (${d.type})\n`);
@@ -288,7 +330,7 @@ function failure(what: string, error: unknown): string {
 /** `scorebridge status`: cursors, the last runs and open dead letters. */
 export async function statusCommand(file: string, options: StateOptions, io: Io): Promise<number> {
   const pipeline = loadForState(file);
-  return withStore(options, (store, where, redis) =>
+  return withStore(options, pipeline, (store, where, redis) =>
     status(pipeline, file, store, where, io, redis),
   );
 }
@@ -358,7 +400,9 @@ async function queueLines(redis: Redis, pipeline: Pipeline): Promise<string[]> {
 /** `scorebridge dlq list`. */
 export async function dlqListCommand(file: string, options: StateOptions, io: Io): Promise<number> {
   const pipeline = loadForState(file);
-  const letters = await withStore(options, (store) => store.deadLetters(pipeline.config.name));
+  const letters = await withStore(options, pipeline, (store) =>
+    store.deadLetters(pipeline.config.name),
+  );
   if (letters.length === 0) {
     await write(io.stdout, 'No dead letters.\n');
     return EXIT.ok;
@@ -395,7 +439,7 @@ export async function dlqReplayCommand(
 ): Promise<number> {
   const pipeline = load(file);
   const logger = createLogger(io.stderr, options.logLevel ?? 'warn');
-  return withStore(options, (store) =>
+  return withStore(options, pipeline, (store) =>
     replay(pipeline, store, options.id, io, logger, extra.client),
   );
 }

@@ -3,6 +3,8 @@ import { dirname, resolve } from 'node:path';
 import {
   ConfigError,
   type DestinationAdapter,
+  type DestinationContext,
+  type DestinationLogger,
   type Layout,
   resolveLayouts,
 } from '@scorebridge/core';
@@ -17,6 +19,20 @@ export interface Pipeline {
   readonly config: PipelineConfig;
   /** The layouts its source is parsed with (its layout file applied). */
   readonly layouts: readonly Layout[];
+}
+
+/** What a destination of the pipeline is created with; relative paths in its options are relative to the pipeline file. */
+export function destinationContext(
+  pipeline: Pipeline,
+  destinationId: string,
+  logger: DestinationLogger,
+): DestinationContext {
+  return {
+    pipeline: pipeline.config.name,
+    destinationId,
+    logger,
+    baseDir: dirname(resolve(pipeline.file)),
+  };
 }
 
 /** Options of {@link loadPipeline}. */

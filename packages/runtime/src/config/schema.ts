@@ -126,6 +126,18 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
         .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _')
         .max(64),
       description: z.string().optional(),
+      /**
+       * Where the pipeline's state (cursors, ledgers, dead letters) is kept without Redis: a
+       * directory, relative to this file. --state-dir and SCOREBRIDGE_STATE_DIR override it.
+       * @default .scorebridge-state beside this file
+       */
+      state: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Directory for the state (cursors, ledgers, dead letters) without Redis, relative to this file; default .scorebridge-state beside it',
+        ),
       source: sourceSchema,
       schedule: z
         .object({ every: duration.optional(), cron: z.string().min(1).optional() })

@@ -35,7 +35,7 @@ import {
   stalledWorkerAlert,
 } from '../alerts/alerts.js';
 import { type Clock, systemClock } from '../clock.js';
-import type { Pipeline } from '../config/load.js';
+import { destinationContext, type Pipeline } from '../config/load.js';
 import type { DestinationConfig } from '../config/schema.js';
 import { connectRedis } from '../redis.js';
 import { sourceClientOptions } from '../run/runner.js';
@@ -373,11 +373,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     if (!destination) {
       const adapter = options.adapters.find((a) => a.type === d.type);
       if (!adapter) throw new UnrecoverableError(`${p.file}: no adapter of type ${d.type}`);
-      destination = adapter.create(d.options, {
-        pipeline: p.config.name,
-        destinationId: d.id,
-        logger: log,
-      });
+      destination = adapter.create(d.options, destinationContext(p, d.id, log));
       destinations.set(id, destination);
     }
     return destination;

@@ -24,7 +24,7 @@ import {
   sourceAlert,
 } from '../alerts/alerts.js';
 import { clockFrom } from '../clock.js';
-import type { Pipeline } from '../config/load.js';
+import { destinationContext, type Pipeline } from '../config/load.js';
 import type { PipelineConfig } from '../config/schema.js';
 import type { DeadLetter, StateStore } from '../state/store.js';
 import {
@@ -153,7 +153,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         );
       targets.push({
         config: d,
-        destination: adapter.create(d.options, { pipeline: name, destinationId: d.id, logger }),
+        destination: adapter.create(d.options, destinationContext(pipeline, d.id, logger)),
         summary: {
           id: d.id,
           type: d.type,
