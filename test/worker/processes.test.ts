@@ -75,6 +75,8 @@ describe('scorebridge worker', () => {
           metrics,
         )?.[1] ?? 0,
       );
+      // Without --host, health and metrics listen on the loopback address only.
+      expect(w.log()).toMatch(/liveness on http:\/\/127\.0\.0\.1:\d+\/health/);
       const health = await fetch(`http://127.0.0.1:${port('liveness')}/health`);
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ status: 'ok', redis: 'ready' });

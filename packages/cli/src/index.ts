@@ -206,10 +206,11 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
       nonNegativeInteger,
     )
     .option(
-      '--health-host <host>',
-      'the address the liveness, metrics and dashboard endpoints listen on',
-      '0.0.0.0',
+      '--host <address>',
+      'the address the liveness, metrics and dashboard endpoints listen on (0.0.0.0: every interface)',
+      '127.0.0.1',
     )
+    .addOption(new Option('--health-host <address>', 'the earlier name of --host').hideHelp())
     .addOption(logLevel('info'))
     .option(
       '--shutdown-seconds <s>',

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { SourceError } from '@scorebridge/core';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logging.js';
+import { colorEnabled, createLogger } from './logging.js';
 
 function capture(tty = false) {
   const stream = Object.assign(new PassThrough(), { isTTY: tty });
@@ -50,5 +50,31 @@ describe('logs', () => {
     createLogger(out.stream, 'debug').debug('worker started', { pipelines: 2 });
     expect(out.text()).toMatch(/DEBUG.*worker started/);
     expect(() => JSON.parse(out.text())).toThrow();
+  });
+
+  it('are coloured on a terminal unless NO_COLOR says no; FORCE_COLOR colours them anywhere', () => {
+    const saved = { NO_COLOR: process.env.NO_COLOR, FORCE_COLOR: process.env.FORCE_COLOR };
+    const ESC = String.fromCharCode(27);
+    const line = (tty: boolean, env: Record<string, string | undefined>) => {
+      Object.assign(process.env, env);
+      for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+      const out = capture(tty);
+      createLogger(out.stream, 'info').warn('cursor is old');
+      return out.text();
+    };
+    try {
+      expect(line(true, { NO_COLOR: undefined, FORCE_COLOR: undefined })).toContain(`${ESC}[`);
+      const plain = line(true, { NO_COLOR: '1', FORCE_COLOR: undefined });
+      expect(plain).toMatch(/WARN.*cursor is old/);
+      expect(plain).not.toContain(ESC);
+      expect(line(true, { NO_COLOR: undefined, FORCE_COLOR: '0' })).not.toContain(ESC);
+      expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1' })).toBe(true);
+      expect(colorEnabled({ isTTY: true }, { NO_COLOR: '1', FORCE_COLOR: '1' })).toBe(false);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });

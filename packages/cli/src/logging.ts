@@ -32,6 +32,19 @@ function pathOnly(url: string | undefined): string | undefined {
 }
 
 /**
+ * Whether to colour what goes to `stream`: never with NO_COLOR set (no-color.org: any non-empty
+ * value), always with FORCE_COLOR (other than `0`/`false`), else on a terminal.
+ */
+export function colorEnabled(
+  stream: { isTTY?: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  return !!stream.isTTY;
+}
+
+/**
  * The process's logger (pino): JSON lines by default, one per event, for log collectors; coloured
  * readable lines when the stream is a terminal. Returned as the logger adapters and the runtime use.
  */
@@ -40,7 +53,12 @@ export function createLogger(
   level: LogLevel = 'info',
 ): DestinationLogger & { pino: pino.Logger } {
   const destination = stream.isTTY
-    ? pinoPretty({ destination: stream, colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss' })
+    ? pinoPretty({
+        destination: stream,
+        colorize: colorEnabled(stream),
+        sync: true,
+        translateTime: 'SYS:HH:MM:ss',
+      })
     : stream;
   const log = pino(
     { level, base: undefined, serializers, timestamp: pino.stdTimeFunctions.isoTime },

@@ -1,7 +1,11 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { EXPIRED_KEY, type Sandbox, startSandbox } from '@scorebridge/sandbox';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../testing/run.test-helpers.js';
 
+const bin = fileURLToPath(new URL('../../bin/scorebridge.js', import.meta.url));
 const CANARY_KEY = Buffer.from('canary:CANARYSECRET77').toString('base64');
 let s: Sandbox;
 beforeAll(async () => {
@@ -61,6 +65,31 @@ describe('scorebridge fetch', () => {
     const { code, stderr } = await run([...args('2026-10-01', '2026-10-03'), '--out', 'csv']);
     expect(code).toBe(0);
     expect(stderr).toMatch(/→ 503 Internal Server Error; retrying in [\d.]+ s/);
+  });
+
+  it('after an HTTP 500 says at once that it waits 5–10 minutes, as ETS advises, not after the wait', async () => {
+    s.faults.add({ kind: 'status', status: 500, count: 1 });
+    const child = spawn(process.execPath, [bin, ...args('2026-10-01', '2026-10-03')], {
+      env: { ...process.env, SB_TEST_KEY: CANARY_KEY },
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    child.stdout.resume();
+    try {
+      await expect
+        .poll(() => stderr)
+        .toMatch(/→ 500 Internal Server Error; retrying in (\d+)\.\d s\n/);
+      const seconds = Number(/retrying in (\d+)\.\d s/.exec(stderr)![1]);
+      expect(seconds).toBeGreaterThanOrEqual(300);
+      expect(seconds).toBeLessThanOrEqual(600);
+      // It is still waiting: the line came before the pause, not after it.
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'close');
+    }
   });
 
   it('says what to do when the key is rejected, with exit status 3 and no retry', async () => {

@@ -47,7 +47,6 @@ export async function fetchCommand(
   const to = parseIsoInput(options.to, '--to');
   const layouts = resolveLayouts(options.layout);
   const printer = new RecordPrinter(options.out, layouts, io);
-  const progress: string[] = [];
   let window = '';
   const client = createToeflAccessClient({
     baseUrl: options.baseUrl,
@@ -61,7 +60,8 @@ export async function fetchCommand(
     onEvent: (event: SourceEvent) => {
       if (event.type === 'request') window = span(event.slice);
       const line = describe(event);
-      if (line) progress.push(`scorebridge: ${line}\n`);
+      // At once: a retry after an HTTP 500 pauses 5–10 minutes, and says so before it waits.
+      if (line) io.stderr.write(`scorebridge: ${line}\n`);
     },
   });
   const slices = client.plan(from, to);
@@ -72,13 +72,10 @@ export async function fetchCommand(
   const started = performance.now();
   await printer.begin();
   try {
-    for await (const batch of client.fetch(from, to)) {
-      await write(io.stderr, progress.splice(0).join(''));
+    for await (const batch of client.fetch(from, to))
       await printer.print(batch, `window ${window}`);
-    }
   } finally {
     await printer.end();
-    await write(io.stderr, progress.splice(0).join(''));
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const { requests, retries } = client.stats;

@@ -26,7 +26,10 @@ export interface WorkerCommandOptions {
   healthPort?: number;
   metricsPort?: number;
   dashboard?: number;
-  healthHost: string;
+  /** Where health, metrics and the dashboard listen. */
+  host: string;
+  /** The earlier name of `host`. */
+  healthHost?: string;
   shutdownSeconds: number;
   lockSeconds: number;
   logLevel: LogLevel;
@@ -63,6 +66,7 @@ export async function workerCommand(
   options: WorkerCommandOptions,
   io: Io,
 ): Promise<never> {
+  const host = options.healthHost ?? options.host;
   const files = pipelineFiles(paths);
   if (files.length === 0) throw new ConfigError(`no pipeline files in ${paths.join(', ')}`);
   const pipelines = files.map((f) => loadPipeline(f, { adapters: ADAPTERS }));
@@ -97,45 +101,38 @@ export async function workerCommand(
   const servers: Server[] = [];
   if (options.healthPort !== undefined) {
     servers.push(
-      await serve(
-        options.healthPort,
-        options.healthHost,
-        /^\/(health|healthz|livez)?$/,
-        async () => {
-          const h = await handle.health();
-          return {
-            status: h.status === 'ok' ? 200 : 503,
-            type: 'application/json',
-            body: `${JSON.stringify(h)}\n`,
-          };
-        },
-      ),
+      await serve(options.healthPort, host, /^\/(health|healthz|livez)?$/, async () => {
+        const h = await handle.health();
+        return {
+          status: h.status === 'ok' ? 200 : 503,
+          type: 'application/json',
+          body: `${JSON.stringify(h)}\n`,
+        };
+      }),
     );
-    logger.info(`liveness on http://${options.healthHost}:${portOf(servers.at(-1)!)}/health`);
+    logger.info(`liveness on http://${host}:${portOf(servers.at(-1)!)}/health`);
   }
   if (options.dashboard !== undefined) {
     servers.push(
       await startDashboard({
         port: options.dashboard,
-        host: options.healthHost,
+        host: host,
         queues: handle.queues,
         store: handle.store,
         pipelines,
         credentials: credentials!,
       }),
     );
-    logger.info(`dashboard on http://${options.healthHost}:${portOf(servers.at(-1)!)}/`);
+    logger.info(`dashboard on http://${host}:${portOf(servers.at(-1)!)}/`);
   }
   if (options.metricsPort !== undefined) {
     servers.push(
-      await serve(options.metricsPort, options.healthHost, /^\/metrics$/, async () => {
+      await serve(options.metricsPort, host, /^\/metrics$/, async () => {
         const m = await handle.metrics();
         return { status: 200, type: m.contentType, body: m.body };
       }),
     );
-    logger.info(
-      `Prometheus metrics on http://${options.healthHost}:${portOf(servers.at(-1)!)}/metrics`,
-    );
+    logger.info(`Prometheus metrics on http://${host}:${portOf(servers.at(-1)!)}/metrics`);
   }
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
