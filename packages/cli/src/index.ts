@@ -34,10 +34,18 @@ export function buildProgram(io: Io, status: { code: number }): Command {
       "Moves TOEFL scores from ETS's TOEFL Access API into Salesforce, Slate, webhooks and files.",
     )
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
+    .showHelpAfterError('scorebridge: run it with --help for usage')
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      // Usage errors read like every other error: `scorebridge: error: unknown option '--x'`.
+      outputError: (text, write) =>
+        write(
+          text
+            .split('\n')
+            .map((line) => (line ? `scorebridge: ${line}` : line))
+            .join('\n'),
+        ),
     })
     .exitOverride();
 

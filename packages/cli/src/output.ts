@@ -26,12 +26,18 @@ export class RecordPrinter {
     this.#io = io;
   }
 
-  async begin(): Promise<void> {
+  #begun = false;
+
+  /** The header (CSV) or `[` (JSON), once, just before the first output. */
+  async #begin(): Promise<void> {
+    if (this.#begun) return;
+    this.#begun = true;
     await write(this.#io.stdout, this.#writer.begin());
   }
 
   /** Prints one batch; `source` prefixes each issue (a file name, a window). */
   async print(batch: readonly ParsedEntry[], source: string): Promise<void> {
+    await this.#begin();
     let records = '';
     let problems = '';
     for (const entry of batch) {
@@ -45,7 +51,13 @@ export class RecordPrinter {
     await write(this.#io.stderr, problems);
   }
 
-  async end(): Promise<void> {
+  /**
+   * Ends the output. After a failure before anything was printed, prints nothing: a CSV header
+   * or an empty array would read as "no records" (`parse missing.txt --out csv > x.csv`).
+   */
+  async end(failed = false): Promise<void> {
+    if (failed && !this.#begun) return;
+    await this.#begin();
     await write(this.#io.stdout, this.#writer.end());
   }
 

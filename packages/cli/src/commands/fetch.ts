@@ -70,12 +70,13 @@ export async function fetchCommand(
     `scorebridge: fetching ${span({ from, to })} from ${new URL(options.baseUrl).host} in ${slices.length} request${slices.length === 1 ? '' : 's'} of at most ${options.maxWindowDays} days\n`,
   );
   const started = performance.now();
-  await printer.begin();
+  let failed = true;
   try {
     for await (const batch of client.fetch(from, to))
       await printer.print(batch, `window ${window}`);
+    failed = false;
   } finally {
-    await printer.end();
+    await printer.end(failed);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const { requests, retries } = client.stats;

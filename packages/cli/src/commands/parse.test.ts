@@ -134,10 +134,16 @@ describe('scorebridge parse', () => {
       `scorebridge: error: cannot read ${join(dir, 'missing.txt')}: no such file\n`,
     );
     expect((await run(['parse', join(dir, 'missing.txt')])).code).toBe(2);
+    // Nothing on stdout before the error: no CSV header, no empty array that reads as "no records".
+    for (const out of ['csv', 'json'])
+      expect((await run(['parse', join(dir, 'missing.txt'), '--out', out])).stdout).toBe('');
     const bad = await run(['parse', 'x', '--out', 'xml']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(
-      /option '--out <format>' argument 'xml' is invalid. Allowed choices are ndjson, json, csv/,
+      /^scorebridge: error: option '--out <format>' argument 'xml' is invalid. Allowed choices are ndjson, json, csv/,
+    );
+    expect((await run(['prase'])).stderr).toBe(
+      "scorebridge: error: unknown command 'prase'\nscorebridge: (Did you mean parse?)\nscorebridge: run it with --help for usage\n",
     );
     const layout = await run([
       'parse',
@@ -152,6 +158,19 @@ describe('scorebridge parse', () => {
     expect(layout.stderr).toMatch(
       /bad-layout\.json: fields appointmentNumber \(27–42\) and x \(40–50\) overlap/,
     );
+  });
+
+  it('says which --format reads a body of the other format, instead of an error per field', async () => {
+    const json = file('scores.json', '{"data": [{"appointment_number": "1"}]}');
+    const asText = await run(['parse', json, '--out', 'csv']);
+    expect(asText.code).toBe(1);
+    expect(asText.stdout).toBe('');
+    expect(asText.stderr).toBe(
+      'scorebridge: error: the body is not ScoreLink: it is JSON\nscorebridge: what to do: it looks like JSON: did you mean --format json?\n',
+    );
+    const asJson = await run(['parse', file('scores.txt', `${line('1')}\n`), '--format', 'json']);
+    expect(asJson.code).toBe(1);
+    expect(asJson.stderr).toMatch(/did you mean --format scorelink\?\n$/);
   });
 
   it('prints help that explains the command', async () => {

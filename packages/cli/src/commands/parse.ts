@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import {
   ConfigError,
   type JsonMapping,
+  ParseError,
   parseRecords,
   type ResponseFormat,
   resolveLayouts,
@@ -31,7 +32,7 @@ export async function parseCommand(
   const layouts = resolveLayouts(options.layout);
   const printer = new RecordPrinter(options.out, layouts, io);
   const source = input === '-' ? 'stdin' : input;
-  await printer.begin();
+  let failed = true;
   try {
     for await (const batch of parseRecords(openInput(input, io), {
       format: options.format,
@@ -41,11 +42,30 @@ export async function parseCommand(
     })) {
       await printer.print(batch, source);
     }
+    failed = false;
+  } catch (error) {
+    throw withFormatHint(error, options.format);
   } finally {
-    await printer.end();
+    await printer.end(failed);
   }
   await write(io.stderr, `scorebridge: ${source}: ${printer.summary()}\n`);
   return printer.withIssues > 0 ? EXIT.inputProblems : EXIT.ok;
+}
+
+/** A body of the other format than the one asked for: the error says which `--format` reads it. */
+export function withFormatHint(error: unknown, format: ResponseFormat): unknown {
+  if (!(error instanceof ParseError) || error.truncated) return error;
+  const other =
+    format === 'scorelink' && / it is JSON$/.test(error.message)
+      ? 'json'
+      : format === 'json' && /not JSON|no "data" array/.test(error.message)
+        ? 'scorelink'
+        : undefined;
+  if (!other) return error;
+  return new ParseError(error.message, {
+    cause: error,
+    remedy: `it looks like ${other === 'json' ? 'JSON' : 'another format'}: did you mean --format ${other}?`,
+  });
 }
 
 /** Reads a `--json-map` file: `{"fields": {"<JSON key>": "<layout id>"}}`. */

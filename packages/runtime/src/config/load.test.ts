@@ -74,6 +74,7 @@ source:
   authcode: \${env:TOEFL_KEY}
   maxWindowDays: 400
   colour: blue
+  overlapHour: 12
 destinations:
   - id: files
     type: file
@@ -89,12 +90,13 @@ destinations:
         expect.stringMatching(new RegExp(`^${file}:3:12: source.baseUrl: `)),
         expect.stringMatching(new RegExp(`^${file}:5:18: source.maxWindowDays: `)),
         `${file}:6:11: source.colour: unknown key (check the spelling; see scorebridge schema)`,
-        expect.stringMatching(new RegExp(`^${file}:11:15: destinations\\[0\\].options.format: `)),
-        expect.stringMatching(new RegExp(`^${file}:11:7: destinations\\[0\\].options.directory: `)),
-        `${file}:13:11: destinations[1].type: unknown destination type "ftp" (known: file)`,
+        `${file}:7:16: source.overlapHour: unknown key (did you mean overlapHours?)`,
+        expect.stringMatching(new RegExp(`^${file}:12:15: destinations\\[0\\].options.format: `)),
+        expect.stringMatching(new RegExp(`^${file}:12:7: destinations\\[0\\].options.directory: `)),
+        `${file}:14:11: destinations[1].type: unknown destination type "ftp" (known: file)`,
       ]),
     );
-    expect(list).toHaveLength(7);
+    expect(list).toHaveLength(8);
   });
 
   describe('refuses hostile or broken YAML with a located error, without crashing or hanging', () => {

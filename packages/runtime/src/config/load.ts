@@ -9,7 +9,8 @@ import {
   resolveLayouts,
 } from '@scorebridge/core';
 import { pathText, resolveReferences } from './references.js';
-import { type PipelineConfig, pipelineSchema } from './schema.js';
+import { type PipelineConfig, pipelineJsonSchema, pipelineSchema } from './schema.js';
+import { closestKey } from './suggest.js';
 import { decodeUtf8, MAX_PIPELINE_BYTES, parseYaml } from './yaml.js';
 
 /** A loaded, validated, frozen pipeline. */
@@ -85,6 +86,7 @@ export function pipelineFromYaml(text: string, file: string, options: LoadOption
   });
   const result = pipelineSchema(options.adapters).safeParse(resolved.value);
   const problems = [...resolved.problems];
+  let jsonSchema: Record<string, unknown> | undefined;
   if (!result.success) {
     for (const issue of result.error.issues) {
       // A problem already reported while resolving references is not reported twice.
@@ -103,9 +105,11 @@ export function pipelineFromYaml(text: string, file: string, options: LoadOption
         continue;
       }
       if (issue.code === 'unrecognized_keys') {
+        jsonSchema ??= pipelineJsonSchema(options.adapters);
         for (const key of issue.keys) {
+          const near = closestKey(jsonSchema, issue.path, key);
           problems.push(
-            `${where([...issue.path, key])}: ${pathText([...issue.path, key])}: unknown key (check the spelling; see scorebridge schema)`,
+            `${where([...issue.path, key])}: ${pathText([...issue.path, key])}: unknown key (${near ? `did you mean ${near}?` : 'check the spelling; see scorebridge schema'})`,
           );
         }
       } else problems.push(`${where(issue.path)}: ${pathText(issue.path)}: ${issue.message}`);
