@@ -534,5 +534,7 @@ describe('SSRF protection', () => {
     // Reported together with the options' other problems, not after they are fixed.
     const both = webhookAdapter.optionsSchema.safeParse({ url: 'http://example.org/hook' });
     expect(both.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['secrets', 'url']);
+    // `options:` left empty in YAML is null: an error about it, not a crash.
+    expect(webhookAdapter.optionsSchema.safeParse(null).success).toBe(false);
   });
 });

@@ -63,8 +63,9 @@ export const webhookOptionsSchema = z
   .strict()
   .superRefine(
     (o, ctx) => {
-      // Checked with the other options' problems (`when`), so the input may be partly invalid.
-      if (typeof o.url !== 'string' || !URL.canParse(o.url)) return;
+      // Checked with the other options' problems (`when`), so the input may be partly invalid,
+      // or not an object at all (`options:` left empty is null).
+      if (!o || typeof o.url !== 'string' || !URL.canParse(o.url)) return;
       if (o.allowHttp !== true && new URL(o.url).protocol !== 'https:')
         ctx.addIssue({
           code: 'custom',

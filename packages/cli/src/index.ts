@@ -128,6 +128,12 @@ Examples:
     )
     .option('--to <iso>', 'backfill: end of the range (default: now)')
     .option('--dry-run', 'show what would be delivered where; deliver and write nothing', false)
+    .option(
+      '-q, --quiet',
+      'only problems: no progress, and the summary only when something went wrong (for cron)',
+      false,
+    )
+    .option('--json', 'the summary as one JSON document on stdout (docs/cli.md)', false)
     .addOption(stateDir())
     .addOption(redisOption())
     .addOption(logLevel('warn'))
@@ -156,6 +162,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
       'also require every ${env:…} and ${file:…} reference to resolve here, as a run does',
       false,
     )
+    .option('--json', 'the results as one JSON document on stdout (docs/cli.md)', false)
     .addHelpText(
       'after',
       '\nWithout --resolve, references are checked for form only, so files validate without the secrets (in CI, in an editor).',
@@ -178,6 +185,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .command('status')
     .description("Show a pipeline's cursors, recent runs and dead letters.")
     .argument('<pipeline.yaml>', 'the pipeline file')
+    .option('--json', 'as one JSON document on stdout (docs/cli.md)', false)
     .addOption(stateDir())
     .addOption(redisOption())
     .action(async (file: string, options) => {
@@ -292,6 +300,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .command('list')
     .description('List open dead letters: kind, destination, record key, window and reason.')
     .argument('<pipeline.yaml>', 'the pipeline file')
+    .option('--json', 'as one JSON document on stdout (docs/cli.md)', false)
     .addOption(stateDir())
     .addOption(redisOption())
     .action(async (file: string, options) => {

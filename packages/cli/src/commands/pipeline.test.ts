@@ -90,6 +90,81 @@ describe('pipeline commands', () => {
     );
   });
 
+  it('--json gives run, status, dlq list and validate one stable document each; --quiet keeps cron silent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cli-json-'));
+    const file = pipeline(dir, 'scorelink', 'ndjson');
+    const state = join(dir, 'state');
+    const ran = await run(['run', file, '--state-dir', state, '--json']);
+    expect(ran.code).toBe(1);
+    const summary = JSON.parse(ran.stdout);
+    expect(summary).toMatchObject({
+      version: 1,
+      kind: 'run',
+      pipeline: 'cli',
+      ok: true,
+      exit: 1,
+      dryRun: false,
+      fetched: 300,
+      parseIssues: 5,
+      sourceFailed: null,
+      destinations: [
+        { id: 'out', type: 'file', delivered: 295, unchanged: 0, deadLettered: 0, failed: null },
+      ],
+    });
+    expect(summary.destinations[0].cursor).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(ran.stderr).not.toMatch(/DESTINATION/);
+
+    const status = JSON.parse((await run(['status', file, '--state-dir', state, '--json'])).stdout);
+    expect(status).toMatchObject({
+      version: 1,
+      kind: 'status',
+      pipeline: 'cli',
+      state,
+      destinations: [{ id: 'out', type: 'file', confirmed: 295, deadLetters: 0 }],
+      sourceDeadLetters: 5,
+      incidents: [],
+      queues: null,
+    });
+    expect(status.runs).toHaveLength(1);
+    expect(status.runs[0]).toMatchObject({ ok: true, parseIssues: 5 });
+
+    const letters = JSON.parse(
+      (await run(['dlq', 'list', file, '--state-dir', state, '--json'])).stdout,
+    );
+    expect(letters).toMatchObject({ version: 1, kind: 'dead-letters', pipeline: 'cli' });
+    expect(letters.letters).toHaveLength(5);
+    expect(letters.letters[0]).toMatchObject({ kind: 'parse', destination: '*' });
+
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'name: Bad!\n');
+    const checked = await run(['validate', file, bad, '--json']);
+    expect(checked.code, checked.stderr + checked.stdout).toBe(2);
+    const validation = JSON.parse(checked.stdout);
+    expect(validation).toMatchObject({
+      version: 1,
+      kind: 'validation',
+      ok: false,
+      files: [
+        { file, ok: true, pipeline: 'cli', destinations: ['out'] },
+        { file: bad, ok: false },
+      ],
+    });
+    expect(validation.files[1].problems.length).toBeGreaterThan(0);
+    expect(checked.stderr).toBe('');
+
+    // --quiet: problems only. The unreadable records met again are one (the table says so) …
+    const problems = await run(['run', file, '--state-dir', state, '--quiet']);
+    expect(problems.code).toBe(1);
+    expect(problems.stderr).toMatch(/unreadable record\(s\) were filed as dead letters/);
+    expect(problems.stderr).not.toMatch(/slice \d+\//);
+    // … and a run with nothing wrong prints nothing at all (cron mails no one).
+    const quiet = await run([
+      ...['run', file, '--state-dir', state, '--quiet'],
+      ...['--from', '2026-07-01', '--to', '2026-07-02'],
+    ]);
+    expect([quiet.code, quiet.stdout, quiet.stderr]).toEqual([0, '', '']);
+  });
+
   it('dlq replay re-delivers rejected records once the cause is fixed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-cli-dlq-'));
     // JSON records have no ScoreLink line to write: every record is rejected.

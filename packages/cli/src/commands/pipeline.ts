@@ -33,6 +33,7 @@ import {
 import { ADAPTERS } from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
+import { printJson, runView } from './views.js';
 
 /** Where state lives, beside the pipeline file, unless the pipeline, the environment or `--state-dir` say otherwise. */
 export const DEFAULT_STATE_DIR = '.scorebridge-state';
@@ -130,14 +131,22 @@ async function withStore<T>(
 /** `scorebridge run`: one run of a pipeline, a progress display, a summary table. */
 export async function runCommand(
   file: string,
-  options: { from?: string; to?: string; dryRun?: boolean } & StateOptions,
+  options: {
+    from?: string;
+    to?: string;
+    dryRun?: boolean;
+    /** Only problems: no progress, and the summary only when something went wrong. */
+    quiet?: boolean;
+    /** The summary as one JSON document on stdout ({@link runView}). */
+    json?: boolean;
+  } & StateOptions,
   io: Io,
   extra: { client?: Parameters<typeof runPipeline>[0]['client'] } = {},
 ): Promise<number> {
   const pipeline = load(file);
   const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
   const to = options.to ? parseIsoInput(options.to, '--to') : undefined;
-  const progress = new Progress(io);
+  const progress = new Progress(io, options.quiet);
   const summary = await withStore(options, pipeline, (store) =>
     runPipeline({
       pipeline,
@@ -153,7 +162,13 @@ export async function runCommand(
     }),
   );
   progress.done();
-  await write(io.stderr, summaryTable(summary));
+  const exit = runExit(summary);
+  if (options.json) await printJson(io, 'run', runView(summary, exit));
+  else if (!options.quiet || exit !== EXIT.ok) await write(io.stderr, summaryTable(summary));
+  return exit;
+}
+
+function runExit(summary: RunSummary): number {
   if (summary.sourceFailed) return RUN_EXIT.sourceFailed;
   if (summary.destinations.some((d) => d.failed)) return RUN_EXIT.destinationFailed;
   if (summary.parseIssues > 0 || summary.destinations.some((d) => d.deadLettered > 0))
@@ -234,10 +249,14 @@ export function summaryTable(s: RunSummary): string {
 class Progress {
   readonly #tty: boolean;
   #shown = false;
-  constructor(private readonly io: Io) {
+  constructor(
+    private readonly io: Io,
+    private readonly quiet = false,
+  ) {
     this.#tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
   }
   on(event: RunEvent): void {
+    if (this.quiet) return;
     let line: string | undefined;
     if (event.type === 'slice')
       line = `slice ${event.index + 1}/${event.slices} (${formatEtsDate(event.slice.from)} → ${formatEtsDate(event.slice.to)}): ${event.fetched} records fetched so far`;
@@ -259,23 +278,30 @@ class Progress {
 /** `scorebridge validate`: every file checked, every problem listed. */
 export async function validateCommand(
   files: string[],
-  options: { resolve?: boolean },
+  options: { resolve?: boolean; json?: boolean },
   io: Io,
 ): Promise<number> {
   let bad = 0;
+  const results: Record<string, unknown>[] = [];
   for (const file of files) {
     try {
       const pipeline = options.resolve ? load(file) : loadForState(file);
-      await write(
-        io.stdout,
-        `${file}: ok (${pipeline.config.name}, ${pipeline.config.destinations.length} destination${pipeline.config.destinations.length === 1 ? '' : 's'})\n`,
-      );
+      const { name, destinations } = pipeline.config;
+      results.push({ file, ok: true, pipeline: name, destinations: destinations.map((d) => d.id) });
+      if (!options.json)
+        await write(
+          io.stdout,
+          `${file}: ok (${name}, ${destinations.length} destination${destinations.length === 1 ? '' : 's'})\n`,
+        );
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       bad++;
-      await write(io.stderr, error.problems.map((p) => `scorebridge: ${p}\n`).join(''));
+      results.push({ file, ok: false, problems: error.problems });
+      if (!options.json)
+        await write(io.stderr, error.problems.map((p) => `scorebridge: ${p}\n`).join(''));
     }
   }
+  if (options.json) await printJson(io, 'validation', { ok: bad === 0, files: results });
   return bad > 0 ? EXIT.usage : EXIT.ok;
 }
 
@@ -328,11 +354,63 @@ function failure(what: string, error: unknown): string {
 }
 
 /** `scorebridge status`: cursors, the last runs and open dead letters. */
-export async function statusCommand(file: string, options: StateOptions, io: Io): Promise<number> {
+export async function statusCommand(
+  file: string,
+  options: StateOptions & { json?: boolean },
+  io: Io,
+): Promise<number> {
   const pipeline = loadForState(file);
-  return withStore(options, pipeline, (store, where, redis) =>
-    status(pipeline, file, store, where, io, redis),
-  );
+  return withStore(options, pipeline, async (store, where, redis) => {
+    if (!options.json) return status(pipeline, file, store, where, io, redis);
+    await printJson(io, 'status', await statusView(pipeline, file, store, where, redis));
+    return EXIT.ok;
+  });
+}
+
+/** `status --json`: the same facts as the text, as data. */
+async function statusView(
+  pipeline: Pipeline,
+  file: string,
+  store: StateStore,
+  where: string,
+  redis?: Redis,
+): Promise<Record<string, unknown>> {
+  const name = pipeline.config.name;
+  const letters = await store.deadLetters(name);
+  const destinations = [];
+  for (const d of pipeline.config.destinations) {
+    destinations.push({
+      id: d.id,
+      type: d.type,
+      cursor: (await store.cursor(name, d.id))?.toISOString() ?? null,
+      confirmed: (await store.ledger(name, d.id)).size,
+      deadLetters: letters.filter((l) => l.destination === d.id).length,
+    });
+  }
+  const incidents = Object.entries(await store.incidents(name)).map(([key, i]) => ({ key, ...i }));
+  const queues = redis
+    ? await (async () => {
+        const control = queueControl(redis, redisPrefix());
+        try {
+          return await control.counts(
+            name,
+            pipeline.config.destinations.map((d) => d.id),
+          );
+        } finally {
+          await control.close();
+        }
+      })()
+    : null;
+  return {
+    pipeline: name,
+    file,
+    state: where,
+    destinations,
+    sourceDeadLetters: letters.filter((l) => l.destination === '*').length,
+    incidents,
+    runs: await store.runs(name, 20),
+    queues,
+  };
 }
 
 async function status(
@@ -398,11 +476,19 @@ async function queueLines(redis: Redis, pipeline: Pipeline): Promise<string[]> {
 }
 
 /** `scorebridge dlq list`. */
-export async function dlqListCommand(file: string, options: StateOptions, io: Io): Promise<number> {
+export async function dlqListCommand(
+  file: string,
+  options: StateOptions & { json?: boolean },
+  io: Io,
+): Promise<number> {
   const pipeline = loadForState(file);
   const letters = await withStore(options, pipeline, (store) =>
     store.deadLetters(pipeline.config.name),
   );
+  if (options.json) {
+    await printJson(io, 'dead-letters', { pipeline: pipeline.config.name, letters });
+    return EXIT.ok;
+  }
   if (letters.length === 0) {
     await write(io.stdout, 'No dead letters.\n');
     return EXIT.ok;

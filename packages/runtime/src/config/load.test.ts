@@ -143,6 +143,11 @@ destinations:
         /uni\.yaml:9:18: destinations\[0\]\.options\.directroy: unknown key/,
       ],
       [
+        'a file with nothing but a name',
+        'name: uni\n',
+        /uni\.yaml:1:1: source: Invalid input: expected object, received undefined/,
+      ],
+      [
         'a wrong type',
         VALID.replace('name: uni', 'name: uni\nqueue: { attempts: "many" }'),
         /uni\.yaml:2:20: queue\.attempts: .*number/i,

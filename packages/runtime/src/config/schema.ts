@@ -150,6 +150,8 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
         .min(1)
         .superRefine(
           (list, ctx) => {
+            // Runs even when the rest failed (see `when`): the list may be missing or no list.
+            if (!Array.isArray(list)) return;
             const seen = new Set<unknown>();
             list.forEach((d, i) => {
               const id = (d as { id?: unknown } | undefined)?.id;
