@@ -6,6 +6,7 @@ import {
   type DeliveryBatch,
   type Destination,
   type DestinationContext,
+  noScoreLinkLine,
   outcomesInOrder,
   type RecordOutcome,
   recordsToCsv,
@@ -47,6 +48,9 @@ export function createFileDestination(
         throw fail('writing a test file', cause);
       }
     },
+
+    refuses: (record) =>
+      noScoreLinkLine(record, options.format === 'scorelink', 'format csv or ndjson'),
 
     async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
       // Outcomes in record order: the refused ones now, the others once the file is written.

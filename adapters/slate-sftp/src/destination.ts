@@ -4,6 +4,7 @@ import {
   type DeliveryBatch,
   type Destination,
   type DestinationContext,
+  noScoreLinkLine,
   outcomesInOrder,
   type RecordOutcome,
   recordsToCsv,
@@ -98,6 +99,8 @@ export function createSlateDestination(
         await step('delete', () => sftp.delete(probe));
       });
     },
+
+    refuses: (record) => noScoreLinkLine(record, options.format === 'scorelink', 'format csv'),
 
     async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
       const { accepted, refused } = splitForScoreLink(

@@ -146,8 +146,11 @@ source.overlapHours, to now; records a destination already holds unchanged are s
 ones are delivered again as updates. Unreadable records and rejected ones become dead letters
 (scorebridge dlq list). A crash at any point loses nothing: run again.
 
+Ctrl-C (or SIGTERM) stops the run where it stands and records it as interrupted; press it
+again to quit at once. Nothing is lost either way: the next run carries on.
+
 Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration error;
-3 TOEFL Access failed; 4 a destination failed (its cursor did not move).`,
+3 TOEFL Access failed; 4 a destination failed (its cursor did not move); 130 interrupted.`,
     )
     .action(async (file: string, options) => {
       status.code = await runCommand(file, options, io);

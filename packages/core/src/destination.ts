@@ -74,6 +74,11 @@ export interface DestinationContext {
  */
 export interface Destination {
   /**
+   * Optional, and no I/O: why this destination would refuse a record whatever the state of the
+   * service (a format it cannot write). A dry run counts these as dead letters, not deliveries.
+   */
+  refuses?(record: ScoreRecord): string | undefined;
+  /**
    * Verifies credentials and reachability; throws a `DestinationError` whose message and
    * `remedy` say what to fix.
    */
@@ -122,19 +127,31 @@ export function splitForScoreLink(
   scorelinkOnly: boolean,
   instead: string,
 ): { accepted: ScoreRecord[]; refused: (RecordOutcome | undefined)[] } {
-  const refused = records.map((record): RecordOutcome | undefined =>
-    scorelinkOnly && record.format !== 'scorelink'
+  const refused = records.map((record): RecordOutcome | undefined => {
+    const reason = noScoreLinkLine(record, scorelinkOnly, instead);
+    return reason
       ? {
           recordKey: record.recordKey,
           contentHash: record.contentHash,
           status: 'rejected',
           kind: 'rejected',
           code: 'NO_SCORELINK_LINE',
-          reason: `the record came from a JSON response, so there is no ScoreLink line to write; use ${instead}`,
+          reason,
         }
-      : undefined,
-  );
+      : undefined;
+  });
   return { accepted: records.filter((_, i) => !refused[i]), refused };
+}
+
+/** Why a destination writing raw ScoreLink lines cannot take this record (or undefined). */
+export function noScoreLinkLine(
+  record: ScoreRecord,
+  scorelinkOnly: boolean,
+  instead: string,
+): string | undefined {
+  return scorelinkOnly && record.format !== 'scorelink'
+    ? `the record came from a JSON response, so there is no ScoreLink line to write; use ${instead}`
+    : undefined;
 }
 
 /** One outcome per record, in record order: the refused ones as given, every other one delivered. */

@@ -7,7 +7,13 @@ export type {
   DestinationLogger,
   RecordOutcome,
 } from './destination.js';
-export { defineAdapter, outcomesInOrder, silentLogger, splitForScoreLink } from './destination.js';
+export {
+  defineAdapter,
+  noScoreLinkLine,
+  outcomesInOrder,
+  silentLogger,
+  splitForScoreLink,
+} from './destination.js';
 export {
   ConfigError,
   DestinationError,

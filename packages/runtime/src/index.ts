@@ -63,6 +63,7 @@ export {
   type DeliveryIntent,
   type Incident,
   oldestFirst,
+  type RecordVersion,
   type RunRecord,
   type StateStore,
 } from './state/store.js';

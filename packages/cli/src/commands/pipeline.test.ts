@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import {
   copyFileSync,
   mkdirSync,
@@ -83,6 +84,10 @@ describe('pipeline commands', () => {
       /out \(file\): cursor \d{4}-\d\d-\d\dT[\d:]+ UTC; 295 record versions confirmed; 0 dead letter\(s\)/,
     );
     expect(status.stdout).toMatch(/source: 5 unreadable record\(s\) as dead letters/);
+    // The history says what each run did, per destination, and that it left dead letters.
+    expect(status.stdout).toMatch(
+      /\n {2}\d{4}-[\d-]+T[\d:.]+Z ok, letters out 295 delivered; 5 unreadable(; updates: [^\n]+)?\n {2}\d{4}-[\d-]+T[\d:.]+Z ok, letters out 0 delivered, \d+ unchanged; \d+ unreadable\n/,
+    );
     const list = await run(['dlq', 'list', file, '--state-dir', state]);
     expect(list.stdout.trim().split('\n')).toHaveLength(6);
     expect(list.stdout).toMatch(
@@ -165,11 +170,52 @@ describe('pipeline commands', () => {
     expect([quiet.code, quiet.stdout, quiet.stderr]).toEqual([0, '', '']);
   });
 
+  it('Ctrl-C stops a run where it stands, says so, exits 130 and is in the history as interrupted; the next run carries on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cli-int-'));
+    const file = pipeline(dir, 'scorelink', 'ndjson');
+    const state = join(dir, 'state');
+    s.faults.add({ kind: 'slow', delayMs: 400, count: 20 });
+    const child = spawn(process.execPath, [bin, 'run', file, '--state-dir', state], {
+      env: process.env,
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    try {
+      await expect.poll(() => stderr).toMatch(/slice 1\/\d+/);
+      child.kill('SIGINT');
+      const [code] = await once(child, 'close');
+      expect(code).toBe(130);
+    } finally {
+      s.faults.clear();
+      child.kill('SIGKILL');
+    }
+    expect(stderr).toMatch(/interrupted: stopping after the batch in hand/);
+    const status = await run(['status', file, '--state-dir', state]);
+    expect(status.stdout).toMatch(/\n {2}\S+ INTERRUPTED {1,}out \d+ delivered/);
+    const next = await run(['run', file, '--state-dir', state]);
+    expect(next.code).toBe(1);
+    const held = readdirSync(join(dir, 'out')).flatMap((f) =>
+      readFileSync(join(dir, 'out', f), 'utf8')
+        .trim()
+        .split('\n'),
+    );
+    expect(held).toHaveLength(295);
+    expect(new Set(held.map((l) => JSON.parse(l).contentHash)).size).toBe(295);
+  });
+
   it('dlq replay re-delivers rejected records once the cause is fixed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-cli-dlq-'));
     // JSON records have no ScoreLink line to write: every record is rejected.
     const file = pipeline(dir, 'json', 'scorelink');
     const state = join(dir, 'state');
+    // A dry run already knows: nothing would be delivered, all 297 readable records refused.
+    const dry = await run(['run', file, '--state-dir', state, '--dry-run', '--json']);
+    expect(JSON.parse(dry.stdout).destinations[0]).toMatchObject({
+      delivered: 0,
+      deadLettered: 297,
+    });
     const first = await run(['run', file, '--state-dir', state]);
     expect(first.code).toBe(1);
     const letters = (await run(['dlq', 'list', file, '--state-dir', state])).stdout;

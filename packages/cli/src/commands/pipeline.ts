@@ -22,6 +22,7 @@ import {
   queueControl,
   type Redis,
   type RunEvent,
+  type RunRecord,
   type RunSummary,
   redactRedisUrl,
   redisPrefix,
@@ -41,7 +42,13 @@ export const DEFAULT_STATE_DIR = '.scorebridge-state';
 const LEGACY_STATE_DIR = '.scorebridge/state';
 
 /** Exit statuses of `run`, beyond the common ones. */
-export const RUN_EXIT = { deadLettered: 1, sourceFailed: 3, destinationFailed: 4 } as const;
+export const RUN_EXIT = {
+  deadLettered: 1,
+  sourceFailed: 3,
+  destinationFailed: 4,
+  /** 128 + SIGINT, as shells report a Ctrl-C. */
+  interrupted: 130,
+} as const;
 
 const load = (file: string) => loadPipeline(file, { adapters: ADAPTERS });
 /** For commands that only read state: the source's secrets need not be at hand. */
@@ -147,20 +154,39 @@ export async function runCommand(
   const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
   const to = options.to ? parseIsoInput(options.to, '--to') : undefined;
   const progress = new Progress(io, options.quiet);
-  const summary = await withStore(options, pipeline, (store) =>
-    runPipeline({
-      pipeline,
-      adapters: ADAPTERS,
-      store,
-      from,
-      to,
-      dryRun: options.dryRun,
-      onEvent: (event) => progress.on(event),
-      logger: createLogger(io.stderr, options.logLevel ?? 'warn'),
-      client: extra.client,
-      now: io.clock(),
-    }),
-  );
+  // Ctrl-C (or SIGTERM) stops the run where it stands and records it as interrupted; a second
+  // one exits at once. Nothing is lost either way: unsettled batches are settled next run.
+  const stop = new AbortController();
+  const interrupt = () => {
+    if (stop.signal.aborted) process.exit(RUN_EXIT.interrupted);
+    stop.abort();
+    io.stderr.write(
+      '\nscorebridge: interrupted: stopping after the batch in hand (press Ctrl-C again to quit at once; nothing is lost)\n',
+    );
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  let summary: RunSummary;
+  try {
+    summary = await withStore(options, pipeline, (store) =>
+      runPipeline({
+        pipeline,
+        adapters: ADAPTERS,
+        store,
+        from,
+        to,
+        dryRun: options.dryRun,
+        onEvent: (event) => progress.on(event),
+        logger: createLogger(io.stderr, options.logLevel ?? 'warn'),
+        client: extra.client,
+        now: io.clock(),
+        signal: stop.signal,
+      }),
+    );
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
   progress.done();
   const exit = runExit(summary);
   if (options.json) await printJson(io, 'run', runView(summary, exit));
@@ -169,6 +195,7 @@ export async function runCommand(
 }
 
 function runExit(summary: RunSummary): number {
+  if (summary.interrupted) return RUN_EXIT.interrupted;
   if (summary.sourceFailed) return RUN_EXIT.sourceFailed;
   if (summary.destinations.some((d) => d.failed)) return RUN_EXIT.destinationFailed;
   if (summary.parseIssues > 0 || summary.destinations.some((d) => d.deadLettered > 0))
@@ -442,17 +469,32 @@ async function status(
     );
   const runs = await store.runs(name, 5);
   out.push('', runs.length > 0 ? 'Last runs:' : 'No runs yet.');
-  for (const r of runs) {
-    const delivered = r.destinations.reduce((n, d) => n + d.delivered, 0);
-    const failed = r.destinations.filter((d) => d.failed).map((d) => `${d.id}: ${d.failed}`);
-    const updates = updatesText(r.updates);
-    out.push(
-      `  ${r.startedAt} ${r.ok ? 'ok    ' : 'FAILED'} ${delivered} delivered, ${r.parseIssues} unreadable${updates ? `; updates: ${updates}` : ''}${failed.length ? `; ${failed.join('; ')}` : ''}`,
-    );
-  }
+  for (const r of runs) out.push(`  ${runLine(r)}`);
   if (redis) out.push('', ...(await queueLines(redis, pipeline)));
   await write(io.stdout, `${out.join('\n')}\n`);
   return EXIT.ok;
+}
+
+/**
+ * One run of the history as it happened, per destination (a record delivered to two
+ * destinations is two deliveries, not one record):
+ * `2026-11-22T23:53:10Z ok          csv 2000 delivered · ndjson 2000 delivered; 0 unreadable`.
+ */
+export function runLine(r: RunRecord): string {
+  const problems = r.parseIssues > 0 || r.destinations.some((d) => d.deadLettered > 0);
+  const state = r.interrupted ? 'INTERRUPTED' : !r.ok ? 'FAILED' : problems ? 'ok, letters' : 'ok';
+  const parts = r.destinations.map((d) => {
+    const counts = [
+      `${d.delivered} delivered`,
+      d.unchanged ? `${d.unchanged} unchanged` : '',
+      d.filtered ? `${d.filtered} filtered` : '',
+      d.deadLettered ? `${d.deadLettered} dead-lettered` : '',
+      d.failed ? `failed: ${d.failed}` : '',
+    ].filter(Boolean);
+    return `${d.id} ${counts.join(', ')}`;
+  });
+  const updates = updatesText(r.updates);
+  return `${r.startedAt} ${state.padEnd(11)} ${parts.join(' · ')}; ${r.parseIssues} unreadable${updates ? `; updates: ${updates}` : ''}`;
 }
 
 /** Worker mode's queues as they stand: jobs waiting, running, delayed (retries) and failed. */

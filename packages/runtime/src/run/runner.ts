@@ -100,6 +100,8 @@ export interface RunSummary {
   readonly deadLettersSeen: ReadonlySet<string>;
   /** True when every slice was fetched and every destination kept up. */
   ok: boolean;
+  /** Stopped by its signal (Ctrl-C) before the end: recorded as such; the next run carries on. */
+  interrupted?: boolean;
 }
 
 /** Progress of a run. */
@@ -211,11 +213,17 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       options.from !== undefined || options.to !== undefined || options.only !== undefined;
 
     let previous = new Set<string>();
-    for (const [index, slice] of slices.entries()) {
+    const interrupted = () => options.signal?.aborted === true;
+    fetching: for (const [index, slice] of slices.entries()) {
       const current = new Set(previous);
       const deadLetters: DeadLetter[] = [];
       try {
         for await (const batch of client.fetchSlice(slice, current)) {
+          // Interrupted (Ctrl-C): stop here; this slice's cursor does not move, nothing is lost.
+          if (interrupted()) {
+            await file(deadLetters);
+            break fetching;
+          }
           for (const entry of batch) {
             summary.fetched++;
             if (entry.issues.length > 0) {
@@ -240,6 +248,10 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         }
       } catch (error) {
         if (error instanceof ConfigError) throw error;
+        if (interrupted()) {
+          await file(deadLetters);
+          break;
+        }
         summary.sourceFailed = serializeError(error);
         summary.ok = false;
         const alert = sourceAlert(summary.sourceFailed);
@@ -248,6 +260,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         break;
       }
       await file(deadLetters);
+      if (interrupted()) break;
       for (const t of targets) {
         if (t.summary.failed) continue;
         await flush(t, slice);
@@ -291,7 +304,10 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         await classifier.classify(records, slice),
       );
       if (dryRun) {
-        t.summary.delivered += records.length;
+        // What the destination would refuse whatever happens (a format it cannot write).
+        const refused = records.filter((r) => t.destination.refuses?.(r) !== undefined).length;
+        t.summary.delivered += records.length - refused;
+        t.summary.deadLettered += refused;
         return;
       }
       await store.addIntent(name, t.config.id, intentOf(batch));
@@ -322,10 +338,14 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
           const failure = serializeError(error);
           // A destination that said how long to wait (Retry-After) is waited for, if that fits a run.
           const asked = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
+          if (options.signal?.aborted) {
+            // Interrupted while retrying: not the destination's fault; the intent stays.
+            t.summary.failed = failure;
+            return;
+          }
           if (
             !isRetryable(failure.kind) ||
             attempt > retries ||
-            options.signal?.aborted ||
             (asked !== undefined && asked > MAX_ROUTINE_PAUSE_SECONDS)
           ) {
             // The intent stays: if the batch landed after all, the next run will find out.
@@ -355,8 +375,12 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     }
 
     async function finish(result: RunSummary): Promise<RunSummary> {
+      if (options.signal?.aborted) {
+        result.interrupted = true;
+        result.ok = false;
+      }
       for (const t of targets) if (t.cursor) t.summary.cursor = t.cursor.toISOString();
-      if (alerter) {
+      if (alerter && !result.interrupted) {
         if (!result.sourceFailed && result.window) await alerter.resolve('source:');
         for (const t of targets)
           if (!t.summary.failed && t.summary.delivered > 0)
@@ -374,6 +398,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
           startedAt: now.toISOString(),
           finishedAt: clock().toISOString(),
           ok: result.ok,
+          ...(result.interrupted ? { interrupted: true } : {}),
           window: result.window,
           parseIssues: result.parseIssues,
           ...(Object.keys(result.updates).length > 0 ? { updates: result.updates } : {}),

@@ -44,6 +44,8 @@ export interface RunRecord {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly ok: boolean;
+  /** Stopped before its end (Ctrl-C, SIGTERM); what it confirmed stands, the rest comes next run. */
+  readonly interrupted?: boolean;
   readonly window: { readonly from: string; readonly to: string } | null;
   readonly destinations: readonly {
     readonly id: string;
