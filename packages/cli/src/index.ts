@@ -21,6 +21,7 @@ import {
   validateCommand,
 } from './commands/pipeline.js';
 import { sandboxCommand } from './commands/sandbox.js';
+import { traceCommand } from './commands/trace.js';
 import { backfillCommand, workerCommand } from './commands/worker.js';
 import { EXIT, type Io, processIo } from './io.js';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
@@ -193,6 +194,27 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .addOption(redisOption())
     .action(async (file: string, options) => {
       status.code = await statusCommand(file, options, io);
+    });
+
+  program
+    .command('trace')
+    .description(
+      'Trace one report by appointment/registration number: each version met, when, what it changed, and what each destination confirmed.',
+    )
+    .argument('<pipeline.yaml>', 'the pipeline file')
+    .argument('<appointment-number>', 'the appointment or registration number (spaces ignored)')
+    .option('--json', 'as one JSON document on stdout (docs/cli.md)', false)
+    .addOption(stateDir())
+    .addOption(redisOption())
+    .addHelpText(
+      'after',
+      `
+Keys, content hashes, report windows and dead-letter reasons only: the state holds no personal
+data, so neither does this. Reports are traced from this release on (the version history
+began with it). Exit status: 0 found; 1 no such report met; 2 usage or configuration error.`,
+    )
+    .action(async (file: string, number: string, options) => {
+      status.code = await traceCommand(file, number, options, io);
     });
 
   program

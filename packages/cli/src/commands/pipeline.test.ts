@@ -205,6 +205,35 @@ describe('pipeline commands', () => {
     expect(new Set(held.map((l) => JSON.parse(l).contentHash)).size).toBe(295);
   });
 
+  it('trace follows one report by appointment number: its versions, their windows and classes, and what each destination confirmed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cli-trace-'));
+    const file = pipeline(dir, 'scorelink', 'ndjson');
+    const state = join(dir, 'state');
+    await run(['run', file, '--state-dir', state]);
+    const resent = Array.from({ length: s.data.size }, (_, i) => s.data.record(i)).find(
+      (r) => r.resent && (r.fields.dateOfBirth as string | null) !== null,
+    )!;
+    const number = String(resent.fields.appointmentNumber);
+    const traced = await run(['trace', file, number, '--state-dir', state]);
+    expect(traced.code).toBe(0);
+    const lines = traced.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^1234\\|\\d\\d\\|${number}\\|`));
+    expect(lines.filter((l) => l.startsWith('  version '))).toHaveLength(2);
+    expect(lines[1]).toMatch(/: the first version met$/);
+    expect(lines[3]).toMatch(/: an update, (mybest-changed|scores-changed|other-fields)$/);
+    expect(lines.filter((l) => l === '    out (file): confirmed')).toHaveLength(2);
+    const json = JSON.parse(
+      (await run(['trace', file, number, '--state-dir', state, '--json'])).stdout,
+    );
+    expect(json).toMatchObject({ version: 1, kind: 'trace', appointmentNumber: number });
+    expect(json.versions[1].destinations).toEqual([
+      { id: 'out', type: 'file', confirmed: true, deadLetters: [] },
+    ]);
+    const none = await run(['trace', file, '999', '--state-dir', state]);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toMatch(/No report with appointment\/registration number 999/);
+  });
+
   it('dlq replay re-delivers rejected records once the cause is fixed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-cli-dlq-'));
     // JSON records have no ScoreLink line to write: every record is rejected.

@@ -52,7 +52,8 @@ export const RUN_EXIT = {
 
 const load = (file: string) => loadPipeline(file, { adapters: ADAPTERS });
 /** For commands that only read state: the source's secrets need not be at hand. */
-const loadForState = (file: string) => loadPipeline(file, { adapters: ADAPTERS, lenient: true });
+export const loadForState = (file: string) =>
+  loadPipeline(file, { adapters: ADAPTERS, lenient: true });
 
 /**
  * Where state is kept: `--redis` (or SCOREBRIDGE_REDIS_URL) when given; else a directory —
@@ -122,7 +123,7 @@ async function openStore(
 }
 
 /** Runs `fn` with the pipeline's state store, and closes it after. */
-async function withStore<T>(
+export async function withStore<T>(
   options: StateOptions,
   pipeline: Pipeline,
   fn: (store: StateStore, where: string, redis?: Redis) => Promise<T>,

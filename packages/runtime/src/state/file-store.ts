@@ -112,6 +112,13 @@ export function createFileStateStore(root: string): StateStore {
       const map = await versionsOf(pipeline);
       return keys.map((k) => [...(map.get(k) ?? [])]);
     },
+    async versionsOf(pipeline, appointmentNumber) {
+      const number = appointmentNumber.replace(/\s+/g, '');
+      const map = await versionsOf(pipeline);
+      return [...map.entries()]
+        .filter(([key]) => key.split('|')[2] === number)
+        .flatMap(([, list]) => list);
+    },
     async recordVersions(pipeline, versions) {
       if (versions.length === 0) return;
       await append(

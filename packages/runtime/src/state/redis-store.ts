@@ -127,6 +127,20 @@ export function createRedisStateStore(
           }),
       );
     },
+    async versionsOf(pipeline, appointmentNumber) {
+      const number = appointmentNumber.replace(/[\s*?[\]\\]+/g, '');
+      const keys: string[] = [];
+      const stream = redis.hscanStream(key(pipeline, 'versions'), {
+        match: `*|${number}|*`,
+        count: 1000,
+      });
+      for await (const batch of stream) {
+        const pairs = batch as string[];
+        for (let i = 0; i < pairs.length; i += 2)
+          if (pairs[i]!.split('|')[2] === number) keys.push(pairs[i]!);
+      }
+      return (await this.versions(pipeline, keys)).flat();
+    },
     async recordVersions(pipeline, versions) {
       if (versions.length === 0) return;
       await redis.eval(

@@ -100,6 +100,20 @@ function contract(name: string, make: () => StateStore) {
       expect(await store.versions('other', ['k1'])).toEqual([[]]);
     });
 
+    it('finds the versions of the keys that carry an appointment number', async () => {
+      const store = make();
+      const at = '2026-01-01T00:00:00.000Z';
+      const key = (appt: string, date: string) => `1234|02|${appt}|${date}|I`;
+      await store.recordVersions('p', [
+        { recordKey: key('1000000000000042', '2026-01-05'), contentHash: 'a', digest: 'x.y', at },
+        { recordKey: key('1000000000000042', '2026-03-05'), contentHash: 'b', digest: 'x.y', at },
+        { recordKey: key('10000000000000421', '2026-01-05'), contentHash: 'c', digest: 'x.y', at },
+      ]);
+      const found = await store.versionsOf('p', '1000 0000 0000 0042');
+      expect(found.map((v) => v.contentHash).sort()).toEqual(['a', 'b']);
+      expect(await store.versionsOf('p', '*')).toEqual([]);
+    });
+
     it('keeps intents until cleared', async () => {
       const store = make();
       await store.addIntent('p', 'a', { batchId: 'b1', entries: [['k', 'h']] });

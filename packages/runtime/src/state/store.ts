@@ -88,6 +88,11 @@ export interface StateStore {
    * settled later); atomic per key, so jobs meeting versions of one key at once lose none.
    */
   recordVersions(pipeline: string, versions: readonly RecordVersion[]): Promise<void>;
+  /**
+   * Every version met of the record keys that carry this appointment/registration number (spaces
+   * ignored), for `scorebridge trace`: keys, hashes, windows and classes only.
+   */
+  versionsOf(pipeline: string, appointmentNumber: string): Promise<RecordVersion[]>;
   /** Records what a destination confirmed; durable when it resolves. */
   confirm(
     pipeline: string,
