@@ -153,6 +153,15 @@ describe('worker mode', () => {
     const stored = storedVersions(h.out.files!);
     expect(stored.length).toBe(new Set(stored).size);
     expect(new Set(stored)).toEqual(await groundTruth(h.sandbox));
+    // The pipeline retires: its schedule is listed, then removed by name.
+    expect((await h.cli(['schedule', 'list'])).stdout).toMatch(/^test: every 1 s, next \d{4}-/);
+    const removed = await h.cli(['schedule', 'remove', 'test']);
+    expect([removed.code, removed.stdout]).toEqual([
+      0,
+      expect.stringMatching(/^removed the schedule of test;/),
+    ]);
+    expect(await run.getJobSchedulersCount()).toBe(0);
+    expect((await h.cli(['schedule', 'remove', 'test'])).code).toBe(1);
   });
 
   it('a destination that refuses for good: no retries, dead letters, the cursor held; fixed, it catches up', async () => {

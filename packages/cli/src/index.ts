@@ -22,7 +22,7 @@ import {
 } from './commands/pipeline.js';
 import { sandboxCommand } from './commands/sandbox.js';
 import { traceCommand } from './commands/trace.js';
-import { backfillCommand, workerCommand } from './commands/worker.js';
+import { backfillCommand, scheduleCommand, workerCommand } from './commands/worker.js';
 import { EXIT, type Io, processIo } from './io.js';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
 
@@ -293,6 +293,28 @@ an append-only file. Examples:
     )
     .action(async (paths: string[], options) => {
       status.code = await workerCommand(paths, options, io);
+    });
+
+  const schedule = program
+    .command('schedule')
+    .description("List worker mode's pipeline schedules in Redis, or remove a retired pipeline's.");
+  schedule
+    .command('list')
+    .description('Each pipeline schedule: its cron or interval and when it next fires.')
+    .option('--json', 'as one JSON document on stdout', false)
+    .addOption(redisOption())
+    .action(async (options) => {
+      status.code = await scheduleCommand('list', undefined, options, io);
+    });
+  schedule
+    .command('remove')
+    .description(
+      "Remove a retired pipeline's schedule (by its name: the file may be gone); queued runs stay.",
+    )
+    .argument('<pipeline-name>', "the pipeline's name: as in its file, and in schedule list")
+    .addOption(redisOption())
+    .action(async (name: string, options) => {
+      status.code = await scheduleCommand('remove', name, options, io);
     });
 
   program

@@ -18,6 +18,7 @@ import { dashboardCredentials, startDashboard } from '../dashboard.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
 import { RUN_EXIT } from './pipeline.js';
+import { printJson } from './views.js';
 
 /** Options of `scorebridge worker`. */
 export interface WorkerCommandOptions {
@@ -266,4 +267,47 @@ function exitOf(o: RunOutcome): number {
   if (o.parseIssues > 0 || o.destinations.some((d) => d.deadLettered > 0))
     return RUN_EXIT.deadLettered;
   return EXIT.ok;
+}
+
+/** `scorebridge schedule list|remove`: the job schedulers worker mode keeps in Redis. */
+export async function scheduleCommand(
+  action: 'list' | 'remove',
+  pipeline: string | undefined,
+  options: { redis?: string; json?: boolean },
+  io: Io,
+): Promise<number> {
+  const redis = await connectRedis(redisUrl(options.redis));
+  redis.on('error', () => undefined);
+  const control = queueControl(redis, redisPrefix());
+  try {
+    if (action === 'list') {
+      const schedules = await control.schedules();
+      if (options.json) await printJson(io, 'schedules', { schedules });
+      else if (schedules.length === 0) await write(io.stdout, 'No schedules.\n');
+      else
+        await write(
+          io.stdout,
+          schedules
+            .map(
+              (s) =>
+                `${s.pipeline}: ${s.cron ? `cron ${s.cron} (UTC)` : `every ${Math.round((s.every ?? 0) / 1000)} s`}${s.next ? `, next ${s.next}` : ''}\n`,
+            )
+            .join(''),
+        );
+      return EXIT.ok;
+    }
+    if (!pipeline)
+      throw new ConfigError('schedule remove: name the pipeline (its name:, not its file)');
+    const removed = await control.removeSchedule(pipeline);
+    await write(
+      removed ? io.stdout : io.stderr,
+      removed
+        ? `removed the schedule of ${pipeline}; runs already queued are not touched. A worker still given its file adds it again when it starts: remove the file from the workers too.\n`
+        : `scorebridge: no schedule of a pipeline named ${pipeline} (scorebridge schedule list shows them)\n`,
+    );
+    return removed ? EXIT.ok : EXIT.inputProblems;
+  } finally {
+    await control.close();
+    redis.disconnect();
+  }
 }

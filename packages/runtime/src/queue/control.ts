@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RunJobData, RunOutcome } from './executor.js';
-import { bullPrefix, commitJobId, deliverQueue, QUEUES, runIdOf } from './topology.js';
+import { bullPrefix, commitJobId, deliverQueue, QUEUES, runIdOf, schedulerId } from './topology.js';
 
 /**
  * What commands other than `worker` do with the queues: ask for a backfill and follow it, and
@@ -86,6 +86,30 @@ export function queueControl(redis: Redis, prefix: string) {
           };
         }),
       );
+    },
+
+    /** Every pipeline's job scheduler in this Redis: its pipeline and when it next fires. */
+    async schedules(): Promise<
+      { pipeline: string; every?: number; cron?: string; next?: string }[]
+    > {
+      const all = await run.getJobSchedulers(0, -1, true);
+      return all
+        .filter((j) => j.key.startsWith(schedulerId('')))
+        .map((j) => ({
+          pipeline: j.key.slice(schedulerId('').length),
+          ...(j.every ? { every: Number(j.every) } : {}),
+          ...(j.pattern ? { cron: j.pattern } : {}),
+          ...(j.next ? { next: new Date(j.next).toISOString() } : {}),
+        }));
+    },
+
+    /**
+     * Removes a retired pipeline's job scheduler (runs already queued are not touched). A worker
+     * still given the pipeline's file upserts it again when it starts. Resolves to whether one
+     * existed.
+     */
+    async removeSchedule(pipeline: string): Promise<boolean> {
+      return run.removeJobScheduler(schedulerId(pipeline));
     },
 
     async close() {
