@@ -4,7 +4,8 @@ import {
   SourceError,
   serializeError,
 } from '@scorebridge/core';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { completionCommand } from './commands/completion.js';
 import { DEMO_DEFAULTS, demoCommand } from './commands/demo.js';
 import { discoverCommand } from './commands/discover.js';
 import { fetchCommand } from './commands/fetch.js';
@@ -590,6 +591,23 @@ configuration error; 3 TOEFL Access refused or failed.`,
     )
     .action(async (options) => {
       status.code = await discoverCommand(options, io, process.env);
+    });
+
+  program
+    .command('completion')
+    .description(
+      'Print a shell completion script for scorebridge: commands, subcommands and options.',
+    )
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .addHelpText(
+      'after',
+      `
+  bash: scorebridge completion bash > ~/.local/share/bash-completion/completions/scorebridge
+  zsh:  echo 'eval "$(scorebridge completion zsh)"' >> ~/.zshrc
+  fish: scorebridge completion fish > ~/.config/fish/completions/scorebridge.fish`,
+    )
+    .action(async (shell: 'bash' | 'zsh' | 'fish') => {
+      status.code = await completionCommand(shell, program, io);
     });
 
   return program;
