@@ -121,6 +121,29 @@ describe('worker mode', () => {
       expect(dump.includes(canary), `Redis holds ${canary.slice(0, 4)}…`).toBe(false);
   });
 
+  it('backfill --json: the queued run on stderr, its outcome as one JSON document on stdout', async () => {
+    const h = await harness({ sandbox: { records: 150 } });
+    await h.start();
+    const result = await h.backfillCommand(['--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^backfill \S+ queued: test, /);
+    const outcome = JSON.parse(result.stdout);
+    expect(outcome).toMatchObject({
+      version: 1,
+      kind: 'backfill',
+      state: 'done',
+      exit: 0,
+      pipeline: 'test',
+      ok: true,
+      fetched: 150,
+      failedSlices: 0,
+      destinations: [{ id: 'files', delivered: 150, unchanged: 0 }],
+    });
+    expect(outcome.runId).toMatch(/^test\./);
+    const queued = JSON.parse((await h.backfillCommand(['--json', '--no-wait'])).stdout);
+    expect(queued).toMatchObject({ kind: 'backfill', state: 'queued', pipeline: 'test' });
+  });
+
   it('delivers a record on the second two slices share once, though both slices fetch it', async () => {
     const h = await harness({ sandbox: { records: 600 } });
     await h.start();

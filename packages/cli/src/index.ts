@@ -182,8 +182,9 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
       "Check a pipeline's TOEFL Access key (the last 24 hours) and every destination's credentials and reachability.",
     )
     .argument('<pipeline.yaml>', 'the pipeline file')
-    .action(async (file: string) => {
-      status.code = await checkCommand(file, io);
+    .option('--json', 'the results as one JSON document on stdout (docs/cli.md)', false)
+    .action(async (file: string, options) => {
+      status.code = await checkCommand(file, options, io);
     });
 
   program
@@ -337,6 +338,7 @@ waits for a run of the same pipeline in flight, and scheduled runs wait for it.
 Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration error;
 3 some slices could not be fetched; 4 some deliveries failed.`,
     )
+    .option('--json', 'the outcome as one JSON document on stdout (docs/cli.md)', false)
     .action(async (file: string, options) => {
       status.code = await backfillCommand(file, options, io);
     });
@@ -425,6 +427,8 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
       positiveInteger,
       30,
     )
+    .option('--plan', 'print the requests the window needs, and make none (no key needed)', false)
+    .option('--json', 'with --plan: the requests as one JSON document (docs/cli.md)', false)
     .addHelpText(
       'after',
       `

@@ -116,6 +116,24 @@ describe('scorebridge fetch', () => {
     expect(date.stderr).toMatch(/--from: "2026-13-01" is not a date/);
   });
 
+  it('--plan prints the requests a window needs and makes none; --json as data', async () => {
+    const before = s.requests.length;
+    const text = await run([...args('2026-09-03', '2026-11-01'), '--plan']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      /^2 requests of at most 30 days to 127\.0\.0\.1:\d+ \(none made\):\n {2}startdate=2026-09-03T00:00:00 enddate=2026-10-02T12:00:00\n {2}startdate=2026-10-02T11:59:59 enddate=2026-11-01T00:00:00\n$/,
+    );
+    const json = JSON.parse(
+      (await run([...args('2026-09-03', '2026-11-01'), '--plan', '--json'])).stdout,
+    );
+    expect(json).toMatchObject({ version: 1, kind: 'fetch-plan', maxWindowDays: 30 });
+    expect(json.slices).toEqual([
+      { startdate: '2026-09-03T00:00:00', enddate: '2026-10-02T12:00:00' },
+      { startdate: '2026-10-02T11:59:59', enddate: '2026-11-01T00:00:00' },
+    ]);
+    expect(s.requests.length).toBe(before);
+  });
+
   it('tells how to test a new key with a small range', async () => {
     const { stdout } = await run(['fetch', '--help']);
     expect(stdout).toMatch(/ETS advises testing a new key with a small date range first/);

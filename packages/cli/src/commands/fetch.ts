@@ -3,6 +3,7 @@ import {
   createToeflAccessClient,
   formatEtsDate,
   parseIsoInput,
+  planSlices,
   type ResponseFormat,
   resolveLayouts,
   type Slice,
@@ -11,6 +12,7 @@ import {
 import { EXIT, type Io, write } from '../io.js';
 import { type RecordOutput, RecordPrinter } from '../output.js';
 import { readJsonMapping } from './parse.js';
+import { printJson } from './views.js';
 
 /** Options of `scorebridge fetch`. */
 export interface FetchCommandOptions {
@@ -25,6 +27,9 @@ export interface FetchCommandOptions {
   type: string;
   reportBy: string;
   maxWindowDays: number;
+  /** Print the requests the window needs, and make none. */
+  plan?: boolean;
+  json?: boolean;
 }
 
 /**
@@ -37,6 +42,7 @@ export async function fetchCommand(
   io: Io,
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
+  if (options.plan) return printPlan(options, io);
   const authcode = env[options.authcodeEnv];
   if (!authcode) {
     throw new ConfigError(
@@ -85,6 +91,29 @@ export async function fetchCommand(
     `scorebridge: done in ${seconds} s: ${printer.summary()} (${requests} request${requests === 1 ? '' : 's'}, ${retries} retr${retries === 1 ? 'y' : 'ies'})\n`,
   );
   return printer.withIssues > 0 ? EXIT.inputProblems : EXIT.ok;
+}
+
+/** `fetch --plan`: the slices of the window, as the client would request them; no request. */
+async function printPlan(options: FetchCommandOptions, io: Io): Promise<number> {
+  const from = parseIsoInput(options.from, '--from');
+  const to = parseIsoInput(options.to, '--to');
+  const slices = planSlices(from, to, options.maxWindowDays);
+  if (options.json) {
+    await printJson(io, 'fetch-plan', {
+      host: new URL(options.baseUrl).host,
+      maxWindowDays: options.maxWindowDays,
+      slices: slices.map((s) => ({
+        startdate: formatEtsDate(s.from),
+        enddate: formatEtsDate(s.to),
+      })),
+    });
+  } else {
+    await write(
+      io.stdout,
+      `${slices.length} request${slices.length === 1 ? '' : 's'} of at most ${options.maxWindowDays} days to ${new URL(options.baseUrl).host} (none made):\n${slices.map((s) => `  startdate=${formatEtsDate(s.from)} enddate=${formatEtsDate(s.to)}\n`).join('')}`,
+    );
+  }
+  return EXIT.ok;
 }
 
 function span(slice: Slice): string {

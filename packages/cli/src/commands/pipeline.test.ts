@@ -290,6 +290,24 @@ describe('pipeline commands', () => {
     expect(destination.code).toBe(4);
     expect(destination.stdout).toMatch(/^ok {4}source: /);
     expect(destination.stdout).toMatch(/FAIL {2}out \(file\): /);
+    const json = await run(['check', file, '--json']);
+    expect(json.code).toBe(4);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      version: 1,
+      kind: 'check',
+      pipeline: 'cli',
+      ok: false,
+      exit: 4,
+      source: { ok: true, records: expect.any(Number) },
+      destinations: [
+        {
+          id: 'out',
+          type: 'file',
+          ok: false,
+          error: { kind: 'config', message: expect.stringMatching(/writing a test file/) },
+        },
+      ],
+    });
     const key = process.env.SB_CLI_KEY;
     process.env.SB_CLI_KEY = Buffer.from('expired-key:sandbox').toString('base64');
     const bad = await run(['check', file]);

@@ -337,12 +337,16 @@ export async function validateCommand(
  * `scorebridge check`: the source key (a small window, as ETS advises) and every destination.
  * Exit statuses as `run`'s: 3 the source failed, 4 only a destination did.
  */
-export async function checkCommand(file: string, io: Io): Promise<number> {
+export async function checkCommand(
+  file: string,
+  options: { json?: boolean },
+  io: Io,
+): Promise<number> {
   const pipeline = load(file);
-  let sourceFailed = false;
-  let destinationsFailed = 0;
   const to = io.clock();
   const from = new Date(to.getTime() - 86_400_000);
+  const checks: { what: string; type?: string; ok: boolean; records?: number; error?: unknown }[] =
+    [];
   try {
     const client = createToeflAccessClient({
       ...sourceClientOptions(pipeline),
@@ -351,29 +355,57 @@ export async function checkCommand(file: string, io: Io): Promise<number> {
     });
     let records = 0;
     for await (const batch of client.fetch(from, to)) records += batch.length;
-    await write(
-      io.stdout,
-      `ok    source: TOEFL Access accepted the key (${records} records reported in the last 24 hours)\n`,
-    );
+    checks.push({ what: 'source', ok: true, records });
   } catch (error) {
-    sourceFailed = true;
-    await write(io.stdout, failure('source', error));
+    checks.push({ what: 'source', ok: false, error });
   }
   for (const d of pipeline.config.destinations) {
     const adapter = ADAPTERS.find((a) => a.type === d.type)!;
     const destination = adapter.create(d.options, destinationContext(pipeline, d.id, silentLogger));
     try {
       await destination.check();
-      await write(io.stdout, `ok    ${d.id} (${d.type})\n`);
+      checks.push({ what: d.id, type: d.type, ok: true });
     } catch (error) {
-      destinationsFailed++;
-      await write(io.stdout, failure(`${d.id} (${d.type})`, error));
+      checks.push({ what: d.id, type: d.type, ok: false, error });
     } finally {
       await destination.close();
     }
   }
-  if (sourceFailed) return RUN_EXIT.sourceFailed;
-  return destinationsFailed > 0 ? RUN_EXIT.destinationFailed : EXIT.ok;
+  const [source, ...destinations] = checks;
+  const exit = !source!.ok
+    ? RUN_EXIT.sourceFailed
+    : destinations.some((c) => !c.ok)
+      ? RUN_EXIT.destinationFailed
+      : EXIT.ok;
+  if (options.json) {
+    const view = (c: (typeof checks)[number]) => {
+      const e = c.error === undefined ? undefined : serializeError(c.error);
+      return {
+        ok: c.ok,
+        ...(e ? { error: { kind: e.kind, message: e.message, remedy: e.remedy } } : {}),
+      };
+    };
+    await printJson(io, 'check', {
+      pipeline: pipeline.config.name,
+      ok: exit === EXIT.ok,
+      exit,
+      source: { ...view(source!), ...(source!.ok ? { records: source!.records } : {}) },
+      destinations: destinations.map((c) => ({ id: c.what, type: c.type, ...view(c) })),
+    });
+    return exit;
+  }
+  for (const c of checks) {
+    const what = c.type ? `${c.what} (${c.type})` : c.what;
+    await write(
+      io.stdout,
+      c.ok
+        ? c.type
+          ? `ok    ${what}\n`
+          : `ok    source: TOEFL Access accepted the key (${c.records} records reported in the last 24 hours)\n`
+        : failure(what, c.error),
+    );
+  }
+  return exit;
 }
 
 function failure(what: string, error: unknown): string {

@@ -196,7 +196,15 @@ function scheduleText(p: Pipeline): string {
 /** `scorebridge backfill`: asks the workers for a range, then follows it to the end. */
 export async function backfillCommand(
   file: string,
-  options: { from: string; to?: string; redis?: string; wait: boolean; pollMs?: number },
+  options: {
+    from: string;
+    to?: string;
+    redis?: string;
+    wait: boolean;
+    pollMs?: number;
+    /** The outcome (or, without --wait, the queued run) as one JSON document on stdout. */
+    json?: boolean;
+  },
   io: Io,
 ): Promise<number> {
   const pipeline = loadPipeline(file, { adapters: ADAPTERS, lenient: true });
@@ -209,11 +217,19 @@ export async function backfillCommand(
   const control = queueControl(redis, redisPrefix());
   try {
     const { runId, jobId } = await control.enqueueBackfill(name, from, to);
-    await write(
-      io.stdout,
-      `backfill ${runId} queued: ${name}, ${from.toISOString()} to ${to.toISOString()}\n`,
-    );
-    if (!options.wait) return EXIT.ok;
+    const queued = `backfill ${runId} queued: ${name}, ${from.toISOString()} to ${to.toISOString()}\n`;
+    await write(options.json ? io.stderr : io.stdout, queued);
+    if (!options.wait) {
+      if (options.json)
+        await printJson(io, 'backfill', {
+          runId,
+          pipeline: name,
+          state: 'queued',
+          from: from.toISOString(),
+          to: to.toISOString(),
+        });
+      return EXIT.ok;
+    }
     const started = Date.now();
     let last = '';
     let hinted = false;
@@ -226,8 +242,11 @@ export async function backfillCommand(
       if (text !== last) await write(io.stderr, `${text}\n`);
       last = text;
       if (p.state === 'done') {
-        await write(io.stdout, outcomeText(p.outcome!));
-        return exitOf(p.outcome!);
+        const exit = exitOf(p.outcome!);
+        if (options.json)
+          await printJson(io, 'backfill', { state: 'done', exit, pipeline: name, ...p.outcome! });
+        else await write(io.stdout, outcomeText(p.outcome!));
+        return exit;
       }
       if (p.state === 'failed') {
         await write(io.stderr, `the run failed: ${p.reason}\n`);
