@@ -21,7 +21,6 @@ import {
   pipelineJsonSchema,
   queueControl,
   type Redis,
-  type RunEvent,
   type RunRecord,
   type RunSummary,
   redactRedisUrl,
@@ -34,6 +33,7 @@ import {
 import { ADAPTERS } from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
+import { RunProgress } from '../progress.js';
 import { printJson, runView } from './views.js';
 
 /** Where state lives, beside the pipeline file, unless the pipeline, the environment or `--state-dir` say otherwise. */
@@ -154,7 +154,7 @@ export async function runCommand(
   const pipeline = load(file);
   const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
   const to = options.to ? parseIsoInput(options.to, '--to') : undefined;
-  const progress = new Progress(io, options.quiet);
+  const progress = new RunProgress(io, options.quiet);
   // Ctrl-C (or SIGTERM) stops the run where it stands and records it as interrupted; a second
   // one exits at once. Nothing is lost either way: unsettled batches are settled next run.
   const stop = new AbortController();
@@ -274,34 +274,6 @@ export function summaryTable(s: RunSummary): string {
 }
 
 /** A one-line display on a terminal, one line per slice otherwise. */
-class Progress {
-  readonly #tty: boolean;
-  #shown = false;
-  constructor(
-    private readonly io: Io,
-    private readonly quiet = false,
-  ) {
-    this.#tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
-  }
-  on(event: RunEvent): void {
-    if (this.quiet) return;
-    let line: string | undefined;
-    if (event.type === 'slice')
-      line = `slice ${event.index + 1}/${event.slices} (${formatEtsDate(event.slice.from)} → ${formatEtsDate(event.slice.to)}): ${event.fetched} records fetched so far`;
-    else if (event.type === 'retry')
-      line = `${event.destination}: ${event.error.message}; retrying in ${(event.delayMs / 1000).toFixed(1)} s`;
-    else if (event.type === 'source' && event.event.type === 'retry')
-      line = `TOEFL Access: ${event.event.error.message}; retrying in ${(event.event.delayMs / 1000).toFixed(1)} s`;
-    if (!line) return;
-    if (this.#tty) {
-      this.io.stderr.write(`\r\x1b[2K${line}`);
-      this.#shown = true;
-    } else this.io.stderr.write(`scorebridge: ${line}\n`);
-  }
-  done(): void {
-    if (this.#shown) this.io.stderr.write('\r\x1b[2K');
-  }
-}
 
 /** `scorebridge validate`: every file checked, every problem listed. */
 export async function validateCommand(

@@ -1,0 +1,132 @@
+import { formatEtsDate } from '@scorebridge/core';
+import type { RunEvent } from '@scorebridge/runtime';
+import { createLogUpdate } from 'log-update';
+import type { Io } from './io.js';
+
+/**
+ * What a run shows while it works. On a terminal: one live status, redrawn in place (log-update)
+ * — the slice, records fetched and their rate, what each destination took, an estimate of the
+ * time left, and a countdown while a retry waits ("retrying TOEFL Access in 4:58 after HTTP 500,
+ * attempt 2"). Piped (cron, a log file): one plain line per slice and per retry. `quiet`: nothing.
+ */
+export class RunProgress {
+  readonly #io: Io;
+  readonly #quiet: boolean;
+  readonly #live: ReturnType<typeof createLogUpdate> | undefined;
+  readonly #started = Date.now();
+  readonly #delivered = new Map<string, number>();
+  #slice = { index: 0, slices: 0, label: '' };
+  #fetched = 0;
+  #waiting: { what: string; until: number; why: string; attempt: number } | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(io: Io, quiet = false) {
+    this.#io = io;
+    this.#quiet = quiet;
+    const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
+    this.#live = tty && !quiet ? createLogUpdate(io.stderr, { showCursor: true }) : undefined;
+  }
+
+  on(event: RunEvent): void {
+    if (this.#quiet) return;
+    const retry =
+      event.type === 'retry'
+        ? {
+            what: event.destination,
+            delayMs: event.delayMs,
+            error: event.error,
+            attempt: event.attempt,
+          }
+        : event.type === 'source' && event.event.type === 'retry'
+          ? {
+              what: 'TOEFL Access',
+              delayMs: event.event.delayMs,
+              error: event.event.error,
+              attempt: event.event.attempt + 1,
+            }
+          : undefined;
+    if (event.type === 'plan') this.#slice = { index: 0, slices: event.slices, label: '' };
+    else if (event.type === 'source' && event.event.type === 'request') {
+      this.#waiting = undefined;
+      this.#slice = {
+        ...this.#slice,
+        label: `${formatEtsDate(event.event.slice.from)} → ${formatEtsDate(event.event.slice.to)}`,
+      };
+    } else if (event.type === 'slice') {
+      this.#slice = { ...this.#slice, index: event.index + 1 };
+      this.#fetched = event.fetched;
+      if (!this.#live)
+        this.#line(
+          `slice ${event.index + 1}/${event.slices} (${formatEtsDate(event.slice.from)} → ${formatEtsDate(event.slice.to)}): ${event.fetched} records fetched so far`,
+        );
+    } else if (event.type === 'delivered') {
+      this.#waiting = undefined;
+      this.#delivered.set(
+        event.destination,
+        (this.#delivered.get(event.destination) ?? 0) + event.delivered,
+      );
+    }
+    if (retry) {
+      const why = retry.error.message;
+      this.#waiting = {
+        what: retry.what,
+        until: Date.now() + retry.delayMs,
+        why: /→ (\d{3})/.exec(why)?.[1] ? `HTTP ${/→ (\d{3})/.exec(why)![1]}` : why,
+        attempt: retry.attempt,
+      };
+      if (!this.#live)
+        this.#line(`${retry.what}: ${why}; retrying in ${(retry.delayMs / 1000).toFixed(1)} s`);
+    }
+    this.#draw();
+  }
+
+  /** Clears the live status (the summary follows it). */
+  done(): void {
+    clearInterval(this.#timer);
+    this.#live?.clear();
+    this.#live?.done();
+  }
+
+  #line(text: string): void {
+    this.#io.stderr.write(`scorebridge: ${text}\n`);
+  }
+
+  #draw(): void {
+    if (!this.#live) return;
+    const seconds = (Date.now() - this.#started) / 1000;
+    const { index, slices, label } = this.#slice;
+    const rate = seconds > 1 ? ` (${Math.round(this.#fetched / seconds)}/s)` : '';
+    const eta =
+      index > 0 && index < slices
+        ? ` · about ${clock((seconds / index) * (slices - index))} left`
+        : '';
+    const delivered = [...this.#delivered].map(([id, n]) => ` · ${id} ${n} delivered`).join('');
+    const lines = [
+      `slice ${Math.min(index + 1, slices)}/${slices}${label ? ` (${label})` : ''} · ${this.#fetched} fetched${rate}${delivered}${eta}`,
+    ];
+    const w = this.#waiting;
+    if (w && w.until > Date.now()) {
+      lines.push(
+        `retrying ${w.what} in ${clock((w.until - Date.now()) / 1000)} after ${w.why} (attempt ${w.attempt})`,
+      );
+      // Counts down while it waits; stops by itself once the retry is made.
+      this.#timer ??= setInterval(() => {
+        if (!this.#waiting || this.#waiting.until <= Date.now()) {
+          clearInterval(this.#timer);
+          this.#timer = undefined;
+        }
+        this.#draw();
+      }, 1000).unref();
+    }
+    this.#live(lines.join('\n'));
+  }
+}
+
+/** Seconds as `m:ss` (or `h:mm:ss`). */
+function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
