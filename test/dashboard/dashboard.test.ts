@@ -73,10 +73,27 @@ describe('the dashboard', () => {
       const page = await context.newPage();
       await page.goto(`${base}/`);
       const pipeline = page.locator('section[data-pipeline="test"]');
-      await expect.poll(() => pipeline.locator('h2').textContent()).toBe('test');
+      await expect.poll(() => pipeline.locator('h2').textContent()).toMatch(/^test /);
       await expect.poll(() => pipeline.textContent()).toMatch(/broken.*file.*none yet/s);
-      await expect.poll(() => pipeline.textContent()).toMatch(/failed/);
+      await expect.poll(() => pipeline.textContent()).toMatch(/FAILED/);
+      // A badge says how the pipeline is doing, in words (not colour alone).
+      expect(await pipeline.locator('.badge').getAttribute('data-health')).toBe('failing');
+      expect(await pipeline.locator('.badge').textContent()).toBe('Failing');
+      expect(await pipeline.locator('svg[role="img"] title').first().textContent()).toBe(
+        'Records delivered per day',
+      );
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
+
+      // The record lookup: by appointment number, what each destination confirmed.
+      const number = String(s.sandbox.data.record(3).fields.appointmentNumber);
+      await page.getByLabel('Appointment or registration number').fill(number);
+      await page.getByRole('button', { name: 'Trace' }).click();
+      await page.waitForURL(/\/trace\?/);
+      const trace = page.locator('section.trace');
+      await expect.poll(() => trace.textContent()).toMatch(/the first version met/);
+      expect(await trace.textContent()).toMatch(/files \(file\)yes/);
+      expect(await trace.textContent()).toMatch(/broken \(file\)no.*not delivered/s);
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-trace.png'), fullPage: true });
 
       await page.goto(`${base}/queues/queue/deliver.test.broken?status=failed`);
       const failed = page.getByText(/failed: ENOTDIR/).first();
