@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { planSlices } from '@scorebridge/core';
 import { createRedisStateStore, QUEUES } from '@scorebridge/runtime';
 import { Queue } from 'bullmq';
@@ -142,6 +145,63 @@ describe('worker mode', () => {
     expect(outcome.runId).toMatch(/^test\./);
     const queued = JSON.parse((await h.backfillCommand(['--json', '--no-wait'])).stdout);
     expect(queued).toMatchObject({ kind: 'backfill', state: 'queued', pipeline: 'test' });
+  });
+
+  it('backfill --attach follows a queued run with a fixed total; --cancel stops one, recorded as interrupted', async () => {
+    const h = await harness({ sandbox: { records: 150 } });
+    const queue = async () => {
+      const queued = await h.backfillCommand(['--no-wait', '--json']);
+      return JSON.parse(queued.stdout).runId as string;
+    };
+    // Cancelled before any worker takes it: none of its jobs does anything.
+    const doomed = await queue();
+    const cancel = await h.cli(['backfill', h.pipelineFile, '--cancel', doomed]);
+    expect([cancel.code, cancel.stdout]).toEqual([0, expect.stringMatching(/^cancelled /)]);
+    await h.start();
+    const stopped = await h.cli(['backfill', h.pipelineFile, '--attach', doomed]);
+    expect(stopped.code).toBe(130);
+    expect(stopped.stdout).toMatch(/^cancelled: 0 fetched/);
+    const kept = await h.wait(doomed);
+    expect(kept).toMatchObject({ ok: false, interrupted: true });
+    expect(storedVersions(h.out.files!)).toEqual([]);
+    // Another, followed by --attach: the planned slices are the total from the first line on.
+    const runId = await queue();
+    const followed = await h.cli(['backfill', h.pipelineFile, '--attach', runId]);
+    expect(followed.code, followed.stderr).toBe(0);
+    const totals = [...followed.stderr.matchAll(/slices fetched (\d+) of (\d+)/g)];
+    expect(totals.length).toBeGreaterThan(0);
+    const slices = planSlices(FIRST_RUN, NOW, 30).length;
+    expect(new Set(totals.map((m) => Number(m[2])))).toEqual(new Set([slices]));
+    expect(followed.stdout).toMatch(/^done: 150 fetched/);
+    expect((await h.cli(['backfill', h.pipelineFile, '--attach', 'other.x'])).stderr).toMatch(
+      /other\.x is not a run of test/,
+    );
+    // Ctrl-C while following: the workers carry on, and it says how to come back.
+    h.sandbox.faults.add({ kind: 'slow', delayMs: 400, count: 20 });
+    const slow = await queue();
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('../../packages/cli/bin/scorebridge.js', import.meta.url))].concat([
+        'backfill',
+        h.pipelineFile,
+        '--attach',
+        slow,
+      ]),
+      { env: h.env },
+    );
+    let said = '';
+    child.stderr.on('data', (c: Buffer) => {
+      said += c.toString();
+    });
+    await expect.poll(() => said).toMatch(/slices fetched/);
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(130);
+    expect(said).toContain(
+      `the workers carry on with ${slow}. Follow it again: scorebridge backfill ${h.pipelineFile} --attach ${slow}`,
+    );
+    h.sandbox.faults.clear();
+    expect((await h.wait(slow)).ok).toBe(true);
   });
 
   it('delivers a record on the second two slices share once, though both slices fetch it', async () => {

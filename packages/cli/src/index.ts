@@ -325,15 +325,19 @@ an append-only file. Examples:
       'Ask the workers to fetch and deliver a report-date range again, and follow it to the end.',
     )
     .argument('<pipeline.yaml>', 'the pipeline file (as the workers have it)')
-    .requiredOption('--from <iso>', 'start of the range (UTC), e.g. 2026-01-01')
+    .option('--from <iso>', 'start of the range (UTC), e.g. 2026-01-01')
     .option('--to <iso>', 'end of the range (default: now)')
     .addOption(new Option('--redis <url>', "the workers' Redis; default: $SCOREBRIDGE_REDIS_URL"))
     .option('--no-wait', 'queue it and return at once')
+    .option('--attach <run>', 'follow a backfill already queued (its id, as printed when queued)')
+    .option('--cancel <run>', 'cancel a backfill: the workers skip what is not done yet')
     .addHelpText(
       'after',
       `
 Records each destination already holds unchanged are skipped; cursors do not move. A backfill
-waits for a run of the same pipeline in flight, and scheduled runs wait for it.
+waits for a run of the same pipeline in flight, and scheduled runs wait for it. Following it shows
+the slices fetched of the planned total; Ctrl-C stops following (the workers carry on) and says
+how to --attach again or --cancel it.
 
 Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration error;
 3 some slices could not be fetched; 4 some deliveries failed.`,

@@ -13,6 +13,7 @@ import {
   redisPrefix,
   startWorkers,
 } from '@scorebridge/runtime';
+import { createLogUpdate } from 'log-update';
 import { ADAPTERS } from '../adapters.js';
 import { dashboardCredentials, startDashboard } from '../dashboard.js';
 import { EXIT, type Io, write } from '../io.js';
@@ -193,81 +194,128 @@ function scheduleText(p: Pipeline): string {
   return s ? (s.every ? `every ${s.every}` : `cron ${s.cron} UTC`) : 'no schedule: backfills only';
 }
 
-/** `scorebridge backfill`: asks the workers for a range, then follows it to the end. */
+/** `scorebridge backfill`: asks the workers for a range (or picks up one), then follows it to the end. */
 export async function backfillCommand(
   file: string,
   options: {
-    from: string;
+    from?: string;
     to?: string;
     redis?: string;
     wait: boolean;
     pollMs?: number;
     /** The outcome (or, without --wait, the queued run) as one JSON document on stdout. */
     json?: boolean;
+    /** Follow a run already queued, by its id. */
+    attach?: string;
+    /** Cancel a run: what is not done yet is not done. */
+    cancel?: string;
   },
   io: Io,
 ): Promise<number> {
   const pipeline = loadPipeline(file, { adapters: ADAPTERS, lenient: true });
   const name = pipeline.config.name;
-  const from = parseIsoInput(options.from, '--from');
-  const to = options.to ? parseIsoInput(options.to, '--to') : io.clock();
-  if (!(from < to)) throw new ConfigError('--from must be before --to');
+  const given = options.attach ?? options.cancel;
+  if (given && !given.startsWith(`${name}.`))
+    throw new ConfigError(`${given} is not a run of ${name} (its runs are named ${name}.…)`);
+  if (!given && !options.from)
+    throw new ConfigError('--from is required (or --attach / --cancel RUN)');
   const redis = await connectRedis(redisUrl(options.redis));
   redis.on('error', () => undefined);
   const control = queueControl(redis, redisPrefix());
   try {
-    const { runId, jobId } = await control.enqueueBackfill(name, from, to);
-    const queued = `backfill ${runId} queued: ${name}, ${from.toISOString()} to ${to.toISOString()}\n`;
-    await write(options.json ? io.stderr : io.stdout, queued);
-    if (!options.wait) {
-      if (options.json)
-        await printJson(io, 'backfill', {
-          runId,
-          pipeline: name,
-          state: 'queued',
-          from: from.toISOString(),
-          to: to.toISOString(),
-        });
+    if (options.cancel) {
+      await control.cancel(name, options.cancel);
+      await write(
+        io.stdout,
+        `cancelled ${options.cancel}: the workers skip what is not done yet; what was delivered stays (the run is recorded as interrupted)\n`,
+      );
       return EXIT.ok;
     }
-    const started = Date.now();
-    let last = '';
-    let hinted = false;
-    for (;;) {
-      const p = await control.progress(runId);
-      const text =
-        p.state === 'queued'
-          ? 'waiting for a worker'
-          : `${p.done} of ${p.total} jobs done${p.failed ? `, ${p.failed} failed` : ''}`;
-      if (text !== last) await write(io.stderr, `${text}\n`);
-      last = text;
-      if (p.state === 'done') {
-        const exit = exitOf(p.outcome!);
+    let runId = options.attach;
+    let jobId: string | undefined;
+    if (!runId) {
+      const from = parseIsoInput(options.from!, '--from');
+      const to = options.to ? parseIsoInput(options.to, '--to') : io.clock();
+      if (!(from < to)) throw new ConfigError('--from must be before --to');
+      ({ runId, jobId } = await control.enqueueBackfill(name, from, to));
+      const queued = `backfill ${runId} queued: ${name}, ${from.toISOString()} to ${to.toISOString()}\n`;
+      await write(options.json ? io.stderr : io.stdout, queued);
+      if (!options.wait) {
         if (options.json)
-          await printJson(io, 'backfill', { state: 'done', exit, pipeline: name, ...p.outcome! });
-        else await write(io.stdout, outcomeText(p.outcome!));
-        return exit;
+          await printJson(io, 'backfill', {
+            runId,
+            pipeline: name,
+            state: 'queued',
+            from: from.toISOString(),
+            to: to.toISOString(),
+          });
+        return EXIT.ok;
       }
-      if (p.state === 'failed') {
-        await write(io.stderr, `the run failed: ${p.reason}\n`);
-        return RUN_EXIT.destinationFailed;
-      }
-      if (p.state === 'queued') {
-        const reason = await control.runJobFailure(jobId);
-        if (reason) throw new ConfigError(`the workers refused the backfill: ${reason}`);
-        if (!hinted && Date.now() - started > 30_000) {
-          hinted = true;
-          await write(
-            io.stderr,
-            `no worker has started it yet: is \`scorebridge worker\` running with ${file}, on the same Redis? (it also waits for a run of ${name} in flight)\n`,
-          );
-        }
-      }
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
     }
+    return await follow(runId, jobId);
   } finally {
     await control.close();
     redis.disconnect();
+  }
+
+  /** Follows a run to its end: one live line on a terminal, a line per change when piped. */
+  async function follow(runId: string, jobId: string | undefined): Promise<number> {
+    const live = (io.stderr as NodeJS.WriteStream).isTTY
+      ? createLogUpdate(io.stderr, { showCursor: true })
+      : undefined;
+    // Ctrl-C leaves the run to the workers: say so, and how to come back to it.
+    const leave = () => {
+      live?.done();
+      io.stderr.write(
+        `\nscorebridge: the workers carry on with ${runId}. Follow it again: scorebridge backfill ${file} --attach ${runId}; stop it: scorebridge backfill ${file} --cancel ${runId}\n`,
+      );
+      process.exit(RUN_EXIT.interrupted);
+    };
+    process.once('SIGINT', leave);
+    const started = Date.now();
+    let last = '';
+    let hinted = false;
+    try {
+      for (;;) {
+        const p = await control.progress(runId);
+        const text =
+          p.state === 'queued'
+            ? 'waiting for a worker'
+            : `${runId}: slices fetched ${p.fetched} of ${p.slices} · jobs done ${p.done}${p.failed ? `, ${p.failed} failed` : ''} of ${p.total} so far`;
+        // Piped, a line when the slices fetched move (not one per delivery job).
+        const step = p.state === 'running' ? `${p.fetched}/${p.slices}` : p.state;
+        if (live) live(text);
+        else if (step !== last) await write(io.stderr, `${text}\n`);
+        last = step;
+        if (p.state === 'done') {
+          live?.done();
+          const exit = exitOf(p.outcome!);
+          if (options.json)
+            await printJson(io, 'backfill', { state: 'done', exit, pipeline: name, ...p.outcome! });
+          else await write(io.stdout, outcomeText(p.outcome!));
+          return exit;
+        }
+        if (p.state === 'failed') {
+          live?.done();
+          await write(io.stderr, `the run failed: ${p.reason}\n`);
+          return RUN_EXIT.destinationFailed;
+        }
+        if (p.state === 'queued' && jobId) {
+          const reason = await control.runJobFailure(jobId);
+          if (reason) throw new ConfigError(`the workers refused the backfill: ${reason}`);
+          if (!hinted && Date.now() - started > 30_000) {
+            hinted = true;
+            await write(
+              io.stderr,
+              `no worker has started it yet: is \`scorebridge worker\` running with ${file}, on the same Redis? (it also waits for a run of ${name} in flight)\n`,
+            );
+          }
+        }
+        await new Promise((r) => setTimeout(r, options.pollMs ?? 1000));
+      }
+    } finally {
+      process.off('SIGINT', leave);
+    }
   }
 }
 
@@ -277,10 +325,11 @@ function outcomeText(o: RunOutcome): string {
       `  ${d.id}: ${d.delivered} delivered, ${d.unchanged} unchanged, ${d.filtered} filtered, ${d.deadLettered} dead-lettered${d.failed ? `; ${d.failed}` : ''}`,
   );
   const workers = Object.keys(o.workers).length;
-  return `${o.ok ? 'done' : 'done with failures'}: ${o.fetched} fetched in ${o.slices} slice(s)${o.failedSlices ? ` (${o.failedSlices} failed)` : ''}, ${o.parseIssues} unreadable${workers > 0 ? `; delivered by ${workers} worker(s)` : ''}\n${rows.join('\n')}\n`;
+  return `${o.interrupted ? 'cancelled' : o.ok ? 'done' : 'done with failures'}: ${o.fetched} fetched in ${o.slices} slice(s)${o.failedSlices ? ` (${o.failedSlices} failed)` : ''}, ${o.parseIssues} unreadable${workers > 0 ? `; delivered by ${workers} worker(s)` : ''}\n${rows.join('\n')}\n`;
 }
 
 function exitOf(o: RunOutcome): number {
+  if (o.interrupted) return RUN_EXIT.interrupted;
   if (o.failedSlices > 0) return RUN_EXIT.sourceFailed;
   if (o.destinations.some((d) => d.failed)) return RUN_EXIT.destinationFailed;
   if (o.parseIssues > 0 || o.destinations.some((d) => d.deadLettered > 0))

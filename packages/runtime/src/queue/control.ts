@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RunJobData, RunOutcome } from './executor.js';
-import { bullPrefix, commitJobId, deliverQueue, QUEUES, runIdOf, schedulerId } from './topology.js';
+import {
+  bullPrefix,
+  cancelKey,
+  commitJobId,
+  deliverQueue,
+  parseJobId,
+  QUEUES,
+  runIdOf,
+  schedulerId,
+} from './topology.js';
 
 /**
  * What commands other than `worker` do with the queues: ask for a backfill and follow it, and
@@ -43,21 +52,35 @@ export function queueControl(redis: Redis, prefix: string) {
     /** Where a run stands. */
     async progress(runId: string): Promise<RunProgress> {
       const parent = await Job.fromId(commit, commitJobId(runId));
-      if (!parent) return { state: 'queued', done: 0, failed: 0, total: 0 };
+      if (!parent) return { state: 'queued', done: 0, failed: 0, total: 0, slices: 0, fetched: 0 };
       const state = await parent.getState();
       const counts = await parent.getDependenciesCount();
       const done = counts.processed ?? 0;
       const failed = (counts.ignored ?? 0) + (counts.failed ?? 0);
       const total = done + failed + (counts.unprocessed ?? 0);
+      // The slices are known once planned (a fixed total); deliveries are added as they are fetched.
+      const slices = (parent.data as { slices?: unknown[] }).slices?.length ?? 0;
+      const deps = await parent.getDependencies({ processed: { count: 10_000 } });
+      const fetched = Object.keys(deps.processed ?? {}).filter(
+        (key) => parseJobId(key)?.kind === 'fetch',
+      ).length;
+      const shape = { done, failed, total, slices, fetched };
       // The job was read before its state: it may have finished in between, so what it returned
       // (or why it failed) is read again now that the state says it is over.
       const over = state === 'completed' || state === 'failed';
       const finished = over ? ((await Job.fromId(commit, commitJobId(runId))) ?? parent) : parent;
       if (state === 'completed')
-        return { state: 'done', done, failed, total, outcome: finished.returnvalue as RunOutcome };
-      if (state === 'failed')
-        return { state: 'failed', done, failed, total, reason: finished.failedReason };
-      return { state: 'running', done, failed, total };
+        return { state: 'done', ...shape, outcome: finished.returnvalue as RunOutcome };
+      if (state === 'failed') return { state: 'failed', ...shape, reason: finished.failedReason };
+      return { state: 'running', ...shape };
+    },
+
+    /**
+     * Cancels a run: its fetch and delivery jobs not yet done stage and deliver nothing, and it
+     * ends recorded as interrupted. What was delivered stays delivered (and in the ledgers).
+     */
+    async cancel(pipeline: string, runId: string): Promise<void> {
+      await redis.set(cancelKey(prefix, pipeline, runId), '1', 'EX', 7 * 86_400);
     },
 
     /** Why the run job `jobId` failed, when it did (e.g. no worker knows the pipeline). */
@@ -124,6 +147,9 @@ export interface RunProgress {
   readonly done: number;
   readonly failed: number;
   readonly total: number;
+  /** Slices the run fetches (known once it is planned) and how many are fetched. */
+  readonly slices: number;
+  readonly fetched: number;
   readonly outcome?: RunOutcome;
   readonly reason?: string;
 }

@@ -62,6 +62,7 @@ import { checkRedis } from './redis-checks.js';
 import { type DataKey, sealer } from './sealed.js';
 import {
   bullPrefix,
+  cancelKey,
   commitJobId,
   deliverQueue,
   parseJobId,
@@ -347,6 +348,9 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     backoff: { type: 'exponential', delay: (p.config.queue?.backoffSeconds ?? 10) * 1000 },
   });
   const stateKey = (pipeline: string, ...parts: string[]) => [prefix, pipeline, ...parts].join(':');
+  /** A run cancelled by `scorebridge backfill --cancel`: its remaining jobs do nothing. */
+  const cancelled = async (pipeline: string, runId: string) =>
+    (await redis.exists(cancelKey(prefix, pipeline, runId))) === 1;
 
   for (const p of options.pipelines) {
     const { schedule, name } = p.config;
@@ -451,6 +455,8 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const slice = { from: new Date(job.data.from), to: new Date(job.data.to) };
     const parent = job.parent;
     if (!parent?.id) throw new UnrecoverableError('a fetch job without its run');
+    const nothing = { fetched: 0, parseIssues: 0, filtered: 0, unchanged: {}, serverErrors: 0 };
+    if (await cancelled(name, job.data.runId)) return nothing;
     const streak = serverErrorStreak();
     const client = createToeflAccessClient({
       ...sourceClientOptions(p),
@@ -472,6 +478,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
 
     const stage = async (d: DestinationConfig) => {
       const all = buffers.get(d.id)!.splice(0);
+      if (await cancelled(name, job.data.runId)) return;
       const held = await store.held(
         name,
         d.id,
@@ -558,6 +565,8 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       ) as ScoreRecord[];
       const hashes = records.map((r) => r.contentHash);
       const { runId } = parseJobId(job.id!)!;
+      if (await cancelled(name, runId))
+        return { delivered: 0, rejected: 0, unmatched: 0, unchanged: 0, worker: WORKER_NAME };
       // One job per record per run: overlapping slices and retried fetches stage copies.
       const mine = (await redis.eval(
         CLAIM,
@@ -728,11 +737,13 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         ...(failed > 0 ? { failed: `${failed} delivery job(s) failed` } : {}),
       });
     }
+    const stopped = await cancelled(name, runId);
     const outcome: RunOutcome = {
       runId,
       startedAt: job.data.startedAt,
       finishedAt: clock().toISOString(),
-      ok: fetchFailed.size === 0 && deliveryFailed.size === 0,
+      ok: !stopped && fetchFailed.size === 0 && deliveryFailed.size === 0,
+      ...(stopped ? { interrupted: true } : {}),
       window: job.data.window,
       parseIssues,
       ...(Object.keys(updates).length > 0 ? { updates } : {}),
@@ -747,6 +758,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       startedAt: outcome.startedAt,
       finishedAt: outcome.finishedAt,
       ok: outcome.ok,
+      ...(stopped ? { interrupted: true } : {}),
       window: outcome.window,
       parseIssues,
       ...(outcome.updates ? { updates: outcome.updates } : {}),
