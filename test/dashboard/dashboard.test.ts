@@ -84,6 +84,32 @@ describe('the dashboard', () => {
       );
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
 
+      // A run in progress shows with its counts; the page refreshes itself, and once the run
+      // is over it is in the history instead.
+      s!.sandbox.faults.add({ kind: 'slow', delayMs: 500, count: 6 });
+      const queued = await s!.backfillCommand(['--no-wait', '--json']);
+      const runId = JSON.parse(queued.stdout).runId as string;
+      await page.goto(`${base}/`);
+      const running = pipeline.locator('.running');
+      await expect
+        .poll(async () => {
+          await page.reload();
+          return running.getAttribute('data-run').catch(() => null);
+        })
+        .toBe(runId);
+      expect(await running.textContent()).toMatch(
+        /Run in progress .*(waiting for a worker|slices fetched \d+ of \d+ · jobs done \d+)/,
+      );
+      await page.screenshot({
+        path: join(ARTIFACTS, 'dashboard-run-in-progress.png'),
+        fullPage: true,
+      });
+      expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('15');
+      await s!.wait(runId);
+      await page.reload();
+      expect(await running.count()).toBe(0);
+      expect(await pipeline.locator('.runs li').count()).toBe(2);
+
       // The record lookup: by appointment number, what each destination confirmed.
       const number = String(s.sandbox.data.record(3).fields.appointmentNumber);
       await page.getByLabel('Appointment or registration number').fill(number);

@@ -13,6 +13,20 @@ const esc = (value: unknown) =>
 
 type Health = { level: 'ok' | 'attention' | 'failing'; why: string };
 
+/** A pipeline's run in flight: its id and how far it is (worker mode's `runInProgress`). */
+export type InProgress = (pipeline: string) => Promise<
+  | {
+      runId: string;
+      state: string;
+      slices: number;
+      fetched: number;
+      done: number;
+      failed: number;
+      total: number;
+    }
+  | undefined
+>;
+
 function health(runs: readonly RunRecord[], incidents: number, letters: number): Health {
   const last = runs.at(-1);
   if (incidents > 0) return { level: 'failing', why: `${incidents} open alert(s)` };
@@ -54,8 +68,17 @@ function perDay(runs: readonly RunRecord[]): string {
 </figure>`;
 }
 
-async function section(store: StateStore, p: Pipeline, now: Date): Promise<string> {
+async function section(
+  store: StateStore,
+  p: Pipeline,
+  now: Date,
+  inProgress?: InProgress,
+): Promise<string> {
   const name = p.config.name;
+  const running = await inProgress?.(name);
+  const live = running
+    ? `<div class="running" role="status" data-run="${esc(running.runId)}"><strong>Run in progress</strong> <code>${esc(running.runId)}</code>: ${running.state === 'queued' ? 'waiting for a worker' : `slices fetched ${running.fetched} of ${running.slices} · jobs done ${running.done}${running.failed ? `, ${running.failed} failed` : ''} of ${running.total} so far`}</div>`
+    : '';
   const letters = await store.deadLetters(name);
   const incidents = Object.entries(await store.incidents(name));
   const runs = await store.runs(name, 100);
@@ -70,6 +93,7 @@ async function section(store: StateStore, p: Pipeline, now: Date): Promise<strin
   return `<section class="pipeline" data-pipeline="${esc(name)}" aria-labelledby="p-${esc(name)}">
 <h2 id="p-${esc(name)}">${esc(name)} <span class="badge ${h.level}" data-health="${h.level}">${{ ok: 'Healthy', attention: 'Needs attention', failing: 'Failing' }[h.level]}</span> <span class="muted">${esc(h.why)}</span></h2>
 ${p.config.description ? `<p>${esc(p.config.description)}</p>` : ''}
+${live}
 <h3>Destinations</h3>
 <table><caption class="sr">Destinations of ${esc(name)}</caption><tr><th scope="col">id</th><th scope="col">type</th><th scope="col">cursor (UTC)</th><th scope="col">dead letters</th></tr>${rows.join('')}</table>
 <h3>Delivered per day</h3>
@@ -111,7 +135,8 @@ section{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.2rem 1.
 .badge{font-size:.8rem;padding:.15rem .55rem;border-radius:1rem;vertical-align:middle;border:1px solid}
 .badge.ok{background:#e6f4ea;color:#0d5223;border-color:#0d5223}.badge.attention{background:#fff4d6;color:#6b4400;border-color:#6b4400}
 .badge.failing{background:#fde7e7;color:#8a1111;border-color:#8a1111}.muted{color:#555;font-weight:normal;font-size:.9rem}
-.chart rect{fill:#0b57d0}.compact td,.compact th{padding:.1rem .35rem;font-size:.8rem}figure{margin:.3rem 0}
+.chart rect{fill:#0b57d0}figcaption{width:max-content}.compact td,.compact th{padding:.1rem .35rem;font-size:.8rem}figure{margin:.3rem 0}
+.running{background:#e8f0fe;border:1px solid #0b57d0;border-radius:6px;padding:.4rem .7rem;margin:.4rem 0}
 .runs{padding-left:1.2rem}.runs .bad code{color:#8a1111}code{font-size:.85rem}
 .sr{position:absolute;left:-9999px}form{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end}
 label{display:flex;flex-direction:column;font-size:.9rem}input,select,button{font:inherit;padding:.3rem .5rem}`;
@@ -137,9 +162,10 @@ export async function overviewPage(
   store: StateStore,
   pipelines: readonly Pipeline[],
   now: Date,
+  inProgress?: InProgress,
 ): Promise<string> {
   const sections = [];
-  for (const p of pipelines) sections.push(await section(store, p, now));
+  for (const p of pipelines) sections.push(await section(store, p, now, inProgress));
   return page('ScoreBridge', `${lookupForm(pipelines)}${sections.join('\n')}`, true);
 }
 

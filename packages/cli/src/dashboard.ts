@@ -6,7 +6,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import { ConfigError } from '@scorebridge/core';
 import type { Pipeline, StateStore } from '@scorebridge/runtime';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { overviewPage, tracePage } from './dashboard-page.js';
+import { type InProgress, overviewPage, tracePage } from './dashboard-page.js';
 
 /** Where the dashboard's credentials come from. */
 export const DASHBOARD_ENV = {
@@ -38,6 +38,8 @@ export async function startDashboard(options: {
   store: StateStore;
   pipelines: readonly Pipeline[];
   credentials: { user: string; password: string };
+  /** A pipeline's run in flight and where it stands (worker mode). */
+  inProgress?: InProgress;
 }): Promise<Server> {
   const app = express();
   app.disable('x-powered-by');
@@ -51,7 +53,7 @@ export async function startDashboard(options: {
   });
   app.use('/queues', board.getRouter());
   app.get('/', (_req, res, next) => {
-    overviewPage(options.store, options.pipelines, new Date()).then(
+    overviewPage(options.store, options.pipelines, new Date(), options.inProgress).then(
       (html) => res.type('html').send(html),
       next,
     );

@@ -123,6 +123,7 @@ export async function workerCommand(
         store: handle.store,
         pipelines,
         credentials: credentials!,
+        inProgress: (pipeline) => handle.runInProgress(pipeline),
       }),
     );
     logger.info(`dashboard on http://${host}:${portOf(servers.at(-1)!)}/`);

@@ -57,6 +57,7 @@ import {
 } from '../run/stages.js';
 import { createRedisStateStore } from '../state/redis-store.js';
 import type { DeadLetter, RunRecord, StateStore } from '../state/store.js';
+import { queueControl, type RunProgress } from './control.js';
 import { workerMetrics } from './metrics.js';
 import { checkRedis } from './redis-checks.js';
 import { type DataKey, sealer } from './sealed.js';
@@ -119,6 +120,8 @@ export interface WorkerHandle {
   readonly queues: readonly Queue[];
   /** The state store the workers use. */
   readonly store: StateStore;
+  /** The pipeline's run in flight, with where it stands (for a dashboard), or undefined. */
+  runInProgress(pipeline: string): Promise<(RunProgress & { runId: string }) | undefined>;
 }
 
 /** What the liveness endpoint reports. */
@@ -875,6 +878,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     };
   }
 
+  let control: ReturnType<typeof queueControl> | undefined;
   return {
     warnings: report.warnings,
     redisVersion: report.version,
@@ -882,11 +886,21 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     queues: workers.map((w) => queue(w.name)),
     store,
     health,
+    async runInProgress(pipeline) {
+      const runId = await redis.get(stateKey(pipeline, 'active-run'));
+      if (!runId || (await runIsOver(runId))) return undefined;
+      control ??= queueControl(redis, prefix);
+      const progress = await control.progress(runId);
+      return progress.state === 'running' || progress.state === 'queued'
+        ? { runId, ...progress }
+        : undefined;
+    },
     async metrics() {
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
     async close(budgetMs) {
       closing = true;
+      await control?.close();
       clearInterval(watch);
       // The whole budget: jobs in hand get most of it, letting go of the rest the remainder.
       const deadline = Date.now() + budgetMs;
