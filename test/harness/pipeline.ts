@@ -78,6 +78,18 @@ export function fileDestinationsYaml(destinations: readonly FileDestination[]): 
     .join('\n');
 }
 
+/** A webhook destination `hook` as a `destinations:` list; its secret is `${env:SB_WHSEC}`. */
+export function webhookDestinationYaml(url: string, batchSize: number): string {
+  return `  - id: hook
+    type: webhook
+    batchSize: ${batchSize}
+    options:
+      url: ${url}
+      secrets: ['\${env:SB_WHSEC}']
+      allowHttp: true
+      allowPrivateNetwork: true`;
+}
+
 /** A sandbox, a pipeline file pointing at it with file destinations, and a state directory. */
 export interface Setup {
   readonly sandbox: Sandbox;

@@ -2,7 +2,7 @@ import { formatRecord, parseAll, type UpdateClass } from '@scorebridge/core';
 import { type Sandbox, sandboxLayout1600 } from '@scorebridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../adapters/webhook/src/receiver.test-helpers.js';
-import { FIRST_RUN, NOW, setup } from '../harness/pipeline.js';
+import { FIRST_RUN, NOW, setup, webhookDestinationYaml } from '../harness/pipeline.js';
 import { workerSetup } from '../harness/workers.js';
 
 const SECRET = 'whsec_dXBkYXRlLWNsYXNzZXMtdGVzdC1zZWNyZXQtMTIzNDU2';
@@ -45,14 +45,7 @@ function countsOf(classes: Iterable<UpdateClass>): Partial<Record<UpdateClass, n
 const SETUP = (url: string) => ({
   sandbox: { records: 900, days: 150 },
   env: { SB_WHSEC: SECRET },
-  destinationsYaml: `  - id: hook
-    type: webhook
-    batchSize: 50
-    options:
-      url: ${url}
-      secrets: ['\${env:SB_WHSEC}']
-      allowHttp: true
-      allowPrivateNetwork: true`,
+  destinationsYaml: webhookDestinationYaml(url, 50),
 });
 
 /** Runs [FIRST_RUN, MID] then [MID, NOW] in one executor: its run records, and `status`. */

@@ -1,7 +1,7 @@
 import { createFileStateStore } from '@scorebridge/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../adapters/webhook/src/receiver.test-helpers.js';
-import { groundTruth, type Setup, setup } from '../harness/pipeline.js';
+import { groundTruth, type Setup, setup, webhookDestinationYaml } from '../harness/pipeline.js';
 
 const SECRET = 'whsec_cGlwZWxpbmUtdGVzdC1zZWNyZXQtZm9yLXdlYmhvb2tz';
 const open: (() => Promise<void>)[] = [];
@@ -14,14 +14,7 @@ async function withReceiver(rule?: (body: string) => number | undefined) {
   const s: Setup = await setup({
     sandbox: { records: 300, days: 60 },
     env: { SB_WHSEC: SECRET },
-    destinationsYaml: `  - id: hook
-    type: webhook
-    batchSize: 40
-    options:
-      url: ${receiver.url}
-      secrets: ['\${env:SB_WHSEC}']
-      allowHttp: true
-      allowPrivateNetwork: true`,
+    destinationsYaml: webhookDestinationYaml(receiver.url, 40),
   });
   open.push(receiver.close, s.close);
   return { receiver, s };
