@@ -3,9 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { planSlices } from '@scorebridge/core';
 import { type Sandbox, startSandbox } from '@scorebridge/sandbox';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fileDestinationsYaml, pipelineYaml } from '../harness/pipeline.js';
+import { FIRST_RUN, fileDestinationsYaml, NOW, pipelineYaml } from '../harness/pipeline.js';
+import { workerSetup } from '../harness/workers.js';
 
 /**
  * What a person sees in a terminal: `scorebridge run` in a tmux pane (a real pseudo-terminal),
@@ -48,7 +50,7 @@ function pipelineIn(dir: string, directory = join(dir, 'out')): string {
 }
 
 /** The environment of the pane: ours, without colour settings unless the test gives them. */
-function terminalEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+function terminalEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SB_TERM_KEY: s.authcode,
@@ -60,7 +62,7 @@ function terminalEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** `scorebridge run …` in a fresh tmux pane; `screen()` is what the pane shows. */
-function inTerminal(args: string[], env: Record<string, string> = {}) {
+function inTerminal(args: string[], env: NodeJS.ProcessEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sb-term-'));
   const socket = join(dir, 'tmux.sock');
   sockets.push(socket);
@@ -107,6 +109,42 @@ describe('run in a terminal', () => {
     expect(left(first)).toBeLessThanOrEqual(10 * 60);
     // It moves: a later look shows less time left.
     await expect.poll(() => left(countdown.exec(t.screen()) ?? first)).toBeLessThan(left(first));
+  });
+
+  it('fetch says at once, in the terminal, that it waits 5–10 minutes after an HTTP 500', async () => {
+    s.faults.add({ kind: 'status', status: 500, count: 1 });
+    const t = inTerminal([
+      ...['fetch', '--base-url', s.scoresUrl, '--authcode-env', 'SB_TERM_KEY'],
+      ...['--from', '2026-10-01', '--to', '2026-10-03', '--out', 'csv'],
+    ]);
+    await expect.poll(t.screen).toMatch(/→ 500 Internal Server Error; retrying in (\d+)\.\d s/);
+    const seconds = Number(/retrying in (\d+)\.\d s/.exec(t.screen())![1]);
+    expect(seconds).toBeGreaterThanOrEqual(300);
+    expect(t.screen()).not.toMatch(/EXIT=/);
+  });
+
+  it('backfill follows the workers on one live line, the planned slices as its total', async () => {
+    const w = await workerSetup({ sandbox: { records: 150 } });
+    try {
+      await w.start();
+      s.faults.clear();
+      w.sandbox.faults.add({ kind: 'slow', delayMs: 300, count: 6 });
+      const t = inTerminal(
+        ['backfill', w.pipelineFile, '--from', FIRST_RUN.toISOString(), '--to', NOW.toISOString()],
+        w.env,
+      );
+      const slices = planSlices(FIRST_RUN, NOW, 30).length;
+      await expect
+        .poll(t.screen)
+        .toMatch(new RegExp(`slices fetched \\d+ of ${slices} · jobs done`));
+      expect(t.screen().match(/slices fetched/g)?.length).toBe(1);
+      await expect.poll(t.screen).toMatch(/EXIT=0/);
+      expect(t.screen()).toMatch(/^done: 150 fetched/m);
+      // The line's last state stays: every planned slice fetched.
+      expect(t.screen()).toMatch(new RegExp(`slices fetched ${slices} of ${slices} · jobs done`));
+    } finally {
+      await w.close();
+    }
   });
 
   it('--quiet shows nothing when all is well', async () => {

@@ -238,6 +238,12 @@ describe('worker mode', () => {
     expect(new Set(stored)).toEqual(await groundTruth(h.sandbox));
     // The pipeline retires: its schedule is listed, then removed by name.
     expect((await h.cli(['schedule', 'list'])).stdout).toMatch(/^test: every 1 s, next \d{4}-/);
+    const listed = JSON.parse((await h.cli(['schedule', 'list', '--json'])).stdout);
+    expect(listed).toMatchObject({
+      version: 1,
+      kind: 'schedules',
+      schedules: [{ pipeline: 'test', every: 1000, next: expect.stringMatching(/^\d{4}-/) }],
+    });
     const removed = await h.cli(['schedule', 'remove', 'test']);
     expect([removed.code, removed.stdout]).toEqual([
       0,
