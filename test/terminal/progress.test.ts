@@ -103,7 +103,7 @@ describe('run in a terminal', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-term-r-'));
     s.faults.add({ kind: 'status', status: 500, count: 1 });
     const t = inTerminal(['run', pipelineIn(dir), '--state-dir', join(dir, 'state')]);
-    const countdown = /retrying TOEFL Access in (\d+):(\d\d) after HTTP 500 \(attempt 2\)/;
+    const countdown = /retrying TOEFL Access in (\d+):(\d\d) after HTTP 500 \(attempt 2 of 6\)/;
     await expect.poll(t.screen).toMatch(countdown);
     const first = countdown.exec(t.screen())!;
     const left = (m: RegExpExecArray) => Number(m[1]) * 60 + Number(m[2]);

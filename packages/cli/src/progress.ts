@@ -6,8 +6,8 @@ import type { Io } from './io.js';
 /**
  * What a run shows while it works. On a terminal: one live status, redrawn in place (log-update)
  * — the slice, records fetched and their rate, what each destination took, an estimate of the
- * time left, and a countdown while a retry waits ("retrying TOEFL Access in 4:58 after HTTP 500,
- * attempt 2"). Piped (cron, a log file): one plain line per slice and per retry. `quiet`: nothing.
+ * time left, and a countdown while a retry waits ("retrying TOEFL Access in 4:58 after HTTP 500
+ * (attempt 2 of 6)"). Piped (cron, a log file): one plain line per slice and per retry. `quiet`: nothing.
  */
 export class RunProgress {
   readonly #io: Io;
@@ -17,7 +17,9 @@ export class RunProgress {
   readonly #delivered = new Map<string, number>();
   #slice = { index: 0, slices: 0, label: '' };
   #fetched = 0;
-  #waiting: { what: string; until: number; why: string; attempt: number } | undefined;
+  #waiting:
+    | { what: string; until: number; why: string; attempt: number; attempts: number }
+    | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(io: Io, quiet = false) {
@@ -35,7 +37,8 @@ export class RunProgress {
             what: event.destination,
             delayMs: event.delayMs,
             error: event.error,
-            attempt: event.attempt,
+            attempt: event.attempt + 1,
+            attempts: event.attempts,
           }
         : event.type === 'source' && event.event.type === 'retry'
           ? {
@@ -43,6 +46,7 @@ export class RunProgress {
               delayMs: event.event.delayMs,
               error: event.event.error,
               attempt: event.event.attempt + 1,
+              attempts: event.event.attempts,
             }
           : undefined;
     if (event.type === 'plan') this.#slice = { index: 0, slices: event.slices, label: '' };
@@ -73,6 +77,7 @@ export class RunProgress {
         until: Date.now() + retry.delayMs,
         why: /→ (\d{3})/.exec(why)?.[1] ? `HTTP ${/→ (\d{3})/.exec(why)![1]}` : why,
         attempt: retry.attempt,
+        attempts: retry.attempts,
       };
       if (!this.#live)
         this.#line(`${retry.what}: ${why}; retrying in ${(retry.delayMs / 1000).toFixed(1)} s`);
@@ -107,7 +112,7 @@ export class RunProgress {
     const w = this.#waiting;
     if (w && w.until > Date.now()) {
       lines.push(
-        `retrying ${w.what} in ${clock((w.until - Date.now()) / 1000)} after ${w.why} (attempt ${w.attempt})`,
+        `retrying ${w.what} in ${clock((w.until - Date.now()) / 1000)} after ${w.why} (attempt ${w.attempt} of ${w.attempts})`,
       );
       // Counts down while it waits; stops by itself once the retry is made.
       this.#timer ??= setInterval(() => {

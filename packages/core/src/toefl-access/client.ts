@@ -73,7 +73,16 @@ export type SourceEvent =
       durationMs: number;
       consecutiveServerErrors: number;
     }
-  | { type: 'retry'; slice: Slice; attempt: number; delayMs: number; error: SerializedError }
+  | {
+      type: 'retry';
+      slice: Slice;
+      /** The attempt that failed (1-based); the next is `attempt + 1` of `attempts`. */
+      attempt: number;
+      /** Attempts the retry policy allows in all. */
+      attempts: number;
+      delayMs: number;
+      error: SerializedError;
+    }
   | { type: 'split'; slice: Slice; into: readonly Slice[] }
   | { type: 'slice'; slice: Slice; records: number; issues: number; durationMs: number };
 
@@ -292,7 +301,14 @@ export function createToeflAccessClient(options: ToeflAccessClientOptions): Toef
               : backoffDelay(n, policy);
         if (n > policy.retries || Date.now() + delayMs > budgetEnds) throw failure;
         stats.retries++;
-        emit({ type: 'retry', slice, attempt: n, delayMs, error: serializeError(failure) });
+        emit({
+          type: 'retry',
+          slice,
+          attempt: n,
+          attempts: policy.retries + 1,
+          delayMs,
+          error: serializeError(failure),
+        });
         try {
           await pause(delayMs, options.signal);
         } catch {

@@ -113,7 +113,9 @@ export type RunEvent =
   | {
       type: 'retry';
       destination: string;
+      /** The attempt that failed (1-based), of `attempts` in all. */
       attempt: number;
+      attempts: number;
       delayMs: number;
       error: SerializedError;
     };
@@ -366,6 +368,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
             type: 'retry',
             destination: t.config.id,
             attempt,
+            attempts: retries + 1,
             delayMs,
             error: failure,
           });
