@@ -208,7 +208,7 @@ export class SandboxData {
     // As at ETS: most re-sends carry new MyBest scores (a later test); a few, rescored sections.
     const k = rand();
     const kind: ResendKind =
-      k < 0.8 && lastTest.scale === 'ibt' ? 'mybest' : k < 0.93 ? 'scores' : 'other';
+      k < 0.8 && lastTest.scale !== 'essentials' ? 'mybest' : k < 0.93 ? 'scores' : 'other';
     return {
       ...person,
       resend: resend && { ...resend, kind },
@@ -257,9 +257,27 @@ export class SandboxData {
     if (test.scale === 'ibt') {
       Object.assign(fields, legacyScores(sections), this.#myBest(person, t, sections));
       if (kind === 'mybest') Object.assign(fields, laterBest(fields, person.resend!.reportedAt));
-    } else if (test.scale === 'ibt26') Object.assign(fields, ibt26Scores(sections));
-    else Object.assign(fields, essentialsScores(sections, test.appointment));
+    } else if (test.scale === 'ibt26') {
+      Object.assign(fields, ibt26Scores(sections), this.#myBest26(person, t));
+      if (kind === 'mybest') Object.assign(fields, laterBest26(fields, person.resend!.reportedAt));
+    } else Object.assign(fields, essentialsScores(sections, test.appointment));
     return fields;
+  }
+
+  /** MyBest on the 1–6 scale (the sandbox's own stand-in): the best total band of the person's iBT26 tests up to this one, and its date. */
+  #myBest26(person: Person, t: number): Record<string, FieldValue> {
+    let best = halfBandTotal(person.tests[t]!.sections);
+    let date = person.tests[t]!.testDate;
+    for (let k = 0; k < t; k++) {
+      const earlier = person.tests[k]!;
+      if (earlier.scale !== 'ibt26') continue;
+      const total = halfBandTotal(earlier.sections);
+      if (total > best) {
+        best = total;
+        date = earlier.testDate;
+      }
+    }
+    return { ibt26MyBestTotal: best, ibt26MyBestDate: date };
   }
 
   /** MyBest: the best of each section over the person's iBT tests in the two years up to this one. */
@@ -304,6 +322,18 @@ function laterBest(
     [`myBest${section}Date`]: date,
     myBestTotal: (fields.myBestTotal as number) - (fields[`myBest${section}`] as number) + raised,
     myBestAsOfDate: date,
+  };
+}
+
+/** The 1–6 MyBest after a later test that raised it (the report itself is unchanged). */
+function laterBest26(
+  fields: Record<string, FieldValue>,
+  resentAt: number,
+): Record<string, FieldValue> {
+  const best = fields.ibt26MyBestTotal as number;
+  return {
+    ibt26MyBestTotal: best < 6 ? best + 0.5 : best - 0.5,
+    ibt26MyBestDate: isoDate(resentAt - 3 * DAY),
   };
 }
 

@@ -39,6 +39,8 @@ const IBT26_PARTS: readonly [string, number, LayoutField['type']][] = [
   ['ibt26CefrWriting', 2, 'code'],
   ['ibt26CefrTotal', 2, 'code'],
   ['ibt26Comparable', 3, 'score'],
+  ['ibt26MyBestTotal', 3, 'score'],
+  ['ibt26MyBestDate', 8, 'date'],
 ];
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'nu', 'pe', 'ra', 'so', 'ti', 'vu', 'xe', 'zo', 'qi'];
@@ -54,7 +56,7 @@ export function hiddenLayout(options: HiddenLayoutOptions): HiddenLayout {
   for (const [i, [id, width, type]] of parts.entries()) {
     // Sometimes the first part goes into the unknown span before the block.
     const start =
-      i === 0 && rand() < 0.4 ? int(824, 832 - width) : at + (rand() < 0.3 ? int(1, 4) : 0);
+      i === 0 && rand() < 0.4 ? int(824, 832 - width) : at + (rand() < 0.3 ? int(1, 3) : 0);
     subFields.push(field(id, start, start + width - 1, type));
     if (start >= 832) at = start + width;
   }
