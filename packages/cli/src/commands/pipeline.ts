@@ -15,6 +15,7 @@ import {
   createFileStateStore,
   type DeadLetter,
   destinationContext,
+  type Incident,
   loadPipeline,
   openRedisStateStore,
   type Pipeline,
@@ -393,20 +394,38 @@ export async function statusCommand(
 ): Promise<number> {
   const pipeline = loadForState(file);
   return withStore(options, pipeline, async (store, where, redis) => {
-    if (!options.json) return status(pipeline, file, store, where, io, redis);
-    await printJson(io, 'status', await statusView(pipeline, file, store, where, redis));
+    const view = await statusView(pipeline, file, store, where, redis);
+    if (options.json) await printJson(io, 'status', { ...view });
+    else await write(io.stdout, statusText(view));
     return EXIT.ok;
   });
 }
 
-/** `status --json`: the same facts as the text, as data. */
+/** What `status` shows, as data: `--json` prints it, the text renders it. */
+interface StatusView {
+  pipeline: string;
+  file: string;
+  state: string;
+  destinations: {
+    id: string;
+    type: string;
+    cursor: string | null;
+    confirmed: number;
+    deadLetters: number;
+  }[];
+  sourceDeadLetters: number;
+  incidents: ({ key: string } & Incident)[];
+  runs: RunRecord[];
+  queues: Awaited<ReturnType<ReturnType<typeof queueControl>['counts']>> | null;
+}
+
 async function statusView(
   pipeline: Pipeline,
   file: string,
   store: StateStore,
   where: string,
   redis?: Redis,
-): Promise<Record<string, unknown>> {
+): Promise<StatusView> {
   const name = pipeline.config.name;
   const letters = await store.deadLetters(name);
   const destinations = [];
@@ -445,41 +464,6 @@ async function statusView(
   };
 }
 
-async function status(
-  pipeline: Pipeline,
-  file: string,
-  store: StateStore,
-  where: string,
-  io: Io,
-  redis?: Redis,
-): Promise<number> {
-  const name = pipeline.config.name;
-  const out: string[] = [`${name} (${file}), state in ${where}`, ''];
-  const letters = await store.deadLetters(name);
-  for (const d of pipeline.config.destinations) {
-    const cursor = await store.cursor(name, d.id);
-    const open = letters.filter((l) => l.destination === d.id).length;
-    out.push(
-      `${d.id} (${d.type}): cursor ${cursor ? `${formatEtsDate(cursor)} UTC` : 'none yet (the first run starts at firstRunStart)'}; ${(await store.ledger(name, d.id)).size} record versions confirmed; ${open} dead letter(s)`,
-    );
-  }
-  const source = letters.filter((l) => l.destination === '*').length;
-  if (source > 0) out.push(`source: ${source} unreadable record(s) as dead letters`);
-  const incidents = Object.entries(await store.incidents(name));
-  if (incidents.length > 0)
-    out.push(
-      '',
-      'Open alerts:',
-      ...incidents.map(([key, i]) => `  ${i.title} (${key}, since ${i.openedAt})`),
-    );
-  const runs = await store.runs(name, 5);
-  out.push('', runs.length > 0 ? 'Last runs:' : 'No runs yet.');
-  for (const r of runs) out.push(`  ${runLine(r)}`);
-  if (redis) out.push('', ...(await queueLines(redis, pipeline)));
-  await write(io.stdout, `${out.join('\n')}\n`);
-  return EXIT.ok;
-}
-
 /**
  * One run of the history as it happened, per destination (a record delivered to two
  * destinations is two deliveries, not one record):
@@ -502,24 +486,35 @@ export function runLine(r: RunRecord): string {
   return `${r.startedAt} ${state.padEnd(11)} ${parts.join(' · ')}; ${r.parseIssues} unreadable${updates ? `; updates: ${updates}` : ''}`;
 }
 
-/** Worker mode's queues as they stand: jobs waiting, running, delayed (retries) and failed. */
-async function queueLines(redis: Redis, pipeline: Pipeline): Promise<string[]> {
-  const control = queueControl(redis, redisPrefix());
-  try {
-    const counts = await control.counts(
-      pipeline.config.name,
-      pipeline.config.destinations.map((d) => d.id),
+/** `status` as text: the facts of {@link statusView}. */
+function statusText(view: StatusView): string {
+  const out: string[] = [`${view.pipeline} (${view.file}), state in ${view.state}`, ''];
+  for (const d of view.destinations) {
+    out.push(
+      `${d.id} (${d.type}): cursor ${d.cursor ? `${formatEtsDate(new Date(d.cursor))} UTC` : 'none yet (the first run starts at firstRunStart)'}; ${d.confirmed} record versions confirmed; ${d.deadLetters} dead letter(s)`,
     );
-    return [
+  }
+  if (view.sourceDeadLetters > 0)
+    out.push(`source: ${view.sourceDeadLetters} unreadable record(s) as dead letters`);
+  if (view.incidents.length > 0)
+    out.push(
+      '',
+      'Open alerts:',
+      ...view.incidents.map((i) => `  ${i.title} (${i.key}, since ${i.openedAt})`),
+    );
+  const runs = view.runs.slice(-5);
+  out.push('', runs.length > 0 ? 'Last runs:' : 'No runs yet.');
+  for (const r of runs) out.push(`  ${runLine(r)}`);
+  if (view.queues)
+    out.push(
+      '',
       'Queues (worker mode; run and fetch queues are shared by all pipelines):',
-      ...counts.map(
+      ...view.queues.map(
         (c) =>
           `  ${c.queue.padEnd(28)} ${c.waiting} waiting, ${c.active} active, ${c.delayed} delayed, ${c.failed} failed`,
       ),
-    ];
-  } finally {
-    await control.close();
-  }
+    );
+  return `${out.join('\n')}\n`;
 }
 
 /** `scorebridge dlq list`. */
