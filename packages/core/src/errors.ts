@@ -79,11 +79,20 @@ export class ConfigError extends ScoreBridgeError {
 export class ParseError extends ScoreBridgeError {
   /** The input stopped short (a cut-off body): worth fetching again, unlike malformed input. */
   readonly truncated: boolean;
+  /** The other format the body plainly is, when the parser could tell (a hint for the reader). */
+  readonly looksLike: 'json' | 'scorelink' | undefined;
 
-  constructor(message: string, options: ScoreBridgeErrorOptions & { truncated?: boolean } = {}) {
+  constructor(
+    message: string,
+    options: ScoreBridgeErrorOptions & {
+      truncated?: boolean;
+      looksLike?: 'json' | 'scorelink';
+    } = {},
+  ) {
     super('parse', message, options);
     this.name = 'ParseError';
     this.truncated = options.truncated ?? false;
+    this.looksLike = options.looksLike;
   }
 }
 

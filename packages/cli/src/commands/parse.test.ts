@@ -170,7 +170,11 @@ describe('scorebridge parse', () => {
     );
     const asJson = await run(['parse', file('scores.txt', `${line('1')}\n`), '--format', 'json']);
     expect(asJson.code).toBe(1);
-    expect(asJson.stderr).toMatch(/did you mean --format scorelink\?\n$/);
+    expect(asJson.stderr).toMatch(/it looks like ScoreLink: did you mean --format scorelink\?\n$/);
+    // A body that is neither (a page) gets no wrong hint.
+    const page = await run(['parse', file('page.html', '<html>oops</html>'), '--format', 'json']);
+    expect(page.code).toBe(1);
+    expect(page.stderr).not.toMatch(/did you mean/);
   });
 
   it('prints help that explains the command', async () => {

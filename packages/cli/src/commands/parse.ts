@@ -54,17 +54,11 @@ export async function parseCommand(
 
 /** A body of the other format than the one asked for: the error says which `--format` reads it. */
 export function withFormatHint(error: unknown, format: ResponseFormat): unknown {
-  if (!(error instanceof ParseError) || error.truncated) return error;
-  const other =
-    format === 'scorelink' && / it is JSON$/.test(error.message)
-      ? 'json'
-      : format === 'json' && /not JSON|no "data" array/.test(error.message)
-        ? 'scorelink'
-        : undefined;
-  if (!other) return error;
+  if (!(error instanceof ParseError) || !error.looksLike || error.looksLike === format)
+    return error;
   return new ParseError(error.message, {
     cause: error,
-    remedy: `it looks like ${other === 'json' ? 'JSON' : 'another format'}: did you mean --format ${other}?`,
+    remedy: `it looks like ${error.looksLike === 'json' ? 'JSON' : 'ScoreLink'}: did you mean --format ${error.looksLike}?`,
   });
 }
 

@@ -43,11 +43,21 @@ export async function* parseRecords(
     const splitter = new JsonDataSplitter();
     const mapper = new JsonRecordMapper(layouts[0]!, options.jsonMapping);
     let index = 0;
+    let head = '';
     for await (const chunk of chunks) {
+      if (head.length < SNIFF_CHARS) head += chunk.slice(0, SNIFF_CHARS - head.length);
       const elements = splitter.push(chunk);
       if (elements.length > 0) yield elements.map((text) => mapper.map(text, ++index));
     }
-    splitter.end();
+    try {
+      splitter.end();
+    } catch (error) {
+      // No JSON at all, and the beginning could be a ScoreLink record: say so.
+      const text = head.trimStart();
+      if (index === 0 && text && !/^[{[<]/.test(text) && notScoreLink(head) === undefined)
+        throw new ParseError((error as Error).message, { cause: error, looksLike: 'scorelink' });
+      throw error;
+    }
     return;
   }
   const parser = new ScoreLinkParser({ layouts });
@@ -94,7 +104,10 @@ export function notScoreLink(head: string): string | undefined {
 
 function refuseIfNotScoreLink(head: string): void {
   const what = notScoreLink(head);
-  if (what) throw new ParseError(`the body is not ScoreLink: it is ${what}`);
+  if (what)
+    throw new ParseError(`the body is not ScoreLink: it is ${what}`, {
+      ...(what === 'JSON' ? { looksLike: 'json' as const } : {}),
+    });
 }
 
 /** Reads a whole body into a list of entries; for small inputs and tests. */
