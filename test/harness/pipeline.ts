@@ -194,12 +194,28 @@ export function storedVersions(directory: string): string[] {
   );
 }
 
-/** What the sandbox holds in [from, to] as key#hash, computed the way the parser does. */
+/**
+ * What a destination holds after runs over [from, to] as key#hash, computed the way the parser
+ * does and independently of the runtime: the newest version of each key (the last in report
+ * order: the sandbox serves report order), since a run delivers one version per key.
+ */
 export async function groundTruth(
   sandbox: Sandbox,
   from: Date = FIRST_RUN,
   to: Date = NOW,
 ): Promise<Set<string>> {
+  const newest = new Map<string, string>();
+  for (const version of await everyVersion(sandbox, from, to))
+    newest.set(version.slice(0, version.indexOf('#')), version);
+  return new Set(newest.values());
+}
+
+/** Every record version the sandbox holds in [from, to] as key#hash, in report order. */
+export async function everyVersion(
+  sandbox: Sandbox,
+  from: Date = FIRST_RUN,
+  to: Date = NOW,
+): Promise<string[]> {
   const { formatRecord, parseAll } = await import('@scorebridge/core');
   const { sandboxLayout1600 } = await import('@scorebridge/sandbox');
   const layout = sandboxLayout1600();
@@ -207,5 +223,5 @@ export async function groundTruth(
   const lines: string[] = [];
   for (let i = start; i < end; i++) lines.push(formatRecord(sandbox.data.record(i).fields, layout));
   const entries = await parseAll(lines.join('\n'), { layouts: [layout] });
-  return new Set(entries.map((e) => `${e.record!.recordKey}#${e.record!.contentHash}`));
+  return entries.map((e) => `${e.record!.recordKey}#${e.record!.contentHash}`);
 }

@@ -66,4 +66,5 @@ export {
   type RecordVersion,
   type RunRecord,
   type StateStore,
+  versionOrder,
 } from './state/store.js';

@@ -76,17 +76,28 @@ describe('pipeline commands', () => {
     expect(first.stderr).toMatch(
       /scorebridge: cli: 2026-08-01T00:00:00 → .* UTC in 4 requests: 300 records fetched, 5 unreadable/,
     );
-    expect(first.stderr).toMatch(/scorebridge: out \(file\)\s+295\s+0\s+0\s+0\s+\d{4}-/);
+    // DELIVERED UNCHANGED SUPERSEDED REFUSED FILTERED DEAD-LETTERED: the 295 readable records
+    // add up, and the originals of re-sent reports are superseded, never sent.
+    const [, delivered, superseded] =
+      /scorebridge: out \(file\)\s+(\d+)\s+0\s+(\d+)\s+0\s+0\s+0\s+\d{4}-/
+        .exec(first.stderr)!
+        .map(Number);
+    expect(delivered! + superseded!).toBe(295);
+    expect(superseded).toBeGreaterThan(0);
     const again = await run(['run', file, '--state-dir', state]);
     expect(again.stderr).toMatch(/scorebridge: out \(file\)\s+0\s+\d+/);
     const status = await run(['status', file, '--state-dir', state]);
     expect(status.stdout).toMatch(
-      /out \(file\): cursor \d{4}-\d\d-\d\dT[\d:]+ UTC; 295 record versions confirmed; 0 dead letter\(s\)/,
+      new RegExp(
+        `out \\(file\\): cursor \\d{4}-\\d\\d-\\d\\dT[\\d:]+ UTC; ${delivered} record versions confirmed; 0 dead letter\\(s\\)`,
+      ),
     );
     expect(status.stdout).toMatch(/source: 5 unreadable record\(s\) as dead letters/);
     // The history says what each run did, per destination, and that it left dead letters.
     expect(status.stdout).toMatch(
-      /\n {2}\d{4}-[\d-]+T[\d:.]+Z ok, letters out 295 delivered; 5 unreadable(; updates: [^\n]+)?\n {2}\d{4}-[\d-]+T[\d:.]+Z ok, letters out 0 delivered, \d+ unchanged; \d+ unreadable\n/,
+      new RegExp(
+        `\n {2}\\d{4}-[\\d-]+T[\\d:.]+Z ok, letters out ${delivered} delivered, ${superseded} superseded; 5 unreadable(; updates: [^\n]+)?\n {2}\\d{4}-[\\d-]+T[\\d:.]+Z ok, letters out 0 delivered, \\d+ unchanged(, \\d+ superseded)?; \\d+ unreadable\n`,
+      ),
     );
     const list = await run(['dlq', 'list', file, '--state-dir', state]);
     expect(list.stdout.trim().split('\n')).toHaveLength(6);
@@ -112,10 +123,10 @@ describe('pipeline commands', () => {
       fetched: 300,
       parseIssues: 5,
       sourceFailed: null,
-      destinations: [
-        { id: 'out', type: 'file', delivered: 295, unchanged: 0, deadLettered: 0, failed: null },
-      ],
+      destinations: [{ id: 'out', type: 'file', unchanged: 0, deadLettered: 0, failed: null }],
     });
+    const [out] = summary.destinations;
+    expect(out.delivered + out.superseded).toBe(295);
     expect(summary.destinations[0].cursor).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(ran.stderr).not.toMatch(/DESTINATION/);
 
@@ -125,7 +136,7 @@ describe('pipeline commands', () => {
       kind: 'status',
       pipeline: 'cli',
       state,
-      destinations: [{ id: 'out', type: 'file', confirmed: 295, deadLetters: 0 }],
+      destinations: [{ id: 'out', type: 'file', confirmed: out.delivered, deadLetters: 0 }],
       sourceDeadLetters: 5,
       incidents: [],
       queues: null,
@@ -201,8 +212,13 @@ describe('pipeline commands', () => {
         .trim()
         .split('\n'),
     );
-    expect(held).toHaveLength(295);
-    expect(new Set(held.map((l) => JSON.parse(l).contentHash)).size).toBe(295);
+    // Each key once, at its newest version, as one uninterrupted run (a dry run) would deliver.
+    const whole = JSON.parse(
+      (await run(['run', file, '--state-dir', join(dir, 'fresh'), '--dry-run', '--json'])).stdout,
+    ).destinations[0];
+    expect(whole.delivered + whole.superseded).toBe(295);
+    expect(held).toHaveLength(whole.delivered);
+    expect(new Set(held.map((l) => JSON.parse(l).recordKey)).size).toBe(whole.delivered);
   });
 
   it('trace follows one report by appointment number: its versions, their windows and classes, and what each destination confirmed', async () => {
@@ -221,11 +237,14 @@ describe('pipeline commands', () => {
     expect(lines.filter((l) => l.startsWith('  version '))).toHaveLength(2);
     expect(lines[1]).toMatch(/: the first version met$/);
     expect(lines[3]).toMatch(/: an update, (mybest-changed|scores-changed|other-fields)$/);
-    expect(lines.filter((l) => l === '    out (file): confirmed')).toHaveLength(2);
+    // One run read both: only the newer was sent; the older is superseded, never sent.
+    expect(lines[2]).toBe('    out (file): not sent: superseded by the newer version');
+    expect(lines[4]).toBe('    out (file): confirmed');
     const json = JSON.parse(
       (await run(['trace', file, number, '--state-dir', state, '--json'])).stdout,
     );
     expect(json).toMatchObject({ version: 1, kind: 'trace', appointmentNumber: number });
+    expect(json.versions.map((v: { superseded: boolean }) => v.superseded)).toEqual([true, false]);
     expect(json.versions[1].destinations).toEqual([
       { id: 'out', type: 'file', confirmed: true, deadLetters: [] },
     ]);
@@ -239,12 +258,12 @@ describe('pipeline commands', () => {
     // JSON records have no ScoreLink line to write: every record is rejected.
     const file = pipeline(dir, 'json', 'scorelink');
     const state = join(dir, 'state');
-    // A dry run already knows: nothing would be delivered, all 297 readable records refused.
+    // A dry run already knows: nothing would be delivered, every newest readable version refused.
     const dry = await run(['run', file, '--state-dir', state, '--dry-run', '--json']);
-    expect(JSON.parse(dry.stdout).destinations[0]).toMatchObject({
-      delivered: 0,
-      deadLettered: 297,
-    });
+    const would = JSON.parse(dry.stdout).destinations[0];
+    expect(would).toMatchObject({ delivered: 0 });
+    const refused = would.deadLettered as number;
+    expect(refused + would.superseded).toBe(297);
     const first = await run(['run', file, '--state-dir', state]);
     expect(first.code).toBe(1);
     const letters = (await run(['dlq', 'list', file, '--state-dir', state])).stdout;
@@ -253,8 +272,10 @@ describe('pipeline commands', () => {
     // The fix: write CSV instead. Replay fetches the windows again and delivers just those records.
     writeFileSync(file, readFileSync(file, 'utf8').replace('format: scorelink', 'format: csv'));
     const replay = await run(['dlq', 'replay', file, '--state-dir', state]);
-    // The 297 rejected records now deliver; the 3 unreadable ones (bad dates) stay open, as they should.
-    expect(replay.stderr).toMatch(/replayed 300 dead letter\(s\): 297 resolved, 3 still open/);
+    // The rejected records now deliver; the 3 unreadable ones (bad dates) stay open, as they should.
+    expect(replay.stderr).toContain(
+      `replayed ${refused + 3} dead letter(s): ${refused} resolved, 3 still open`,
+    );
     expect(replay.code).toBe(1);
     const open = (await run(['dlq', 'list', file, '--state-dir', state])).stdout
       .trim()
@@ -271,7 +292,7 @@ describe('pipeline commands', () => {
         .split('\n')
         .slice(1),
     );
-    expect(rows).toHaveLength(297);
+    expect(rows).toHaveLength(refused);
   });
 
   it('check tests the key and every destination, and says what to do when one fails', async () => {
@@ -354,12 +375,15 @@ describe('pipeline commands', () => {
       // Redis URLs may carry a password; it is never printed.
       const url = new URL(redis.url);
       const first = await run(['run', file, '--redis', url.toString()]);
-      expect(first.stderr).toMatch(/out \(file\)\s+295\s+0/);
+      const [, delivered, superseded] = /out \(file\)\s+(\d+)\s+0\s+(\d+)/
+        .exec(first.stderr)!
+        .map(Number);
+      expect(delivered! + superseded!).toBe(295);
       const second = await run(['run', file, '--redis', url.toString()]);
       expect(second.stderr).toMatch(/out \(file\)\s+0\s+\d+/);
       const status = await run(['status', file, '--redis', url.toString()]);
       expect(status.stdout).toContain(`state in ${url.toString()}`);
-      expect(status.stdout).toMatch(/295 record versions confirmed/);
+      expect(status.stdout).toContain(`${delivered} record versions confirmed`);
       expect(status.stdout).toContain(`${name} (`);
       expect(readdirSync(dir)).not.toContain('.scorebridge');
       const wrong = await run(['status', file, '--redis', 'redis://user:CANARYPASS@127.0.0.1:1']);
@@ -399,7 +423,10 @@ describe('pipeline commands', () => {
       );
     const first = demo(repo);
     expect(first.status, first.stderr).toBe(0);
-    expect(first.stderr).toMatch(/csv \(file\)\s+400\s+0/);
+    const [, delivered, superseded] = /csv \(file\)\s+(\d+)\s+0\s+(\d+)/
+      .exec(first.stderr)!
+      .map(Number);
+    expect(delivered! + superseded!).toBe(400);
     expect(first.stderr).toContain(
       `files in ${repo}/demo-output/csv and ${repo}/demo-output/ndjson`,
     );

@@ -224,6 +224,8 @@ export function summaryTable(s: RunSummary): string {
       'DESTINATION',
       s.dryRun ? 'WOULD DELIVER' : 'DELIVERED',
       'UNCHANGED',
+      'SUPERSEDED',
+      'REFUSED',
       'FILTERED',
       'DEAD-LETTERED',
       'CURSOR',
@@ -234,6 +236,8 @@ export function summaryTable(s: RunSummary): string {
       `${d.id} (${d.type})`,
       String(d.delivered),
       String(d.unchanged),
+      String(d.superseded),
+      String(d.refused),
       String(d.filtered),
       String(d.deadLettered),
       d.cursor ? formatEtsDate(new Date(d.cursor)) : '—',
@@ -476,8 +480,11 @@ export function runLine(r: RunRecord): string {
     const counts = [
       `${d.delivered} delivered`,
       d.unchanged ? `${d.unchanged} unchanged` : '',
+      d.superseded ? `${d.superseded} superseded` : '',
+      d.refused ? `${d.refused} refused before` : '',
       d.filtered ? `${d.filtered} filtered` : '',
       d.deadLettered ? `${d.deadLettered} dead-lettered` : '',
+      d.resent ? `${d.resent} pending batch(es) re-sent` : '',
       d.failed ? `failed: ${d.failed}` : '',
     ].filter(Boolean);
     return `${d.id} ${counts.join(', ')}`;
@@ -603,7 +610,12 @@ async function replay(
           ? undefined
           : {
               destinations: new Set([group.destination]),
-              recordKeys: new Set(group.letters.map((l) => l.recordKey!)),
+              versions: new Set(
+                group.letters.flatMap((l) => (l.contentHash ? [l.contentHash] : [])),
+              ),
+              recordKeys: new Set(
+                group.letters.flatMap((l) => (!l.contentHash && l.recordKey ? [l.recordKey] : [])),
+              ),
             },
       logger,
       client: extra.client,
@@ -627,8 +639,17 @@ async function replay(
   return resolved === chosen.length ? EXIT.ok : RUN_EXIT.deadLettered;
 }
 
+/**
+ * Whether a replay settled this letter: its version delivered, or superseded by a newer one read
+ * (that one is what the destination should hold), or refused again for another reason (the new
+ * letter, with that reason, stays open in its place). Refused again alike, it stays open.
+ */
 function deliveredAgain(summary: RunSummary, letter: DeadLetter): boolean {
   const d = summary.destinations.find((x) => x.id === letter.destination);
+  const outcome = letter.contentHash ? d?.outcomes?.get(letter.contentHash) : undefined;
+  if (outcome === 'delivered' || outcome === 'superseded') return true;
+  if (outcome === 'rejected') return !summary.deadLettersSeen.has(letter.id);
+  if (letter.contentHash) return false;
   return (
     !!d &&
     !d.failed &&

@@ -1,11 +1,19 @@
 import { formatEtsDate } from '@scorebridge/core';
-import type { DeadLetter, Pipeline, RecordVersion, StateStore } from '@scorebridge/runtime';
+import {
+  type DeadLetter,
+  type Pipeline,
+  type RecordVersion,
+  type StateStore,
+  versionOrder,
+} from '@scorebridge/runtime';
 import { EXIT, type Io, write } from '../io.js';
 import { loadForState, type StateOptions, withStore } from './pipeline.js';
 import { printJson } from './views.js';
 
 /** One version of a report and what became of it at each destination. */
 export interface TracedVersion extends RecordVersion {
+  /** A newer version of its key was read: it is never sent (again) to any destination. */
+  readonly superseded: boolean;
   readonly destinations: readonly {
     readonly id: string;
     readonly type: string;
@@ -28,13 +36,15 @@ export async function traceVersions(
 ): Promise<TracedVersion[]> {
   const name = pipeline.config.name;
   const versions = (await store.versionsOf(name, appointmentNumber)).sort(
-    (a, b) => a.recordKey.localeCompare(b.recordKey) || a.at.localeCompare(b.at),
+    (a, b) =>
+      a.recordKey.localeCompare(b.recordKey) || versionOrder(a).localeCompare(versionOrder(b)),
   );
   const letters = await store.deadLetters(name);
   const ledgers = new Map<string, Set<string>>();
   for (const d of pipeline.config.destinations) ledgers.set(d.id, await store.ledger(name, d.id));
-  return versions.map((v) => ({
+  return versions.map((v, i) => ({
     ...v,
+    superseded: versions[i + 1]?.recordKey === v.recordKey,
     destinations: pipeline.config.destinations.map((d) => ({
       id: d.id,
       type: d.type,
@@ -94,7 +104,7 @@ export function renderTrace(traced: readonly TracedVersion[]): string {
     for (const d of v.destinations) {
       const letters = d.deadLetters.map((l) => `dead letter ${l.id}: ${l.reason}`);
       out.push(
-        `    ${d.id} (${d.type}): ${d.confirmed ? 'confirmed' : 'not confirmed'}${letters.length ? ` — ${letters.join('; ')}` : ''}`,
+        `    ${d.id} (${d.type}): ${d.confirmed ? 'confirmed' : v.superseded ? 'not sent: superseded by the newer version' : 'not confirmed'}${letters.length ? ` — ${letters.join('; ')}` : ''}`,
       );
     }
   }

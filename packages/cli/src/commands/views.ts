@@ -42,8 +42,11 @@ export function runView(s: RunSummary, exit: number): Record<string, unknown> {
       type: d.type,
       delivered: d.delivered,
       unchanged: d.unchanged,
+      superseded: d.superseded,
+      refused: d.refused,
       filtered: d.filtered,
       deadLettered: d.deadLettered,
+      resent: d.resent,
       cursor: d.cursor ?? null,
       failed: d.failed
         ? { kind: d.failed.kind, message: d.failed.message, remedy: d.failed.remedy }

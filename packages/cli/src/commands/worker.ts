@@ -323,7 +323,7 @@ export async function backfillCommand(
 function outcomeText(o: RunOutcome): string {
   const rows = o.destinations.map(
     (d) =>
-      `  ${d.id}: ${d.delivered} delivered, ${d.unchanged} unchanged, ${d.filtered} filtered, ${d.deadLettered} dead-lettered${d.failed ? `; ${d.failed}` : ''}`,
+      `  ${d.id}: ${d.delivered} delivered, ${d.unchanged} unchanged, ${d.superseded ?? 0} superseded, ${d.refused ?? 0} refused before, ${d.filtered} filtered, ${d.deadLettered} dead-lettered${d.failed ? `; ${d.failed}` : ''}`,
   );
   const workers = Object.keys(o.workers).length;
   return `${o.interrupted ? 'cancelled' : o.ok ? 'done' : 'done with failures'}: ${o.fetched} fetched in ${o.slices} slice(s)${o.failedSlices ? ` (${o.failedSlices} failed)` : ''}, ${o.parseIssues} unreadable${workers > 0 ? `; delivered by ${workers} worker(s)` : ''}\n${rows.join('\n')}\n`;

@@ -42,6 +42,7 @@ import { sourceClientOptions } from '../run/runner.js';
 import {
   addCounts,
   batchOf,
+  confirmedThrough,
   deliverAndSettle,
   intentOf,
   letter,
@@ -50,13 +51,16 @@ import {
   parseDeadLetters,
   passes,
   planWindow,
+  readWindow,
+  refusedBy,
+  selectForDelivery,
   settledUpdates,
-  settleIntent,
+  settlePending,
   type UpdateCounts,
   updateClassifier,
 } from '../run/stages.js';
 import { createRedisStateStore } from '../state/redis-store.js';
-import type { DeadLetter, RunRecord, StateStore } from '../state/store.js';
+import type { DeadLetter, DeliveryIntent, RunRecord, StateStore } from '../state/store.js';
 import { queueControl, type RunProgress } from './control.js';
 import { workerMetrics } from './metrics.js';
 import { checkRedis } from './redis-checks.js';
@@ -164,8 +168,13 @@ interface DeliverJobData {
   readonly destination: string;
   readonly index: number;
   readonly window: { readonly from: string; readonly to: string };
-  /** The records: JSON, deflated, sealed with AES-256-GCM for this job id. */
+  /** The records: JSON, deflated, sealed with AES-256-GCM for this job id ('' for a resend). */
   readonly sealed: string;
+  /**
+   * A batch an earlier run announced and never settled: this job re-sends it exactly as it was
+   * (its window fetched again), before the run's own deliveries start.
+   */
+  readonly resend?: string;
   readonly count: number;
   /** What each re-sent record changed, by content hash (absent in earlier releases' jobs). */
   readonly updates?: Readonly<Record<string, UpdateClass>>;
@@ -192,6 +201,11 @@ interface DeliverResult {
   readonly rejected: number;
   readonly unmatched: number;
   readonly unchanged: number;
+  /** Absent from earlier releases' results. */
+  readonly superseded?: number;
+  readonly refused?: number;
+  /** A resend job: the pending batches it re-sent (its records are not counted as delivered). */
+  readonly resent?: number;
   /** The worker process that did it (`host:pid`). */
   readonly worker: string;
 }
@@ -418,6 +432,28 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     }
     const slices = planSlices(window.from, window.to, p.config.source.maxWindowDays);
     const iso = (s: Slice) => ({ from: s.from.toISOString(), to: s.to.toISOString() });
+    // Batches an earlier run left unsettled are re-sent first, as they were; the run's own
+    // deliveries wait behind a barrier until those and every fetch are done, so that each
+    // delivery knows every version the run read (one version per key, the newest).
+    const resends = (
+      await Promise.all(
+        p.config.destinations.map(async (d) =>
+          (await store.intents(name, d.id)).map((intent) => ({ d, intent })),
+        ),
+      )
+    ).flat();
+    const fetchIds = slices.map((_, index) => `${runId}.fetch.${index}`);
+    const resendIds = resends.map(({ d, intent }) => `${runId}.d.${d.id}.p.${intent.batchId}`);
+    const barrier = stateKey(name, 'barrier', runId);
+    await redis
+      .multi()
+      .sadd(
+        barrier,
+        ...fetchIds.map((id) => `${QUEUES.fetch}|${id}`),
+        ...resends.map(({ d }, i) => `${deliverQueue(name, d.id)}|${resendIds[i]}`),
+      )
+      .expire(barrier, 7 * DAY_S)
+      .exec();
     await flows.add({
       name: 'commit',
       queueName: QUEUES.commit,
@@ -430,20 +466,59 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         startedAt: clock().toISOString(),
       } satisfies CommitJobData,
       opts: { jobId: commitJobId(runId), ...retention, ...retries(p) },
-      children: slices.map((s, index) => ({
-        name: 'fetch',
-        queueName: QUEUES.fetch,
-        data: { pipeline: name, runId, index, ...iso(s) } satisfies FetchJobData,
-        opts: {
-          jobId: `${runId}.fetch.${index}`,
-          ignoreDependencyOnFailure: true,
-          ...retention,
-          ...retries(p),
-        },
-      })),
+      children: [
+        ...resends.map(({ d, intent }, i) => ({
+          name: 'deliver',
+          queueName: deliverQueue(name, d.id),
+          data: {
+            pipeline: name,
+            destination: d.id,
+            index: -1,
+            window: intent.window ?? iso(window),
+            sealed: '',
+            count: intent.entries.length,
+            resend: intent.batchId,
+          } satisfies DeliverJobData,
+          opts: {
+            jobId: resendIds[i]!,
+            ignoreDependencyOnFailure: true,
+            ...retention,
+            ...retries(p),
+          },
+        })),
+        ...slices.map((s, index) => ({
+          name: 'fetch',
+          queueName: QUEUES.fetch,
+          data: { pipeline: name, runId, index, ...iso(s) } satisfies FetchJobData,
+          opts: {
+            jobId: fetchIds[index]!,
+            ignoreDependencyOnFailure: true,
+            ...retention,
+            ...retries(p),
+          },
+        })),
+      ],
     });
     log.info(`${name}: run ${runId} started: ${slices.length} slice(s)`, iso(window));
     return { runId, slices: slices.length };
+  }
+
+  /**
+   * Whether a run's deliveries may start: every fetch and every resend of the run is over
+   * (completed, failed for good, or gone). Members found over are removed, so a check after a
+   * crash carries on where the last one stopped.
+   */
+  async function barrierOpen(pipeline: string, runId: string): Promise<boolean> {
+    const barrier = stateKey(pipeline, 'barrier', runId);
+    const members = await redis.smembers(barrier);
+    const over: string[] = [];
+    for (const member of members) {
+      const bar = member.indexOf('|');
+      const state = await queue(member.slice(0, bar)).getJobState(member.slice(bar + 1));
+      if (state === 'completed' || state === 'failed' || state === 'unknown') over.push(member);
+    }
+    if (over.length > 0) await redis.srem(barrier, ...over);
+    return over.length === members.length;
   }
 
   async function runIsOver(runId: string): Promise<boolean> {
@@ -479,18 +554,19 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const letters: DeadLetter[] = [];
     const classifier = updateClassifier(store, name, p.layouts);
 
+    const seqs = new Map<string, number>();
     const stage = async (d: DestinationConfig) => {
-      const all = buffers.get(d.id)!.splice(0);
-      if (await cancelled(name, job.data.runId)) return;
-      const held = await store.held(
+      const records = buffers.get(d.id)!.splice(0);
+      if (records.length === 0 || (await cancelled(name, job.data.runId))) return;
+      // Every record is staged (the same records make the same job, whatever the ledger says
+      // meanwhile); the delivery job applies the rules once every version of the run is known.
+      const batch = batchOf(
         name,
         d.id,
-        all.map((r) => r.contentHash),
+        records,
+        slice,
+        await classifier.classify(records, slice, seqs),
       );
-      const records = all.filter((_, i) => !held[i]);
-      unchanged[d.id] = (unchanged[d.id] ?? 0) + all.length - records.length;
-      if (records.length === 0) return;
-      const batch = batchOf(name, d.id, records, slice, await classifier.classify(records, slice));
       // The content hashes are in the batch id: a changed report is a new job, never a duplicate.
       const jobId = `${job.data.runId}.d.${d.id}.${job.data.index}.${batch.id}`;
       await queue(deliverQueue(name, d.id)).add(
@@ -522,7 +598,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     try {
       for await (const batch of client.fetchSlice(slice)) {
         for (const entry of batch) {
-          fetched++;
+          const place = fetched++;
           if (entry.issues.length > 0) {
             parseIssues++;
             letters.push(...parseDeadLetters(entry, slice));
@@ -533,6 +609,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
             filtered++;
             continue;
           }
+          seqs.set(record.contentHash, place);
           for (const d of config.destinations) {
             const buffer = buffers.get(d.id)!;
             buffer.push(record);
@@ -561,103 +638,177 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
 
   function processDeliver(p: Pipeline, d: DestinationConfig) {
     const name = p.config.name;
-    return async (job: Job<DeliverJobData>): Promise<DeliverResult> => {
+    return async (job: Job<DeliverJobData>, token?: string): Promise<DeliverResult> => {
       const destination = destinationOf(p, d);
-      const records = JSON.parse(
-        inflateRawSync(Buffer.from(seal.open(job.data.sealed, job.id!), 'base64')).toString('utf8'),
-      ) as ScoreRecord[];
-      const hashes = records.map((r) => r.contentHash);
       const { runId } = parseJobId(job.id!)!;
-      if (await cancelled(name, runId))
-        return { delivered: 0, rejected: 0, unmatched: 0, unchanged: 0, worker: WORKER_NAME };
-      // One job per record per run: overlapping slices and retried fetches stage copies.
-      const mine = (await redis.eval(
-        CLAIM,
-        1,
-        stateKey(name, 'claims', runId, d.id),
-        job.id!,
-        String(keep.failed),
-        ...hashes,
-      )) as number[];
-      const held = await store.held(name, d.id, hashes);
-      const todo = records.filter((_, i) => mine[i] === 1 && !held[i]);
       const result = {
         delivered: 0,
         rejected: 0,
         unmatched: 0,
-        unchanged: records.length - todo.length,
+        unchanged: 0,
+        superseded: 0,
+        refused: 0,
         worker: WORKER_NAME,
       };
-      if (todo.length === 0) return result;
-      const batch: DeliveryBatch = batchOf(
-        name,
-        d.id,
-        todo,
-        { from: new Date(job.data.window.from), to: new Date(job.data.window.to) },
-        await settledUpdates(store, name, todo, job.data.updates),
-      );
-      // This job ran before and died after announcing the batch: ask the destination first.
-      const earlier = (await store.intents(name, d.id)).find((i) => i.batchId === batch.id);
-      if (earlier && (await settleIntent(store, name, d.id, destination, earlier)).length > 0)
-        return { ...result, delivered: todo.length };
-      await store.addIntent(name, d.id, intentOf(batch));
+      if (await cancelled(name, runId)) return result;
+      const file = (letters: DeadLetter[]) => store.addDeadLetters(name, letters);
+      const counted = (settled: { delivered: readonly unknown[]; rejected: DeadLetter[] }) => ({
+        delivered: settled.delivered.length,
+        rejected: settled.rejected.filter((l) => l.kind !== 'unmatched').length,
+        unmatched: settled.rejected.filter((l) => l.kind === 'unmatched').length,
+      });
+      const intents = await store.intents(name, d.id);
       try {
-        const { delivered, rejected } = await deliverAndSettle({
+        if (job.data.resend) {
+          // A batch an earlier run left unsettled: sent again exactly as it was.
+          const intent = intents.find((i) => i.batchId === job.data.resend);
+          if (!intent) return result;
+          const client = createToeflAccessClient({ ...sourceClientOptions(p), ...options.client });
+          const settled = await settlePending({
+            store,
+            pipeline: name,
+            destinationId: d.id,
+            type: d.type,
+            destination,
+            intent,
+            records: () => readWindow(client, intent.window ?? job.data.window),
+            file,
+          });
+          await settledWell(settled.delivered);
+          return { ...result, resent: settled.resent ? 1 : 0 };
+        }
+        if (!(await barrierOpen(name, runId))) {
+          await job.moveToDelayed(Date.now() + 500, token);
+          throw new DelayedError();
+        }
+        const records = JSON.parse(
+          inflateRawSync(Buffer.from(seal.open(job.data.sealed, job.id!), 'base64')).toString(
+            'utf8',
+          ),
+        ) as ScoreRecord[];
+        const hashes = records.map((r) => r.contentHash);
+        // One job per record per run: overlapping slices and retried fetches stage copies.
+        const mine = (await redis.eval(
+          CLAIM,
+          1,
+          stateKey(name, 'claims', runId, d.id),
+          job.id!,
+          String(keep.failed),
+          ...hashes,
+        )) as number[];
+        const claimed = records.filter((_, i) => mine[i] === 1);
+        const own = intents.find((i) => i.job === job.id);
+        const selection = await selectForDelivery({
+          versions: store,
+          pipeline: name,
+          records: claimed,
+          held: await store.held(
+            name,
+            d.id,
+            claimed.map((r) => r.contentHash),
+          ),
+          refused: refusedBy(await store.deadLetters(name), d.id),
+          // Records of a batch still pending (its resend failed) form no new batch.
+          pending: new Set(
+            intents.filter((i) => i !== own).flatMap((i) => i.entries.map((e) => e[1])),
+          ),
+        });
+        Object.assign(result, {
+          unchanged: records.length - claimed.length + selection.unchanged,
+          superseded: selection.superseded.length,
+          refused: selection.refused,
+        });
+        if (own) {
+          // This job died after announcing its batch: that batch, exactly, before anything else.
+          const settled = await settlePending({
+            store,
+            pipeline: name,
+            destinationId: d.id,
+            type: d.type,
+            destination,
+            intent: own,
+            records: async () => records,
+            file,
+          });
+          await settledWell(settled.delivered);
+          return { ...result, ...counted(settled) };
+        }
+        if (selection.send.length === 0) return result;
+        const batch: DeliveryBatch = batchOf(
+          name,
+          d.id,
+          selection.send,
+          { from: new Date(job.data.window.from), to: new Date(job.data.window.to) },
+          await settledUpdates(store, name, selection.send, job.data.updates),
+        );
+        await store.addIntent(name, d.id, intentOf(batch, job.id));
+        const settled = await deliverAndSettle({
           store,
           pipeline: name,
           destinationId: d.id,
           type: d.type,
           destination,
           batch,
-          file: (letters) => store.addDeadLetters(name, letters),
+          file,
         });
-        // Records that an earlier run gave up on are not dead any more.
-        await store.resolveDeadLetters(
-          name,
-          delivered.map(([key, h]) => undeliveredId(d.id, key, h)),
-        );
-        if (delivered.length > 0) await alerterOf(p)?.resolve(`destination:${d.id}`);
-        return {
-          ...result,
-          delivered: delivered.length,
-          rejected: rejected.filter((l) => l.kind !== 'unmatched').length,
-          unmatched: rejected.filter((l) => l.kind === 'unmatched').length,
-        };
+        await settledWell(settled.delivered);
+        return { ...result, ...counted(settled) };
       } catch (error) {
+        if (error instanceof DelayedError) throw error;
         const failure = serializeError(error);
         const asked = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
+        const pending = (await store.intents(name, d.id)).find(
+          (i) => i.job === job.id || i.batchId === job.data.resend,
+        );
         if (isRetryable(failure.kind) && asked !== undefined) {
           // The destination said when: pause its queue (only its own) that long; no attempt used.
+          // It answered "not now", so the batch did not land: a regular job forms it again.
           const worker = workers.find((w) => w.name === deliverQueue(name, d.id));
           await worker?.rateLimit(asked * 1000);
-          await store.clearIntent(name, d.id, batch.id);
+          if (pending && !job.data.resend) await store.clearIntent(name, d.id, pending.batchId);
           const alert = destinationAlert(d, failure);
           if (alert && asked > MAX_ROUTINE_PAUSE_SECONDS) await alerterOf(p)?.open(alert);
           throw Worker.RateLimitError();
         }
         const last = !isRetryable(failure.kind) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        if (last) await giveUp(batch, failure);
+        if (last && pending) await giveUp(pending, failure);
         throw jobError(error);
       }
 
-      /** The last attempt failed: unless it landed after all, each record becomes a dead letter. */
-      async function giveUp(batch: DeliveryBatch, failure: SerializedError) {
-        const confirmed = await settleIntent(store, name, d.id, destination, intentOf(batch)).catch(
-          () => [],
+      /** Delivered: records an earlier run gave up on are not dead any more; the alert clears. */
+      async function settledWell(delivered: readonly (readonly [string, string])[]) {
+        await store.resolveDeadLetters(
+          name,
+          delivered.map(([key, h]) => undeliveredId(d.id, key, h)),
         );
-        if (confirmed.length > 0) return;
+        if (delivered.length > 0) await alerterOf(p)?.resolve(`destination:${d.id}`);
+      }
+
+      /**
+       * The last attempt failed. Unless the destination can read back and holds the batch, its
+       * intent stays, so the next run re-sends it exactly as it was, and each record is a dead
+       * letter meanwhile (retryable: resolved when that resend delivers it).
+       */
+      async function giveUp(intent: DeliveryIntent, failure: SerializedError) {
+        if (await destination.delivered?.(intent.batchId).catch(() => false)) {
+          await store.confirm(name, d.id, intent.entries);
+          await store.clearIntent(name, d.id, intent.batchId);
+          return;
+        }
+        const window = intent.window ?? job.data.window;
         await store.addDeadLetters(
           name,
-          batch.records.map((r) =>
-            letter('rejected', d.id, `not delivered: ${failure.message}`, batch.window!, {
-              recordKey: r.recordKey,
-              contentHash: r.contentHash,
+          intent.entries.map(([recordKey, contentHash]) => ({
+            ...letter('rejected', d.id, `not delivered: ${failure.message}`, window, {
+              recordKey,
+              contentHash,
               code: failure.kind,
-              identity: `undelivered|${r.recordKey}|${r.contentHash}`,
+              identity: `undelivered|${recordKey}|${contentHash}`,
             }),
-          ),
+            retryable: true as const,
+          })),
         );
-        log.error(`${name}: ${d.id}: ${batch.records.length} record(s) given up`, {
+        log.error(`${name}: ${d.id}: ${intent.entries.length} record(s) given up`, {
           error: failure,
         });
         const alert = destinationAlert(d, failure);
@@ -689,7 +840,10 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const fresh = { parse: 0, rejected: 0, unmatched: 0 };
     const workers: Record<string, number> = {};
     const totals = new Map(
-      p.config.destinations.map((d) => [d.id, { delivered: 0, unchanged: 0, deadLettered: 0 }]),
+      p.config.destinations.map((d) => [
+        d.id,
+        { delivered: 0, unchanged: 0, superseded: 0, refused: 0, deadLettered: 0, resent: 0 },
+      ]),
     );
     for (const [key, value] of Object.entries(values)) {
       const what = parseJobId(key);
@@ -711,6 +865,9 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         if (!t) continue;
         t.delivered += v.delivered;
         t.unchanged += v.unchanged;
+        t.superseded += v.superseded ?? 0;
+        t.refused += v.refused ?? 0;
+        t.resent += v.resent ?? 0;
         t.deadLettered += v.rejected + v.unmatched;
         fresh.rejected += v.rejected;
         fresh.unmatched += v.unmatched;
@@ -720,13 +877,10 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const destinations: RunRecord['destinations'][number][] = [];
     for (const d of p.config.destinations) {
       // The cursor moves over the slices this destination confirmed, in order, up to a gap.
-      let upTo = -1;
-      while (
-        upTo + 1 < slices.length &&
-        !fetchFailed.has(upTo + 1) &&
-        !deliveryFailed.get(d.id)?.has(upTo + 1)
-      )
-        upTo++;
+      const upTo = confirmedThrough(
+        slices.length,
+        (i) => !fetchFailed.has(i) && !deliveryFailed.get(d.id)?.has(i),
+      );
       if (!backfill && upTo >= 0) {
         const end = new Date(slices[upTo]!.to);
         const cursor = await store.cursor(name, d.id);

@@ -54,7 +54,8 @@ export const runIdOf = (pipeline: string, jobId: string) =>
 export const commitJobId = (runId: string) => `${runId}.commit`;
 
 /**
- * Job ids in a run: `<run>.fetch.<slice>` and `<run>.d.<destination>.<slice>.<batch id>`; a
+ * Job ids in a run: `<run>.fetch.<slice>`, `<run>.d.<destination>.<slice>.<batch id>`, and
+ * `<run>.d.<destination>.p.<batch id>` for an earlier run's pending batch re-sent (index -1); a
  * child's key (`<prefix>:<queue>:<job id>`, as a parent lists it) is read the same way.
  */
 export function parseJobId(
@@ -71,7 +72,7 @@ export function parseJobId(
       kind: 'deliver',
       runId: parts.slice(0, -4).join('.'),
       destination: parts.at(-3)!,
-      index: Number(parts.at(-2)),
+      index: parts.at(-2) === 'p' ? -1 : Number(parts.at(-2)),
     };
   return undefined;
 }

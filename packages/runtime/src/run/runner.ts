@@ -29,13 +29,17 @@ import type { PipelineConfig } from '../config/schema.js';
 import type { DeadLetter, StateStore } from '../state/store.js';
 import {
   batchOf,
+  confirmedThrough,
   deliverAndSettle,
   intentOf,
   MAX_ROUTINE_PAUSE_SECONDS,
   parseDeadLetters,
   passes,
   planWindow,
-  settleIntent,
+  readWindow,
+  refusedBy,
+  selectForDelivery,
+  settlePending,
   type UpdateCounts,
   updateClassifier,
 } from './stages.js';
@@ -50,9 +54,14 @@ export interface RunOptions {
   readonly to?: Date;
   /** Fetch and count what would be delivered where; deliver nothing, write nothing. */
   readonly dryRun?: boolean;
-  /** Only these destinations, and (optionally) only these record keys, delivered even if the ledger holds them: replaying dead letters. */
+  /**
+   * Replaying dead letters: only these destinations, and only these versions (content hashes),
+   * or any version of these record keys (letters without a hash) — delivered even if the ledger
+   * holds them or the destination refused them before; a newer version read still supersedes.
+   */
   readonly only?: {
     readonly destinations: ReadonlySet<string>;
+    readonly versions?: ReadonlySet<string>;
     readonly recordKeys?: ReadonlySet<string>;
   };
   /** Progress, for a display or a log. */
@@ -76,8 +85,19 @@ export interface DestinationSummary {
   readonly type: string;
   delivered: number;
   unchanged: number;
+  /** Not sent: a newer version of their key was read (in this run or before). */
+  superseded: number;
+  /** Not sent: this destination refused the version before (open dead letters; replay sends them). */
+  refused: number;
   filtered: number;
   deadLettered: number;
+  /** Batches of an earlier run whose outcome was unknown, re-sent as they were before this run's. */
+  resent: number;
+  /**
+   * Replays only: what became of each version (by content hash) at this destination, so that
+   * each dead letter is resolved, or kept open with its new reason, by its own outcome.
+   */
+  readonly outcomes?: Map<string, 'delivered' | 'superseded' | 'rejected'>;
   /** Why the destination stopped early, when it did (its cursor stays where it was). */
   failed?: SerializedError;
   cursor?: string;
@@ -126,7 +146,9 @@ interface Target {
   readonly summary: DestinationSummary;
   ledger: Set<string>;
   cursor: Date | undefined;
-  buffer: ScoreRecord[];
+  /** Versions this destination refused (open dead letters): not sent again unless replayed. */
+  refused: Set<string>;
+  readonly outcomes?: Map<string, 'delivered' | 'superseded' | 'rejected'>;
 }
 
 /**
@@ -147,7 +169,9 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const now = clock();
   const alerter = dryRun ? undefined : pipelineAlerter(pipeline, store, logger, clock);
   const targets: Target[] = [];
+  const replay = options.only;
   try {
+    const openLetters = await store.deadLetters(name);
     for (const d of config.destinations) {
       if (options.only && !options.only.destinations.has(d.id)) continue;
       const adapter = options.adapters.find((a) => a.type === d.type);
@@ -155,6 +179,9 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         throw new ConfigError(
           `${pipeline.file}: destination ${d.id}: no adapter of type ${d.type}`,
         );
+      const outcomes = replay
+        ? new Map<string, 'delivered' | 'superseded' | 'rejected'>()
+        : undefined;
       targets.push({
         config: d,
         destination: adapter.create(d.options, destinationContext(pipeline, d.id, logger)),
@@ -163,18 +190,22 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
           type: d.type,
           delivered: 0,
           unchanged: 0,
+          superseded: 0,
+          refused: 0,
           filtered: 0,
           deadLettered: 0,
+          resent: 0,
+          ...(outcomes ? { outcomes } : {}),
         },
         ledger: await store.ledger(name, d.id),
         cursor: await store.cursor(name, d.id),
-        buffer: [],
+        refused: refusedBy(openLetters, d.id),
+        ...(outcomes ? { outcomes } : {}),
       });
     }
-    if (!dryRun) for (const t of targets) await settleIntents(t);
 
     const classifier = updateClassifier(store, name, pipeline.layouts, { dryRun });
-    const known = new Set((await store.deadLetters(name)).map((l) => l.id));
+    const known = new Set(openLetters.map((l) => l.id));
     const freshByKind: Record<string, number> = {};
     const streak = serverErrorStreak();
     const seen = new Set<string>();
@@ -197,7 +228,6 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       deadLettersSeen: seen,
       ok: true,
     };
-    if (!window) return await finish(summary);
 
     const client = createToeflAccessClient({
       ...sourceClientOptions(pipeline),
@@ -208,17 +238,30 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       },
       ...options.client,
     });
+    // Batches an earlier run left unsettled go first, exactly as they were.
+    if (!dryRun) for (const t of targets) await settlePendingOf(t, client);
+    if (!window) return await finish(summary);
     const slices = client.plan(window.from, window.to);
     (summary as { slices: number }).slices = slices.length;
     options.onEvent?.({ type: 'plan', window, slices: slices.length });
     const backfill =
       options.from !== undefined || options.to !== undefined || options.only !== undefined;
 
+    // Newest slice first: the first version of a key the run meets is its newest, and the older
+    // ones met after it are superseded — a run delivers one version per key, the newest it read.
+    // A cursor moves only over an unbroken run of confirmed slices from the first, so it moves
+    // once the run has confirmed the oldest slice.
+    const order = [...slices.keys()].reverse();
+    const confirmed = new Map(targets.map((t) => [t, new Set<number>()]));
     let previous = new Set<string>();
     const interrupted = () => options.signal?.aborted === true;
-    fetching: for (const [index, slice] of slices.entries()) {
+    fetching: for (const [ordinal, index] of order.entries()) {
+      const slice = slices[index]!;
       const current = new Set(previous);
       const deadLetters: DeadLetter[] = [];
+      const read: ScoreRecord[] = [];
+      const seqs = new Map<string, number>();
+      let seq = 0;
       try {
         for await (const batch of client.fetchSlice(slice, current)) {
           // Interrupted (Ctrl-C): stop here; this slice's cursor does not move, nothing is lost.
@@ -228,59 +271,64 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
           }
           for (const entry of batch) {
             summary.fetched++;
+            const place = seq++;
             if (entry.issues.length > 0) {
               summary.parseIssues++;
               deadLetters.push(...parseDeadLetters(entry, slice));
               continue;
             }
             const record = entry.record!;
-            const keep = passes(config, record);
-            for (const t of targets) {
-              if (t.summary.failed) continue;
-              if (!keep) t.summary.filtered++;
-              else if (options.only?.recordKeys && !options.only.recordKeys.has(record.recordKey))
-                continue;
-              else if (!options.only && t.ledger.has(record.contentHash)) t.summary.unchanged++;
-              else {
-                t.buffer.push(record);
-                if (t.buffer.length >= t.config.batchSize) await flush(t, slice);
-              }
+            if (!passes(config, record)) {
+              for (const t of targets) if (!t.summary.failed) t.summary.filtered++;
+              continue;
             }
+            if (
+              replay &&
+              !replay.versions?.has(record.contentHash) &&
+              !replay.recordKeys?.has(record.recordKey)
+            )
+              continue;
+            seqs.set(record.contentHash, place);
+            read.push(record);
           }
         }
       } catch (error) {
         if (error instanceof ConfigError) throw error;
-        if (interrupted()) {
-          await file(deadLetters);
-          break;
-        }
+        await file(deadLetters);
+        if (interrupted()) break;
         summary.sourceFailed = serializeError(error);
         summary.ok = false;
         const alert = sourceAlert(summary.sourceFailed);
         if (alert) await alerter?.open(alert);
-        await file(deadLetters);
         break;
       }
       await file(deadLetters);
       if (interrupted()) break;
+      if (read.length > 0) await classifier.classify(read, slice, seqs);
       for (const t of targets) {
         if (t.summary.failed) continue;
-        await flush(t, slice);
-        // The cursor moves only over a slice this destination fully confirmed (or dead-lettered).
-        if (!t.summary.failed && !dryRun && !backfill && (!t.cursor || slice.to > t.cursor)) {
-          await store.setCursor(name, t.config.id, slice.to);
-          t.cursor = slice.to;
-        }
+        await deliverSlice(t, read, slice);
+        if (!t.summary.failed) confirmed.get(t)!.add(index);
       }
       previous = new Set([...current].filter((id) => !previous.has(id)));
       options.onEvent?.({
         type: 'slice',
-        index,
+        index: ordinal,
         slices: slices.length,
         slice,
         fetched: summary.fetched,
       });
     }
+    // The cursor moves only over slices this destination fully confirmed (or dead-lettered).
+    if (!dryRun && !backfill)
+      for (const t of targets) {
+        const upTo = confirmedThrough(slices.length, (i) => confirmed.get(t)!.has(i));
+        const end = upTo >= 0 ? slices[upTo]!.to : undefined;
+        if (end && (!t.cursor || end > t.cursor)) {
+          await store.setCursor(name, t.config.id, end);
+          t.cursor = end;
+        }
+      }
     return await finish(summary);
 
     async function file(letters: DeadLetter[]): Promise<void> {
@@ -295,9 +343,66 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       if (fresh.length > 0 && !dryRun) await store.addDeadLetters(name, fresh);
     }
 
-    async function flush(t: Target, slice: Slice): Promise<void> {
-      if (t.buffer.length === 0) return;
-      const records = t.buffer.splice(0);
+    /**
+     * Batches an earlier run announced and never settled, settled before any new batch forms:
+     * by asking the destination, or by sending each again exactly as it was (its window read
+     * again, one fetch per window). A destination that fails here is given up for this run.
+     */
+    async function settlePendingOf(t: Target, source: typeof client): Promise<void> {
+      const windows = new Map<string, Promise<ScoreRecord[]>>();
+      for (const intent of await store.intents(name, t.config.id)) {
+        if (t.summary.failed) return;
+        const window = intent.window;
+        const records = () => {
+          if (!window) return Promise.resolve([]);
+          const key = `${window.from}|${window.to}`;
+          if (!windows.has(key)) windows.set(key, readWindow(source, window));
+          return windows.get(key)!;
+        };
+        await attempt(
+          t,
+          async () => {
+            const settled = await settlePending({
+              store,
+              pipeline: name,
+              destinationId: t.config.id,
+              type: t.config.type,
+              destination: t.destination,
+              intent,
+              records,
+              file,
+            });
+            if (settled.resent) t.summary.resent++;
+            return settled;
+          },
+          intent.batchId,
+          true,
+        );
+      }
+    }
+
+    /** A slice's records for one destination: the delivery rules, then batches of batchSize. */
+    async function deliverSlice(t: Target, read: readonly ScoreRecord[], slice: Slice) {
+      const selection = await selectForDelivery({
+        versions: classifier.versions,
+        pipeline: name,
+        records: read,
+        held: read.map((r) => t.ledger.has(r.contentHash)),
+        refused: t.refused,
+        // A replay reads only the versions it replays: each is sent even if held or refused.
+        replay: replay ? new Set(read.map((r) => r.contentHash)) : undefined,
+      });
+      t.summary.unchanged += selection.unchanged;
+      t.summary.superseded += selection.superseded.length;
+      t.summary.refused += selection.refused;
+      for (const r of selection.superseded) t.outcomes?.set(r.contentHash, 'superseded');
+      const { send } = selection;
+      for (let i = 0; i < send.length && !t.summary.failed; i += t.config.batchSize)
+        await flush(t, send.slice(i, i + t.config.batchSize), slice);
+    }
+
+    async function flush(t: Target, records: ScoreRecord[], slice: Slice): Promise<void> {
+      if (records.length === 0) return;
       const batch = batchOf(
         name,
         t.config.id,
@@ -313,10 +418,10 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
         return;
       }
       await store.addIntent(name, t.config.id, intentOf(batch));
-      const retries = options.deliveryRetries ?? 3;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const { delivered, rejected } = await deliverAndSettle({
+      await attempt(
+        t,
+        () =>
+          deliverAndSettle({
             store,
             pipeline: name,
             destinationId: t.config.id,
@@ -324,14 +429,42 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
             destination: t.destination,
             batch,
             file,
-          });
-          for (const [, h] of delivered) t.ledger.add(h);
-          t.summary.delivered += delivered.length;
-          t.summary.deadLettered += rejected.length;
+          }),
+        batch.id,
+      );
+    }
+
+    /**
+     * Delivers (a batch, or a pending batch re-sent), retrying what is worth retrying; a
+     * destination that keeps failing is given up for this run, its intent kept for the next.
+     */
+    async function attempt(
+      t: Target,
+      deliver: () => Promise<{
+        delivered: readonly (readonly [string, string])[];
+        rejected: DeadLetter[];
+      }>,
+      batchId: string,
+      resending = false,
+    ): Promise<void> {
+      const retries = options.deliveryRetries ?? 3;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const { delivered, rejected } = await deliver();
+          for (const [, h] of delivered) {
+            t.ledger.add(h);
+            t.outcomes?.set(h, 'delivered');
+          }
+          for (const l of rejected) if (l.contentHash) t.outcomes?.set(l.contentHash, 'rejected');
+          // A re-sent batch's records were read by an earlier run: counted apart (resent).
+          if (!resending) {
+            t.summary.delivered += delivered.length;
+            t.summary.deadLettered += rejected.length;
+          }
           options.onEvent?.({
             type: 'delivered',
             destination: t.config.id,
-            batchId: batch.id,
+            batchId,
             delivered: delivered.length,
             rejected: rejected.length,
           });
@@ -409,8 +542,11 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
             id: d.id,
             delivered: d.delivered,
             unchanged: d.unchanged,
+            superseded: d.superseded,
+            refused: d.refused,
             filtered: d.filtered,
             deadLettered: d.deadLettered,
+            ...(d.resent ? { resent: d.resent } : {}),
             ...(d.failed ? { failed: d.failed.message } : {}),
           })),
         });
@@ -420,14 +556,6 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   } finally {
     await Promise.allSettled(targets.map((t) => t.destination.close()));
     await release();
-  }
-
-  /** Batches announced but never settled (a crash): confirmed if the destination holds them. */
-  async function settleIntents(t: Target): Promise<void> {
-    for (const intent of await store.intents(name, t.config.id)) {
-      const confirmed = await settleIntent(store, name, t.config.id, t.destination, intent);
-      for (const [, h] of confirmed) t.ledger.add(h);
-    }
   }
 }
 

@@ -7,12 +7,19 @@ import {
   ScoreBridgeError,
   type ScoreRecord,
   type Slice,
+  type ToeflAccessClient,
   type UpdateClass,
   updateClass,
   versionDigest,
 } from '@scorebridge/core';
 import type { PipelineConfig } from '../config/schema.js';
-import type { DeadLetter, DeliveryIntent, RecordVersion, StateStore } from '../state/store.js';
+import {
+  type DeadLetter,
+  type DeliveryIntent,
+  type RecordVersion,
+  type StateStore,
+  versionOrder,
+} from '../state/store.js';
 
 /**
  * The stages both executors share — the inline runner and the BullMQ workers — so that a record
@@ -103,17 +110,19 @@ export type UpdateCounts = Partial<Record<UpdateClass, number>>;
 /**
  * Tells what each record version changed against the version of its key before it — by report
  * window, then by the order met, so slices finishing in any order give each version the same
- * class — keeps the versions (digests only) unless `dryRun`, and counts updates when first
+ * class — keeps the versions (digests only; a dry run in memory), and counts updates when first
  * classified. A version met before the one it follows (a later slice finishing first) is
  * classified when that one is met; its own delivery may then have gone without its class.
  * Both executors call this as they batch.
  */
 export function updateClassifier(
-  store: StateStore,
+  stateStore: StateStore,
   pipeline: string,
   layouts: readonly Layout[],
   options: { dryRun?: boolean } = {},
 ) {
+  // A dry run keeps the versions it meets in memory: the rules read them as if kept.
+  const store = options.dryRun ? versionsOverlay(stateStore) : stateStore;
   const known = new Map<string, UpdateClass | null>();
   const counts: UpdateCounts = {};
   const layoutOf = (r: ScoreRecord) => layouts.find((l) => l.name === r.layout);
@@ -122,19 +131,26 @@ export function updateClassifier(
   };
   return {
     counts,
-    /** Each record's class by content hash (absent: the first version of its key). */
+    /** Where the versions met are kept (the store, or a dry run's memory): the rules read them. */
+    versions: store as VersionReader,
+    /**
+     * Each record's class by content hash (absent: the first version of its key). `seqs` gives
+     * each record's place in the slice's response (by content hash), which orders versions met
+     * in one window.
+     */
     async classify(
       records: readonly ScoreRecord[],
       slice: Slice,
+      seqs?: ReadonlyMap<string, number>,
     ): Promise<Record<string, UpdateClass>> {
       const todo = records.filter((r) => !known.has(r.contentHash));
       if (todo.length > 0) {
         const keys = [...new Set(todo.map((r) => r.recordKey))];
         const stored = await store.versions(pipeline, keys);
-        const byWindow = (a: RecordVersion, b: RecordVersion) =>
-          a.at < b.at ? -1 : a.at > b.at ? 1 : 0;
-        // Sorted by window; within one, in the order met (a later line is the newer version).
-        const lists = new Map(keys.map((k, i) => [k, stored[i]!.sort(byWindow)]));
+        const byOrder = (a: RecordVersion, b: RecordVersion) =>
+          versionOrder(a) < versionOrder(b) ? -1 : versionOrder(a) > versionOrder(b) ? 1 : 0;
+        // Sorted by window, then by place in its response (a later line is the newer version).
+        const lists = new Map(keys.map((k, i) => [k, stored[i]!.sort(byOrder)]));
         const changed = new Map<string, RecordVersion>();
         for (const r of todo) {
           const list = lists.get(r.recordKey)!;
@@ -145,7 +161,9 @@ export function updateClassifier(
           }
           const layout = layoutOf(r);
           const at = slice.from.toISOString();
-          const place = list.filter((v) => v.at <= at).length;
+          const seq = seqs?.get(r.contentHash);
+          const order = versionOrder({ at, seq });
+          const place = list.filter((v) => versionOrder(v) <= order).length;
           const before = list.slice(0, place).at(-1);
           const after = list[place];
           const digest = layout ? versionDigest(r, layout) : '';
@@ -155,6 +173,7 @@ export function updateClassifier(
             contentHash: r.contentHash,
             digest,
             at,
+            ...(seq !== undefined ? { seq } : {}),
             ...(update ? { update } : {}),
           };
           list.splice(place, 0, version);
@@ -173,7 +192,8 @@ export function updateClassifier(
             }
           }
         }
-        if (!options.dryRun) await store.recordVersions(pipeline, [...changed.values()]);
+        // (A dry run's overlay keeps them in memory.)
+        await store.recordVersions(pipeline, [...changed.values()]);
       }
       const out: Record<string, UpdateClass> = {};
       for (const r of records) {
@@ -218,9 +238,167 @@ export function addCounts(into: UpdateCounts, from: UpdateCounts | undefined): U
   return into;
 }
 
-/** The intent announcing a batch: its id and each record's key and content hash. */
-export function intentOf(batch: DeliveryBatch): DeliveryIntent {
-  return { batchId: batch.id, entries: batch.records.map((r) => [r.recordKey, r.contentHash]) };
+/**
+ * The intent announcing a batch: its id, each record's key and content hash in order, its
+ * window and classes — what {@link rebuildBatch} needs to form it again, and nothing personal.
+ */
+export function intentOf(batch: DeliveryBatch, job?: string): DeliveryIntent {
+  return {
+    batchId: batch.id,
+    entries: batch.records.map((r) => [r.recordKey, r.contentHash]),
+    ...(batch.window ? { window: batch.window } : {}),
+    ...(batch.updates ? { updates: batch.updates } : {}),
+    ...(job ? { job } : {}),
+  };
+}
+
+/**
+ * The batch an intent announced, formed again from records read again (its window re-fetched,
+ * or a job's sealed records): the same records in the same order with the same classes, hence
+ * the same batch id and the same webhook-ids. `missing` are entries not found among `records`;
+ * when there are any, the batch holds the others and has an id of its own.
+ */
+export function rebuildBatch(
+  pipeline: string,
+  destination: string,
+  intent: DeliveryIntent,
+  records: Iterable<ScoreRecord>,
+): { batch: DeliveryBatch; missing: (readonly [string, string])[] } {
+  const byHash = new Map<string, ScoreRecord>();
+  for (const r of records) byHash.set(r.contentHash, r);
+  const found: ScoreRecord[] = [];
+  const missing: (readonly [string, string])[] = [];
+  for (const entry of intent.entries) {
+    const r = byHash.get(entry[1]);
+    if (r) found.push(r);
+    else missing.push(entry);
+  }
+  const window = intent.window ?? {
+    from: new Date(0).toISOString(),
+    to: new Date(0).toISOString(),
+  };
+  const batch = batchOf(
+    pipeline,
+    destination,
+    found,
+    { from: new Date(window.from), to: new Date(window.to) },
+    intent.updates,
+  );
+  return { batch, missing };
+}
+
+/** Reads the versions a pipeline met: the store, or a dry run's overlay of it. */
+export type VersionReader = Pick<StateStore, 'versions'>;
+
+/** The store with versions kept in memory instead (a dry run writes nothing). */
+function versionsOverlay(store: StateStore): StateStore {
+  const mine = new Map<string, RecordVersion[]>();
+  return Object.assign(Object.create(store) as StateStore, {
+    async versions(pipeline: string, keys: readonly string[]) {
+      const stored = await store.versions(pipeline, keys);
+      return keys.map((k, i) => {
+        const own = mine.get(k) ?? [];
+        return [
+          ...stored[i]!.filter((v) => !own.some((o) => o.contentHash === v.contentHash)),
+          ...own,
+        ];
+      });
+    },
+    async recordVersions(_pipeline: string, versions: readonly RecordVersion[]) {
+      for (const v of versions) {
+        const list = (mine.get(v.recordKey) ?? []).filter((o) => o.contentHash !== v.contentHash);
+        mine.set(v.recordKey, [...list, v]);
+      }
+    },
+  });
+}
+
+/** What the delivery rules made of the records read for one destination. */
+export interface Selection {
+  /** To deliver: at most one version per key, each the newest the pipeline has read. */
+  readonly send: ScoreRecord[];
+  /** Held by the destination already (or read twice in the run, or in a batch still pending). */
+  readonly unchanged: number;
+  /** A newer version of their key was read: never sent (a replayed one resolves as such). */
+  readonly superseded: ScoreRecord[];
+  /** Refused by this destination before, and not replayed: not sent again. */
+  readonly refused: number;
+}
+
+/**
+ * The delivery rules, one place for both executors. Of the records read for a destination, in
+ * order: a copy of one already taken (same content hash) or one the destination holds (`held`)
+ * is unchanged; one in a batch still pending (`pending`, to be re-sent as it was) likewise; one
+ * the destination refused (`refused`, unless `replay` names it) stays refused; a version older
+ * than another version of its key the pipeline has read — in this run or before, whatever order
+ * slices finished in — is superseded. What is left is at most one version per key, the newest.
+ * Versions must have been classified first ({@link updateClassifier}), so the store knows them.
+ */
+export async function selectForDelivery(args: {
+  versions: VersionReader;
+  pipeline: string;
+  records: readonly ScoreRecord[];
+  held: readonly boolean[];
+  refused?: ReadonlySet<string>;
+  pending?: ReadonlySet<string>;
+  /** Replaying dead letters: these versions are sent even if held or refused before. */
+  replay?: ReadonlySet<string>;
+}): Promise<Selection> {
+  const { records, held } = args;
+  const taken = new Set<string>();
+  const candidates: ScoreRecord[] = [];
+  let unchanged = 0;
+  let refused = 0;
+  records.forEach((r, i) => {
+    const replayed = args.replay?.has(r.contentHash) ?? false;
+    if (taken.has(r.contentHash) || (held[i] && !replayed) || args.pending?.has(r.contentHash))
+      unchanged++;
+    else if (args.refused?.has(r.contentHash) && !replayed) refused++;
+    else candidates.push(r);
+    taken.add(r.contentHash);
+  });
+  const keys = [...new Set(candidates.map((r) => r.recordKey))];
+  const lists = await args.versions.versions(args.pipeline, keys);
+  const newest = new Map<string, string>();
+  keys.forEach((k, i) => {
+    const top = lists[i]!.reduce<RecordVersion | undefined>(
+      (best, v) => (!best || versionOrder(v) > versionOrder(best) ? v : best),
+      undefined,
+    );
+    if (top) newest.set(k, top.contentHash);
+  });
+  // A key with no version kept (kept before versions were) keeps the last one read.
+  const last = new Map<string, ScoreRecord>();
+  for (const r of candidates) last.set(r.recordKey, r);
+  const send: ScoreRecord[] = [];
+  const superseded: ScoreRecord[] = [];
+  for (const r of candidates) {
+    const top = newest.get(r.recordKey);
+    if (top !== undefined ? top === r.contentHash : last.get(r.recordKey) === r) send.push(r);
+    else superseded.push(r);
+  }
+  return { send, unchanged, superseded, refused };
+}
+
+/**
+ * The content hashes a destination refused (dead letters `rejected` or `unmatched` that are
+ * still open, not given-up deliveries): each stays refused until `scorebridge dlq replay`.
+ */
+export function refusedBy(letters: readonly DeadLetter[], destination: string): Set<string> {
+  return new Set(
+    letters.flatMap((l) =>
+      l.destination === destination && l.kind !== 'parse' && !l.retryable && l.contentHash
+        ? [l.contentHash]
+        : [],
+    ),
+  );
+}
+
+/** The index of the last slice of an unbroken run of confirmed slices from the first (-1: none). */
+export function confirmedThrough(slices: number, confirmed: (index: number) => boolean): number {
+  let upTo = -1;
+  while (upTo + 1 < slices && confirmed(upTo + 1)) upTo++;
+  return upTo;
 }
 
 /**
@@ -267,21 +445,75 @@ export async function deliverAndSettle(args: {
 }
 
 /**
- * A batch announced but never settled (a crash): confirmed if the destination says it holds it,
- * and the intent cleared either way (the records are then delivered again, as updates). Returns
- * what was confirmed.
+ * A batch announced but never settled (a crash, or a run that gave up on it). A destination that
+ * can read back and holds it settles it: confirmed. Otherwise it is sent again exactly as it was
+ * — formed again by {@link rebuildBatch} from `records()` (its window fetched again, or a job's
+ * sealed records), same id, same webhook-ids — and settled as any delivery; entries no longer
+ * found become retryable dead letters. Throws what the destination threw (the intent stays).
  */
-export async function settleIntent(
-  store: StateStore,
-  pipeline: string,
-  destinationId: string,
-  destination: Destination,
-  intent: DeliveryIntent,
-): Promise<readonly (readonly [string, string])[]> {
-  const held = (await destination.delivered?.(intent.batchId)) ?? false;
-  if (held) await store.confirm(pipeline, destinationId, intent.entries);
+export async function settlePending(args: {
+  store: StateStore;
+  pipeline: string;
+  destinationId: string;
+  type: string;
+  destination: Destination;
+  intent: DeliveryIntent;
+  records: () => Promise<Iterable<ScoreRecord>>;
+  file: (letters: DeadLetter[]) => Promise<unknown>;
+}): Promise<{
+  delivered: readonly (readonly [string, string])[];
+  rejected: DeadLetter[];
+  resent: boolean;
+}> {
+  const { store, pipeline, destinationId, destination, intent } = args;
+  if (await destination.delivered?.(intent.batchId)) {
+    await store.confirm(pipeline, destinationId, intent.entries);
+    await store.clearIntent(pipeline, destinationId, intent.batchId);
+    return { delivered: intent.entries, rejected: [], resent: false };
+  }
+  const { batch, missing } = rebuildBatch(pipeline, destinationId, intent, await args.records());
+  const window = intent.window ?? batch.window!;
+  const lost = missing
+    .map(([recordKey, contentHash]) =>
+      letter(
+        'rejected',
+        destinationId,
+        'pending since a crash, but no longer served in its window by the source',
+        window,
+        {
+          recordKey,
+          contentHash,
+          code: 'NOT_FOUND_AGAIN',
+          identity: `undelivered|${recordKey}|${contentHash}`,
+        },
+      ),
+    )
+    .map((l) => ({ ...l, retryable: true as const }));
+  let outcome = { delivered: [] as (readonly [string, string])[], rejected: [] as DeadLetter[] };
+  if (batch.records.length > 0) {
+    // The rebuilt batch has another id when entries are missing: announce that one too.
+    if (batch.id !== intent.batchId)
+      await store.addIntent(pipeline, destinationId, intentOf(batch, intent.job));
+    outcome = await deliverAndSettle({ ...args, batch });
+  }
+  await args.file(lost);
   await store.clearIntent(pipeline, destinationId, intent.batchId);
-  return held ? intent.entries : [];
+  return { ...outcome, rejected: [...outcome.rejected, ...lost], resent: true };
+}
+
+/** The records of a window, read again to re-send a pending batch: parsed, without issues. */
+export async function readWindow(
+  client: Pick<ToeflAccessClient, 'fetchSlice'>,
+  window: { readonly from: string; readonly to: string },
+): Promise<ScoreRecord[]> {
+  const out: ScoreRecord[] = [];
+  for await (const batch of client.fetchSlice({
+    from: new Date(window.from),
+    to: new Date(window.to),
+  }))
+    for (const entry of batch)
+      if (entry.record && entry.issues.length === 0) out.push(entry.record);
+  return out;
 }
 
 /** The dead letters of a source entry that could not be read. */

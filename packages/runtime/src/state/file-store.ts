@@ -4,6 +4,8 @@ import { ConfigError } from '@scorebridge/core';
 import {
   type DeadLetter,
   type DeliveryIntent,
+  decodeAt,
+  encodeAt,
   type Incident,
   oldestFirst,
   type RecordVersion,
@@ -55,7 +57,7 @@ export function createFileStateStore(root: string): StateStore {
             recordKey,
             contentHash,
             digest,
-            at,
+            ...decodeAt(at),
             ...(update ? { update: update as RecordVersion['update'] } : {}),
           });
         }
@@ -124,7 +126,10 @@ export function createFileStateStore(root: string): StateStore {
       await append(
         await writable(pipeline, 'versions.log'),
         versions
-          .map((v) => `${v.recordKey}\t${v.contentHash}\t${v.digest}\t${v.at}\t${v.update ?? ''}\n`)
+          .map(
+            (v) =>
+              `${v.recordKey}\t${v.contentHash}\t${v.digest}\t${encodeAt(v)}\t${v.update ?? ''}\n`,
+          )
           .join(''),
       );
       const map = await versionsOf(pipeline);

@@ -5,6 +5,8 @@ import { connectRedis } from '../redis.js';
 import {
   type DeadLetter,
   type DeliveryIntent,
+  decodeAt,
+  encodeAt,
   type Incident,
   oldestFirst,
   type RecordVersion,
@@ -121,7 +123,7 @@ export function createRedisStateStore(
               recordKey: keys[i]!,
               contentHash: contentHash!,
               digest: digest!,
-              at: at!,
+              ...decodeAt(at!),
               ...(update ? { update: update as RecordVersion['update'] } : {}),
             };
           }),
@@ -150,7 +152,7 @@ export function createRedisStateStore(
         ...versions.flatMap((v) => [
           v.recordKey,
           `${v.contentHash} `,
-          `${v.contentHash} ${v.digest} ${v.at}${v.update ? ` ${v.update}` : ''}`,
+          `${v.contentHash} ${v.digest} ${encodeAt(v)}${v.update ? ` ${v.update}` : ''}`,
         ]),
       );
     },

@@ -6,8 +6,13 @@ export interface RecordVersion {
   readonly contentHash: string;
   /** Digests of its field groups (`versionDigest` of core): nothing personal in clear. */
   readonly digest: string;
-  /** The start of the report-date window it was fetched in (ISO): versions are ordered by it. */
+  /** The start of the report-date window it was first met in (ISO): versions are ordered by it… */
   readonly at: string;
+  /**
+   * …then by its place in that window's response (0-based; a later line is the newer version, as
+   * ETS does not document the order inside a response). Absent for versions kept before 0.3.
+   */
+  readonly seq?: number;
   /** What it changed against the version before it; absent for the first version of a key. */
   readonly update?: UpdateClass;
 }
@@ -29,14 +34,30 @@ export interface DeadLetter {
   readonly reason: string;
   /** The destination's error code, when it gave one. */
   readonly code?: string;
+  /**
+   * Not a refusal but a delivery given up (the destination could not be reached in time): the
+   * next run delivers the record again by itself. A refusal (`rejected` without this) is final
+   * for its version at its destination until `scorebridge dlq replay`.
+   */
+  readonly retryable?: true;
   readonly at: string;
 }
 
-/** A batch about to be delivered: written before, cleared after, read back after a crash. */
+/**
+ * A batch about to be delivered: written before, cleared after, read back after a crash. It
+ * holds no personal data, yet enough to rebuild the batch exactly: its records are fetched again
+ * from `window` and picked by key and content hash, in `entries` order, with the same classes.
+ */
 export interface DeliveryIntent {
   readonly batchId: string;
-  /** [record key, content hash] of each record in the batch. */
+  /** [record key, content hash] of each record in the batch, in batch order. */
   readonly entries: readonly (readonly [string, string])[];
+  /** The report-date window its records were fetched in (absent in intents before 0.3). */
+  readonly window?: { readonly from: string; readonly to: string };
+  /** The batch's update classes by content hash, as first sent. */
+  readonly updates?: Readonly<Record<string, UpdateClass>>;
+  /** Worker mode: the delivery job that announced it (a retry of that job finds its own). */
+  readonly job?: string;
 }
 
 /** What a run did, kept for `scorebridge status`. */
@@ -51,8 +72,14 @@ export interface RunRecord {
     readonly id: string;
     readonly delivered: number;
     readonly unchanged: number;
+    /** Versions not sent because a newer version of their key was read (absent before 0.3). */
+    readonly superseded?: number;
+    /** Versions this destination refused before, not sent again until replayed (absent before 0.3). */
+    readonly refused?: number;
     readonly filtered: number;
     readonly deadLettered: number;
+    /** Batches of an earlier run whose outcome was unknown, re-sent as they were. */
+    readonly resent?: number;
     readonly failed?: string;
   }[];
   readonly parseIssues: number;
@@ -131,6 +158,22 @@ export interface StateStore {
   ): Promise<{ claimed: boolean; previous?: Incident }>;
   /** Takes the pipeline's run lock; throws when another run holds it. Returns the release. */
   lock(pipeline: string): Promise<() => Promise<void>>;
+}
+
+/** A version's place in its key's history: window start, then place in the response. */
+export function versionOrder(v: Pick<RecordVersion, 'at' | 'seq'>): string {
+  return `${v.at}#${String(v.seq ?? 0).padStart(9, '0')}`;
+}
+
+/** How a store writes a version's window and place in one field: `at` or `at#seq`. */
+export function encodeAt(v: Pick<RecordVersion, 'at' | 'seq'>): string {
+  return v.seq === undefined ? v.at : `${v.at}#${v.seq}`;
+}
+
+/** The reverse of {@link encodeAt}. */
+export function decodeAt(text: string): Pick<RecordVersion, 'at' | 'seq'> {
+  const hash = text.indexOf('#');
+  return hash < 0 ? { at: text } : { at: text.slice(0, hash), seq: Number(text.slice(hash + 1)) };
 }
 
 /** Dead letters in the order stores list them: oldest first (then by id, for a stable order). */
