@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   mkdirSync,
@@ -7,7 +8,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { runDestinationContract, sampleRecords, testContext } from '@scorebridge/adapter-kit';
 import { parseAll, type ScoreRecord } from '@scorebridge/core';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -126,7 +127,22 @@ describe('file destination', () => {
     const old = new Date(Date.now() - 3_600_000);
     const { utimesSync } = await import('node:fs');
     utimesSync(stale, old, old);
+    // Left by a process of this machine that is gone (kill -9): removed at once, however new.
+    const { hostname } = await import('node:os');
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    }).stdout;
+    const killed = join(directory, `.partial-unit-b0.ndjson~${hostname()}~${dead}~abcd`);
+    writeFileSync(killed, 'half a file');
+    // A live writer's (this process, another batch): kept.
+    const live = join(directory, `.partial-unit-b9.ndjson~${hostname()}~${process.pid}~abcd`);
+    writeFileSync(live, 'being written');
+    // Another destination's: not this one's to remove.
+    const other = join(directory, `.partial-other-b0.ndjson~${hostname()}~${dead}~abcd`);
+    writeFileSync(other, 'not mine');
     await deliver({ directory, format: 'ndjson' }, await sampleRecords(5));
-    expect(readdirSync(directory)).toEqual(['unit-b1.ndjson']);
+    expect(readdirSync(directory).sort()).toEqual(
+      [basename(other), basename(live), 'unit-b1.ndjson'].sort(),
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   type DeliveryBatch,
@@ -19,6 +20,10 @@ import type { FileOptions } from './options.js';
 
 const EXTENSION = { ndjson: 'ndjson', csv: 'csv', scorelink: 'txt' } as const;
 const TEMP = '.partial-';
+/** Temporary names say who writes them: `.partial-<name>~<host>~<pid>~<random>`. */
+const OWNER = `~${hostname()}~${process.pid}~`;
+/** A temporary file of another machine (or an unknown writer) is left alone this long. */
+const FOREIGN_STALE_MS = 3_600_000;
 
 /**
  * A directory drop. Each batch becomes one file named from the batch id, so a batch delivered
@@ -35,6 +40,7 @@ export function createFileDestination(
   const name = (batchId: string) => `${prefix}-${batchId}.${EXTENSION[options.format]}`;
   const fail = (what: string, cause: unknown) =>
     fileError(what, directory, cause, context.destinationId);
+  let cleaned: Promise<void> | undefined;
 
   return {
     async check() {
@@ -60,8 +66,14 @@ export function createFileDestination(
         'format csv or ndjson',
       );
       const final = join(directory, name(batch.id));
+      // Before the first write: temporary files a killed run of this destination left behind.
+      cleaned ??= removeStale(directory, `${TEMP}${prefix}-`);
+      await cleaned;
       if (accepted.length > 0 && !(await exists(final))) {
-        const temp = join(directory, `${TEMP}${name(batch.id)}-${randomBytes(4).toString('hex')}`);
+        const temp = join(
+          directory,
+          `${TEMP}${name(batch.id)}${OWNER}${randomBytes(4).toString('hex')}`,
+        );
         try {
           await mkdir(directory, { recursive: true });
           const file = await open(temp, 'wx');
@@ -87,19 +99,39 @@ export function createFileDestination(
     },
 
     async close() {
-      // Temporary files of deliveries interrupted by a crash, older than a minute, are removed.
-      try {
-        const cutoff = Date.now() - 60_000;
-        for (const entry of await readdir(directory)) {
-          if (!entry.startsWith(TEMP)) continue;
-          const path = join(directory, entry);
-          if ((await stat(path)).mtimeMs < cutoff) await rm(path, { force: true });
-        }
-      } catch {
-        // Nothing to clean, or the directory is gone: either way nothing to do.
-      }
+      await removeStale(directory, `${TEMP}${prefix}-`);
     },
   };
+}
+
+/**
+ * Removes the temporary files (names starting `start`) whose writer is gone: written on this
+ * machine by a process no longer alive (a `kill -9`, a crash), or by anyone more than an hour
+ * ago. A live writer's file, here or on another machine sharing the directory, is left alone.
+ */
+async function removeStale(directory: string, start: string): Promise<void> {
+  try {
+    for (const entry of await readdir(directory)) {
+      if (!entry.startsWith(start)) continue;
+      const [, host, pid] = entry.split('~');
+      const path = join(directory, entry);
+      const dead = host === hostname() && pid !== undefined && !alive(Number(pid));
+      if (dead || (await stat(path)).mtimeMs < Date.now() - FOREIGN_STALE_MS)
+        await rm(path, { force: true });
+    }
+  } catch {
+    // Nothing to clean, or the directory is not there yet: either way nothing to do.
+  }
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (cause) {
+    return (cause as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function render(format: FileOptions['format'], records: readonly ScoreRecord[]): string {

@@ -16,6 +16,18 @@ export interface Seen {
   readonly headers: IncomingHttpHeaders;
 }
 
+/** Options of {@link startReceiver}. */
+export interface ReceiverOptions {
+  /**
+   * Holds each message this long before answering (a slow receiver). A message is kept when it
+   * is received, as a receiver that processes it before answering does: if the sender dies
+   * meanwhile, the message is still held.
+   */
+  readonly holdMs?: number | ((n: number) => number);
+  /** Told when a message's headers arrive (`headers`) and when all of it did (`body`); n from 1. */
+  readonly onMessage?: (stage: 'headers' | 'body', n: number) => void;
+}
+
 /**
  * A webhook receiver on loopback that verifies every message with the standardwebhooks package,
  * keeps each message once by webhook-id (as receivers should), and answers from a script.
@@ -23,7 +35,9 @@ export interface Seen {
 export async function startReceiver(
   secrets: readonly string[],
   rule?: (body: string) => number | undefined,
+  options: ReceiverOptions = {},
 ) {
+  let messages = 0;
   const verifiers = secrets.map((s) => new Webhook(s));
   const script: Script[] = [];
   const seen: Seen[] = [];
@@ -34,6 +48,8 @@ export async function startReceiver(
   >();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
+    const n = ++messages;
+    options.onMessage?.('headers', n);
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
@@ -80,7 +96,14 @@ export async function startReceiver(
       });
       if (status >= 200 && status < 300 && verified)
         stored.set(headers['webhook-id']!, JSON.parse(body));
-      res.writeHead(status, next && 'headers' in next ? next.headers : {}).end();
+      options.onMessage?.('body', n);
+      const hold = typeof options.holdMs === 'function' ? options.holdMs(n) : options.holdMs;
+      const answer = () => {
+        if (!res.destroyed)
+          res.writeHead(status, next && 'headers' in next ? next.headers : {}).end();
+      };
+      if (hold) setTimeout(answer, hold);
+      else answer();
     });
   });
   server.listen(0, '127.0.0.1');

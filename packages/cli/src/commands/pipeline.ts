@@ -659,13 +659,18 @@ function deliveredAgain(summary: RunSummary, letter: DeadLetter): boolean {
   );
 }
 
+/**
+ * Dead letters to replay together: by window, destination and the batch they were refused in,
+ * so that a batch's refused records are formed into one batch again — the same records in the
+ * same order, hence the same webhook-ids when the whole batch (or one of its messages) was refused.
+ */
 function groupByWindowAndTarget(letters: readonly DeadLetter[]) {
   const groups = new Map<
     string,
     { window: DeadLetter['window']; destination: string; letters: DeadLetter[] }
   >();
   for (const l of letters) {
-    const key = `${l.window.from}|${l.window.to}|${l.destination}`;
+    const key = `${l.window.from}|${l.window.to}|${l.destination}|${l.batch ?? ''}`;
     const group = groups.get(key) ?? { window: l.window, destination: l.destination, letters: [] };
     group.letters.push(l);
     groups.set(key, group);

@@ -431,11 +431,14 @@ export async function deliverAndSettle(args: {
   const rejected: DeadLetter[] = outcomes.flatMap((o) =>
     o.status === 'rejected'
       ? [
-          letter(o.kind, destinationId, o.reason, batch.window!, {
-            recordKey: o.recordKey,
-            contentHash: o.contentHash,
-            code: o.code,
-          }),
+          {
+            ...letter(o.kind, destinationId, o.reason, batch.window!, {
+              recordKey: o.recordKey,
+              contentHash: o.contentHash,
+              code: o.code,
+            }),
+            batch: batch.id,
+          },
         ]
       : [],
   );

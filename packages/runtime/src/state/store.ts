@@ -34,6 +34,8 @@ export interface DeadLetter {
   readonly reason: string;
   /** The destination's error code, when it gave one. */
   readonly code?: string;
+  /** The batch it was refused in: a replay forms that batch's refused records into one again. */
+  readonly batch?: string;
   /**
    * Not a refusal but a delivery given up (the destination could not be reached in time): the
    * next run delivers the record again by itself. A refusal (`rejected` without this) is final
