@@ -12,6 +12,7 @@ import {
   FIRST_RUN,
   groundTruth,
   NOW,
+  SANDBOX_NOW,
   setup,
   storedVersions,
   webhookDestinationYaml,
@@ -52,6 +53,53 @@ function idsByVersion(messages: readonly Received[]): Map<string, Set<string>> {
       out.set(v, (out.get(v) ?? new Set()).add(m.id));
     }
   return out;
+}
+
+/**
+ * A webhook `hook`, a Salesforce org `crm` (EDA; its URL and secret in SF_URL and SF_SECRET) and
+ * a file drop `files` (in SB_OUT), with these batch sizes.
+ */
+function threeDestinations(hookUrl: string, [hook, crm, files]: [number, number, number]) {
+  return `${webhookDestinationYaml(hookUrl, hook)}
+  - id: crm
+    type: salesforce
+    batchSize: ${crm}
+    options:
+      loginUrl: \${env:SF_URL}
+      auth: { type: client-credentials, clientId: sb-app, clientSecret: '\${env:SF_SECRET}' }
+      profile: eda
+      matching: { onUnmatched: create }
+  - id: files
+    type: file
+    batchSize: ${files}
+    options:
+      directory: \${env:SB_OUT}
+      format: ndjson`;
+}
+
+type Counts = Record<'filtered' | 'unchanged' | 'delivered' | 'deadLettered', number> & {
+  readonly id: string;
+  readonly superseded?: number;
+  readonly refused?: number;
+};
+
+/** A run's summary adds up per destination: every record read lands in exactly one count. */
+function expectAddsUp(run: {
+  fetched: number;
+  parseIssues: number;
+  destinations: readonly Counts[];
+}) {
+  for (const d of run.destinations) {
+    const placed =
+      run.parseIssues +
+      d.filtered +
+      d.unchanged +
+      (d.superseded ?? Number.NaN) +
+      (d.refused ?? Number.NaN) +
+      d.delivered +
+      d.deadLettered;
+    expect([d.id, placed]).toEqual([d.id, run.fetched]);
+  }
 }
 
 describe('exactly once per version (inline run, kill -9)', () => {
@@ -127,13 +175,35 @@ describe('exactly once per version (inline run, kill -9)', () => {
     }
     expect(kills.length, kills.join(', ')).toBeGreaterThanOrEqual(10);
 
-    const last = start();
+    const last = spawn(
+      process.execPath,
+      [bin, 'run', s.pipelineFile, '--state-dir', s.stateDir, '--json'],
+      { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
     let stderr = '';
+    last.stdout!.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
     last.stderr!.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
     const [code] = (await once(last, 'exit')) as [number | null];
     expect(code, stderr).toBe(0);
+    // The last run's summary adds up, per destination, after all those kills.
+    const summary = JSON.parse(stdout) as {
+      fetched: number;
+      parseIssues: number;
+      destinations: Record<string, number | string>[];
+    };
+    for (const d of summary.destinations) {
+      const n = (k: string) => d[k] as number;
+      const sum = n('filtered') + n('unchanged') + n('superseded') + n('refused') + n('delivered');
+      expect([d.id, sum + n('deadLettered') + summary.parseIssues]).toEqual([
+        d.id,
+        summary.fetched,
+      ]);
+    }
 
     // `scorebridge run` ends its window at the real now: so does what it is compared with.
     const truth = await groundTruth(s.sandbox, FIRST_RUN, new Date());
@@ -239,21 +309,7 @@ describe('newest last, in worker mode with slow first answers', () => {
     const w = await workerSetup({
       sandbox: { records: 3000, days: 150 },
       env: { SB_WHSEC: SECRET, SB_OUT: '', SF_SECRET: 'sb-secret', SF_URL: org.url },
-      destinationsYaml: `${webhookDestinationYaml(receiver.url, 50)}
-  - id: crm
-    type: salesforce
-    batchSize: 100
-    options:
-      loginUrl: \${env:SF_URL}
-      auth: { type: client-credentials, clientId: sb-app, clientSecret: '\${env:SF_SECRET}' }
-      profile: eda
-      matching: { onUnmatched: create }
-  - id: files
-    type: file
-    batchSize: 60
-    options:
-      directory: \${env:SB_OUT}
-      format: ndjson`,
+      destinationsYaml: threeDestinations(receiver.url, [50, 100, 60]),
     });
     open.push(w.close);
     w.env.SB_OUT = join(w.dir, 'files');
@@ -264,6 +320,7 @@ describe('newest last, in worker mode with slow first answers', () => {
     await w.wait(await w.enqueue(FIRST_RUN, MID));
     const second = await w.wait(await w.enqueue(FIRST_RUN, NOW));
     expect(second.ok).toBe(true);
+    expectAddsUp(second);
     const order = await everyVersion(w.sandbox);
     const place = new Map(order.map((v, i) => [v, i]));
     const arrivals = new Map<string, number[]>();
@@ -299,4 +356,80 @@ describe('newest last, in worker mode with slow first answers', () => {
       truth.size,
     );
   }, 120_000);
+});
+
+describe('a year-long first run with re-sent reports (inline)', () => {
+  it('leaves each key once, at its newest version, at the webhook, Salesforce and file destinations; its summary adds up', async () => {
+    const receiver = await startReceiver([SECRET]);
+    open.push(receiver.close);
+    const org = await startSalesforceEmulator({ clientId: 'sb-app', clientSecret: 'sb-secret' });
+    open.push(() => org.close());
+    const s = await setup({
+      sandbox: { records: 2500, days: 365 },
+      env: { SB_WHSEC: SECRET, SF_SECRET: 'sb-secret', SF_URL: org.url },
+      destinationsYaml: threeDestinations(receiver.url, [80, 150, 200]),
+    });
+    open.push(s.close);
+    s.env.SB_OUT = join(s.dir, 'files');
+    const from = new Date(SANDBOX_NOW.getTime() - 366 * 86_400_000);
+    const summary = await s.run({ from, to: NOW });
+    expect(summary.ok).toBe(true);
+    const truth = await groundTruth(s.sandbox, from, NOW);
+    const versions = await everyVersion(s.sandbox, from, NOW);
+    expect(versions.length - truth.size).toBeGreaterThan(20); // re-sent reports, many of them
+    expectAddsUp(summary);
+    const held = receiver.records().map((r) => `${r.recordKey}#${r.contentHash}`);
+    expect(held.length).toBe(new Set(held).size);
+    expect(new Set(held)).toEqual(truth);
+    const files = storedVersions(s.env.SB_OUT);
+    expect(files.length).toBe(new Set(files).size);
+    expect(new Set(files)).toEqual(truth);
+    const { createFileStateStore } = await import('@scorebridge/runtime');
+    const store = createFileStateStore(s.stateDir);
+    expect(await store.deadLetters('test')).toEqual([]);
+    const crm = await store.ledger('test', 'crm');
+    expect(new Set([...truth].map((v) => v.slice(v.indexOf('#') + 1)))).toEqual(crm);
+    expect(new Set(org.records('hed__Test__c').map((t) => t.ScoreBridge_Key__c)).size).toBe(
+      truth.size,
+    );
+  }, 60_000);
+});
+
+describe('a replay refused again (inline)', () => {
+  it('keeps the dead letter open with the new reason; a later replay that succeeds resolves it', async () => {
+    const receiver = await startReceiver([SECRET]);
+    open.push(receiver.close);
+    receiver.script.push({ status: 400 });
+    const s = await setup({
+      sandbox: { records: 60 },
+      env: { SB_WHSEC: SECRET },
+      destinationsYaml: webhookDestinationYaml(receiver.url, 500),
+    });
+    open.push(s.close);
+    await s.run();
+    const { createFileStateStore } = await import('@scorebridge/runtime');
+    const store = createFileStateStore(s.stateDir);
+    const first = await store.deadLetters('test');
+    expect(first.length).toBeGreaterThan(0);
+    expect(new Set(first.map((l) => l.code))).toEqual(new Set(['HTTP_400']));
+    const { run } = await import('../../packages/cli/src/testing/run.test-helpers.js');
+    const replay = () => {
+      Object.assign(process.env, s.env);
+      return run(['dlq', 'replay', s.pipelineFile, '--state-dir', s.stateDir]);
+    };
+    receiver.script.push({ status: 422 });
+    expect((await replay()).code).toBe(1);
+    const again = await store.deadLetters('test');
+    // One open letter per version, now with the new reason (the old one resolved in its favour).
+    expect(again.map((l) => l.contentHash).sort()).toEqual(first.map((l) => l.contentHash).sort());
+    expect(new Set(again.map((l) => l.code))).toEqual(new Set(['HTTP_422']));
+    expect((await replay()).code).toBe(0);
+    expect(await store.deadLetters('test')).toEqual([]);
+    // The refused message: sent three times in all, under one webhook-id.
+    const refusedId = receiver.seen.find((m) => m.status === 400)!.id;
+    expect(receiver.seen.filter((m) => m.id === refusedId).map((m) => m.status)).toEqual([
+      400, 422, 204,
+    ]);
+    expect(receiver.seen.filter((m) => m.status === 422).map((m) => m.id)).toEqual([refusedId]);
+  });
 });

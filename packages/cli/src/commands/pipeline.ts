@@ -621,16 +621,18 @@ async function replay(
       client: extra.client,
       now: io.clock(),
     });
-    const done = group.letters.filter((l) =>
+    const settled = group.letters.map((l) =>
       l.destination === '*'
         ? !summary.deadLettersSeen.has(l.id) && !summary.sourceFailed
-        : deliveredAgain(summary, l),
+          ? 'resolved'
+          : 'open'
+        : settledBy(summary, l),
     );
     await store.resolveDeadLetters(
       name,
-      done.map((l) => l.id),
+      group.letters.filter((_, i) => settled[i] !== 'open').map((l) => l.id),
     );
-    resolved += done.length;
+    resolved += settled.filter((x) => x === 'resolved').length;
   }
   await write(
     io.stderr,
@@ -640,23 +642,24 @@ async function replay(
 }
 
 /**
- * Whether a replay settled this letter: its version delivered, or superseded by a newer one read
- * (that one is what the destination should hold), or refused again for another reason (the new
- * letter, with that reason, stays open in its place). Refused again alike, it stays open.
+ * What a replay made of this letter: `resolved` when its version was delivered, or superseded by
+ * a newer one read (that one is what the destination should hold); `replaced` when it was refused
+ * again for another reason (a new letter, with that reason, is open in its place); `open` when it
+ * was refused again alike, or not reached.
  */
-function deliveredAgain(summary: RunSummary, letter: DeadLetter): boolean {
+function settledBy(summary: RunSummary, letter: DeadLetter): 'resolved' | 'replaced' | 'open' {
   const d = summary.destinations.find((x) => x.id === letter.destination);
   const outcome = letter.contentHash ? d?.outcomes?.get(letter.contentHash) : undefined;
-  if (outcome === 'delivered' || outcome === 'superseded') return true;
-  if (outcome === 'rejected') return !summary.deadLettersSeen.has(letter.id);
-  if (letter.contentHash) return false;
-  return (
-    !!d &&
+  if (outcome === 'delivered' || outcome === 'superseded') return 'resolved';
+  if (outcome === 'rejected') return summary.deadLettersSeen.has(letter.id) ? 'open' : 'replaced';
+  if (letter.contentHash) return 'open';
+  return d &&
     !d.failed &&
     !summary.sourceFailed &&
     !summary.deadLettersSeen.has(letter.id) &&
     d.delivered > 0
-  );
+    ? 'resolved'
+    : 'open';
 }
 
 /**

@@ -658,23 +658,30 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         unmatched: settled.rejected.filter((l) => l.kind === 'unmatched').length,
       });
       const intents = await store.intents(name, d.id);
+      /** A pending batch settled (sent again as it was, unless the destination holds it). */
+      const settle = async (intent: DeliveryIntent, records: () => Promise<ScoreRecord[]>) => {
+        const settled = await settlePending({
+          store,
+          pipeline: name,
+          destinationId: d.id,
+          type: d.type,
+          destination,
+          intent,
+          records,
+          file,
+        });
+        await settledWell(settled.delivered);
+        return settled;
+      };
       try {
         if (job.data.resend) {
           // A batch an earlier run left unsettled: sent again exactly as it was.
           const intent = intents.find((i) => i.batchId === job.data.resend);
           if (!intent) return result;
           const client = createToeflAccessClient({ ...sourceClientOptions(p), ...options.client });
-          const settled = await settlePending({
-            store,
-            pipeline: name,
-            destinationId: d.id,
-            type: d.type,
-            destination,
-            intent,
-            records: () => readWindow(client, intent.window ?? job.data.window),
-            file,
-          });
-          await settledWell(settled.delivered);
+          const settled = await settle(intent, () =>
+            readWindow(client, intent.window ?? job.data.window),
+          );
           return { ...result, resent: settled.resent ? 1 : 0 };
         }
         if (!(await barrierOpen(name, runId))) {
@@ -720,18 +727,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         });
         if (own) {
           // This job died after announcing its batch: that batch, exactly, before anything else.
-          const settled = await settlePending({
-            store,
-            pipeline: name,
-            destinationId: d.id,
-            type: d.type,
-            destination,
-            intent: own,
-            records: async () => records,
-            file,
-          });
-          await settledWell(settled.delivered);
-          return { ...result, ...counted(settled) };
+          return { ...result, ...counted(await settle(own, async () => records)) };
         }
         if (selection.send.length === 0) return result;
         const batch: DeliveryBatch = batchOf(

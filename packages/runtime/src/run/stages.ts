@@ -474,8 +474,14 @@ export async function settlePending(args: {
     await store.clearIntent(pipeline, destinationId, intent.batchId);
     return { delivered: intent.entries, rejected: [], resent: false };
   }
+  if (!intent.window) {
+    // An intent of an earlier release says no window to read again: as that release did, it is
+    // cleared and its records flow as usual.
+    await store.clearIntent(pipeline, destinationId, intent.batchId);
+    return { delivered: [], rejected: [], resent: false };
+  }
   const { batch, missing } = rebuildBatch(pipeline, destinationId, intent, await args.records());
-  const window = intent.window ?? batch.window!;
+  const { window } = intent;
   const lost = missing
     .map(([recordKey, contentHash]) =>
       letter(
