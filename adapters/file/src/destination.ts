@@ -115,9 +115,12 @@ async function removeStale(directory: string, start: string): Promise<void> {
       if (!entry.startsWith(start)) continue;
       const [, host, pid] = entry.split('~');
       const path = join(directory, entry);
-      const dead = host === hostname() && pid !== undefined && !alive(Number(pid));
-      if (dead || (await stat(path)).mtimeMs < Date.now() - FOREIGN_STALE_MS)
-        await rm(path, { force: true });
+      // This machine's: its writer's pid says (a live writer's file is never taken, however old).
+      const stale =
+        host === hostname() && pid !== undefined
+          ? !alive(Number(pid))
+          : (await stat(path)).mtimeMs < Date.now() - FOREIGN_STALE_MS;
+      if (stale) await rm(path, { force: true });
     }
   } catch {
     // Nothing to clean, or the directory is not there yet: either way nothing to do.

@@ -253,33 +253,44 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
     // once the run has confirmed the oldest slice.
     const order = [...slices.keys()].reverse();
     const confirmed = new Map(targets.map((t) => [t, new Set<number>()]));
-    let previous = new Set<string>();
     const interrupted = () => options.signal?.aborted === true;
-    fetching: for (const [ordinal, index] of order.entries()) {
-      const slice = slices[index]!;
+    /** Reports a slice shares with the one read before it, read once (the client skips them). */
+    let previous = new Set<string>();
+    /**
+     * Reads one slice whole: its records to deliver (with their places in the response), its
+     * parse dead letters and counts. Never throws: a failure is returned, for its turn.
+     */
+    const readSlice = async (slice: Slice) => {
       const current = new Set(previous);
-      const deadLetters: DeadLetter[] = [];
-      const read: ScoreRecord[] = [];
-      const seqs = new Map<string, number>();
-      let seq = 0;
+      const got = {
+        read: [] as ScoreRecord[],
+        seqs: new Map<string, number>(),
+        deadLetters: [] as DeadLetter[],
+        fetched: 0,
+        parseIssues: 0,
+        filtered: 0,
+        /** Held by every destination still going: counted, not kept (nothing to decide). */
+        held: 0,
+        interrupted: false,
+        error: undefined as unknown,
+      };
       try {
         for await (const batch of client.fetchSlice(slice, current)) {
           // Interrupted (Ctrl-C): stop here; this slice's cursor does not move, nothing is lost.
           if (interrupted()) {
-            await file(deadLetters);
-            break fetching;
+            got.interrupted = true;
+            return got;
           }
           for (const entry of batch) {
-            summary.fetched++;
-            const place = seq++;
+            const place = got.fetched++;
             if (entry.issues.length > 0) {
-              summary.parseIssues++;
-              deadLetters.push(...parseDeadLetters(entry, slice));
+              got.parseIssues++;
+              got.deadLetters.push(...parseDeadLetters(entry, slice));
               continue;
             }
             const record = entry.record!;
             if (!passes(config, record)) {
-              for (const t of targets) if (!t.summary.failed) t.summary.filtered++;
+              got.filtered++;
               continue;
             }
             if (
@@ -288,36 +299,67 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
               !replay.recordKeys?.has(record.recordKey)
             )
               continue;
-            seqs.set(record.contentHash, place);
-            read.push(record);
+            if (
+              !replay &&
+              targets.every((t) => t.summary.failed || t.ledger.has(record.contentHash))
+            ) {
+              got.held++;
+              continue;
+            }
+            got.seqs.set(record.contentHash, place);
+            got.read.push(record);
           }
         }
+        previous = new Set([...current].filter((id) => !previous.has(id)));
       } catch (error) {
-        if (error instanceof ConfigError) throw error;
-        await file(deadLetters);
-        if (interrupted()) break;
-        summary.sourceFailed = serializeError(error);
-        summary.ok = false;
-        const alert = sourceAlert(summary.sourceFailed);
-        if (alert) await alerter?.open(alert);
-        break;
+        got.error = error;
+        got.interrupted = interrupted();
       }
-      await file(deadLetters);
-      if (interrupted()) break;
-      if (read.length > 0) await classifier.classify(read, slice, seqs);
-      for (const t of targets) {
-        if (t.summary.failed) continue;
-        await deliverSlice(t, read, slice);
-        if (!t.summary.failed) confirmed.get(t)!.add(index);
+      return got;
+    };
+    // The next slice streams in while this one is delivered (one slice ahead, no more).
+    let ahead = order.length > 0 ? readSlice(slices[order[0]!]!) : undefined;
+    try {
+      for (const [ordinal, index] of order.entries()) {
+        const slice = slices[index]!;
+        const got = await ahead!;
+        ahead = undefined;
+        summary.fetched += got.fetched;
+        summary.parseIssues += got.parseIssues;
+        await file(got.deadLetters);
+        if (got.error instanceof ConfigError) throw got.error;
+        if (got.interrupted || interrupted()) break;
+        if (got.error) {
+          summary.sourceFailed = serializeError(got.error);
+          summary.ok = false;
+          const alert = sourceAlert(summary.sourceFailed);
+          if (alert) await alerter?.open(alert);
+          break;
+        }
+        const next = order[ordinal + 1];
+        if (next !== undefined) ahead = readSlice(slices[next]!);
+        for (const t of targets)
+          if (!t.summary.failed) {
+            t.summary.filtered += got.filtered;
+            t.summary.unchanged += got.held;
+          }
+        if (got.read.length > 0) await classifier.classify(got.read, slice, got.seqs);
+        for (const t of targets) {
+          if (t.summary.failed) continue;
+          await deliverSlice(t, got.read, slice);
+          if (!t.summary.failed) confirmed.get(t)!.add(index);
+        }
+        options.onEvent?.({
+          type: 'slice',
+          index: ordinal,
+          slices: slices.length,
+          slice,
+          fetched: summary.fetched,
+        });
       }
-      previous = new Set([...current].filter((id) => !previous.has(id)));
-      options.onEvent?.({
-        type: 'slice',
-        index: ordinal,
-        slices: slices.length,
-        slice,
-        fetched: summary.fetched,
-      });
+    } finally {
+      // A slice read ahead and not reached (the run stopped): its records are read again next run.
+      await ahead;
     }
     // The cursor moves only over slices this destination fully confirmed (or dead-lettered).
     if (!dryRun && !backfill)
