@@ -44,6 +44,7 @@ export {
 } from './queue/topology.js';
 export { connectRedis, redactRedisUrl } from './redis.js';
 export {
+  countsOf,
   type DestinationSummary,
   type RunEvent,
   type RunOptions,

@@ -1,4 +1,4 @@
-import type { RunSummary } from '@scorebridge/runtime';
+import { countsOf, type RunSummary } from '@scorebridge/runtime';
 import type { Io } from '../io.js';
 import { write } from '../io.js';
 
@@ -40,13 +40,7 @@ export function runView(s: RunSummary, exit: number): Record<string, unknown> {
     destinations: s.destinations.map((d) => ({
       id: d.id,
       type: d.type,
-      delivered: d.delivered,
-      unchanged: d.unchanged,
-      superseded: d.superseded,
-      refused: d.refused,
-      filtered: d.filtered,
-      deadLettered: d.deadLettered,
-      resent: d.resent,
+      ...countsOf(d),
       cursor: d.cursor ?? null,
       failed: d.failed
         ? { kind: d.failed.kind, message: d.failed.message, remedy: d.failed.remedy }

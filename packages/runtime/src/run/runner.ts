@@ -103,6 +103,12 @@ export interface DestinationSummary {
   cursor?: string;
 }
 
+/** A destination's counts, as the run history and `--json` give them. */
+export function countsOf(d: DestinationSummary) {
+  const { delivered, unchanged, superseded, refused, filtered, deadLettered, resent } = d;
+  return { delivered, unchanged, superseded, refused, filtered, deadLettered, resent };
+}
+
 /** The outcome of a run. */
 export interface RunSummary {
   readonly pipeline: string;
@@ -582,13 +588,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
           ...(Object.keys(result.updates).length > 0 ? { updates: result.updates } : {}),
           destinations: result.destinations.map((d) => ({
             id: d.id,
-            delivered: d.delivered,
-            unchanged: d.unchanged,
-            superseded: d.superseded,
-            refused: d.refused,
-            filtered: d.filtered,
-            deadLettered: d.deadLettered,
-            ...(d.resent ? { resent: d.resent } : {}),
+            ...countsOf(d),
             ...(d.failed ? { failed: d.failed.message } : {}),
           })),
         });
