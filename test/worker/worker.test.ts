@@ -309,6 +309,33 @@ describe('worker mode', () => {
     expect(new Set(storedVersions(out))).toEqual(truth);
   });
 
+  it('one run of a pipeline at a time across modes: a worker tick is skipped while run --redis holds it, and run --redis refuses while a worker run is going', async () => {
+    const h = await harness({ sandbox: { records: 150 } });
+    await h.start();
+    const store = createRedisStateStore(h.conn, { prefix: h.redis.prefix });
+    const runs = new Queue(QUEUES.run, { connection: h.conn, prefix: `${h.redis.prefix}:bull` });
+    cleanups.push(() => runs.close());
+    // An inline run holds the pipeline: a scheduled tick of the workers is skipped, saying why.
+    const release = await store.lock('test');
+    const tick = await runs.add('run', { pipeline: 'test' });
+    await expect
+      .poll(async () => (await runs.getJob(tick.id!))?.returnvalue)
+      .toMatchObject({ slices: 0, skipped: 'an inline run (scorebridge run) is still going' });
+    await release();
+    // A worker run going (its source slow): the inline run refuses to start, naming it.
+    h.sandbox.faults.add({ kind: 'slow', delayMs: 800, count: 6 });
+    const runId = await h.enqueue();
+    await expect.poll(() => h.conn.get(`${h.redis.prefix}:test:active-run`)).toBe(runId);
+    await expect(store.lock('test')).rejects.toThrow(
+      new RegExp(`pipeline test has a worker-mode run going \\(${runId.replace('.', '\\.')}\\)`),
+    );
+    // The refusal left the lock free, and the run goes on to its end; then the inline run may go.
+    expect(await h.conn.exists(`${h.redis.prefix}:test:lock`)).toBe(0);
+    expect((await h.wait(runId)).ok).toBe(true);
+    const again = await store.lock('test');
+    await again();
+  });
+
   it("keeps to a destination's rate limit across workers", async () => {
     const h = await harness({
       sandbox: { records: 300 },

@@ -72,6 +72,7 @@ import {
   deliverQueue,
   parseJobId,
   QUEUES,
+  RUN_SLOT_SECONDS,
   runIdOf,
   schedulerId,
 } from './topology.js';
@@ -240,8 +241,12 @@ for i = 3, #ARGV do
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return out`;
-/** Takes the pipeline's run slot: free, already ours, or held by a run that is over (ARGV[3]). */
+/**
+ * Takes the pipeline's run slot: free, already ours, or held by a run that is over (ARGV[3]) —
+ * unless an inline run (`scorebridge run --redis`) holds the pipeline's lock (KEYS[2]).
+ */
 const TAKE_SLOT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'inline' end
 local holder = redis.call('GET', KEYS[1])
 if (not holder) or holder == ARGV[1] or holder == ARGV[3] then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -408,11 +413,20 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const slot = stateKey(name, 'active-run');
     const holder = await redis.get(slot);
     const over = holder && holder !== runId && (await runIsOver(holder)) ? holder : '';
-    const taken = await redis.eval(TAKE_SLOT, 1, slot, runId, String(7 * DAY_S), over);
+    const taken = await redis.eval(
+      TAKE_SLOT,
+      2,
+      slot,
+      stateKey(name, 'lock'),
+      runId,
+      String(RUN_SLOT_SECONDS),
+      over,
+    );
     if (taken !== 1) {
+      const going = taken === 'inline' ? 'an inline run (scorebridge run)' : `run ${String(taken)}`;
       if (!job.data.backfill) {
-        log.info(`${name}: run ${String(taken)} is still going; this tick is skipped`);
-        return { runId, slices: 0, skipped: `run ${String(taken)} is still going` };
+        log.info(`${name}: ${going} is still going; this tick is skipped`);
+        return { runId, slices: 0, skipped: `${going} is still going` };
       }
       // A backfill waits its turn.
       await job.moveToDelayed(Date.now() + 5000, job.token);

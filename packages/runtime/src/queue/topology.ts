@@ -50,6 +50,12 @@ export const schedulerId = (pipeline: string) => `pipeline.${pipeline}`;
 export const runIdOf = (pipeline: string, jobId: string) =>
   `${pipeline}.${hash('sha256', jobId, 'hex').slice(0, 12)}`;
 
+/**
+ * How long a worker-mode run holds its pipeline's run slot (`<prefix>:<pipeline>:active-run`)
+ * unless its commit releases it first.
+ */
+export const RUN_SLOT_SECONDS = 7 * 86_400;
+
 /** The id of a run's commit job (the parent of its flow). */
 export const commitJobId = (runId: string) => `${runId}.commit`;
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@scorebridge/core';
 import type { Redis } from 'ioredis';
+import { bullPrefix, commitJobId, QUEUES, RUN_SLOT_SECONDS } from '../queue/topology.js';
 import { connectRedis } from '../redis.js';
 import {
   type DeadLetter,
@@ -90,6 +91,24 @@ export function createRedisStateStore(
   const prefix = options.prefix ?? '{scorebridge}';
   const lockMs = options.lockMs ?? 60_000;
   const key = (pipeline: string, ...parts: string[]) => [prefix, pipeline, ...parts].join(':');
+
+  /**
+   * The worker-mode run holding the pipeline's run slot, if it is still going: its commit job
+   * exists and has not finished, or the slot was taken in the last minutes and its flow is being
+   * added.
+   */
+  async function workerRun(pipeline: string): Promise<string | undefined> {
+    const slot = key(pipeline, 'active-run');
+    const [holder, ttl] = await Promise.all([redis.get(slot), redis.pttl(slot)]);
+    if (!holder) return undefined;
+    const commit = `${bullPrefix(prefix)}:${QUEUES.commit}:${commitJobId(holder)}`;
+    const [exists, finished] = await Promise.all([
+      redis.exists(commit),
+      redis.hexists(commit, 'finishedOn'),
+    ]);
+    const justTaken = ttl > 0 && RUN_SLOT_SECONDS * 1000 - ttl < 300_000;
+    return (exists === 1 && finished === 0) || (exists === 0 && justTaken) ? holder : undefined;
+  }
 
   return {
     async cursor(pipeline, destination) {
@@ -235,6 +254,16 @@ export function createRedisStateStore(
         const holder = await redis.get(lock);
         throw new ConfigError(
           `pipeline ${pipeline} is being run elsewhere (lock held by ${holder?.split(':')[0] ?? 'another process'}, expires within ${Math.round(lockMs / 1000)} s if that run died)`,
+        );
+      }
+      // One run of a pipeline at a time in both modes: workers take no run slot while this lock
+      // is held, and a worker run already going keeps this run from starting. (Lock first, then
+      // look: a worker taking the slot meanwhile either sees the lock or is seen here.)
+      const run = await workerRun(pipeline);
+      if (run) {
+        await redis.eval(RELEASE, 1, lock, token);
+        throw new ConfigError(
+          `pipeline ${pipeline} has a worker-mode run going (${run}); wait for it to finish (scorebridge status shows its progress), or run it from the workers only`,
         );
       }
       const renew = setInterval(
