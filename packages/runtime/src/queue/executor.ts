@@ -190,7 +190,11 @@ interface FetchResult {
    */
   readonly freshParseLetters?: number;
   readonly filtered: number;
-  readonly unchanged: Record<string, number>;
+  /**
+   * Records the destinations held, per destination: counted by earlier releases' fetches; this
+   * release's delivery jobs count them (absent).
+   */
+  readonly unchanged?: Record<string, number>;
   /** The most HTTP 500s in a row the source answered. */
   readonly serverErrors: number;
   /** Re-sent reports met first in this fetch, by what they changed (absent from earlier releases). */
@@ -547,7 +551,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     const slice = { from: new Date(job.data.from), to: new Date(job.data.to) };
     const parent = job.parent;
     if (!parent?.id) throw new UnrecoverableError('a fetch job without its run');
-    const nothing = { fetched: 0, parseIssues: 0, filtered: 0, unchanged: {}, serverErrors: 0 };
+    const nothing = { fetched: 0, parseIssues: 0, filtered: 0, serverErrors: 0 };
     if (await cancelled(name, job.data.runId)) return nothing;
     const streak = serverErrorStreak();
     const client = createToeflAccessClient({
@@ -560,7 +564,6 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       ...options.client,
     });
     const buffers = new Map(config.destinations.map((d) => [d.id, [] as ScoreRecord[]]));
-    const unchanged: Record<string, number> = {};
     let fetched = 0;
     let parseIssues = 0;
     let freshParseLetters = 0;
@@ -644,7 +647,6 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       parseIssues,
       freshParseLetters,
       filtered,
-      unchanged,
       serverErrors: streak.longest,
       updates: classifier.counts,
     };
@@ -865,7 +867,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         serverErrors = Math.max(serverErrors, v.serverErrors);
         filtered += v.filtered;
         addCounts(updates, v.updates);
-        for (const [id, n] of Object.entries(v.unchanged)) {
+        for (const [id, n] of Object.entries(v.unchanged ?? {})) {
           const t = totals.get(id);
           if (t) t.unchanged += n;
         }

@@ -261,7 +261,7 @@ export function intentOf(batch: DeliveryBatch, job?: string): DeliveryIntent {
 export function rebuildBatch(
   pipeline: string,
   destination: string,
-  intent: DeliveryIntent,
+  intent: DeliveryIntent & Required<Pick<DeliveryIntent, 'window'>>,
   records: Iterable<ScoreRecord>,
 ): { batch: DeliveryBatch; missing: (readonly [string, string])[] } {
   const byHash = new Map<string, ScoreRecord>();
@@ -273,10 +273,7 @@ export function rebuildBatch(
     if (r) found.push(r);
     else missing.push(entry);
   }
-  const window = intent.window ?? {
-    from: new Date(0).toISOString(),
-    to: new Date(0).toISOString(),
-  };
+  const { window } = intent;
   const batch = batchOf(
     pipeline,
     destination,
@@ -480,8 +477,13 @@ export async function settlePending(args: {
     await store.clearIntent(pipeline, destinationId, intent.batchId);
     return { delivered: [], rejected: [], resent: false };
   }
-  const { batch, missing } = rebuildBatch(pipeline, destinationId, intent, await args.records());
   const { window } = intent;
+  const { batch, missing } = rebuildBatch(
+    pipeline,
+    destinationId,
+    { ...intent, window },
+    await args.records(),
+  );
   const lost = missing
     .map(([recordKey, contentHash]) =>
       letter(
