@@ -50,7 +50,11 @@ export function testContext(
   return { pipeline, destinationId, logger };
 }
 
-/** Realistic records from the sandbox's synthetic data (ScoreLink lines, parsed). */
+/**
+ * Realistic records from the sandbox's synthetic data (ScoreLink lines, parsed), as the runtime
+ * hands them to `deliver`: one version per record key, the newest (ETS re-sends reports; the
+ * older versions are left out, so there may be fewer than `count`).
+ */
 export async function sampleRecords(count: number, seed = 1): Promise<ScoreRecord[]> {
   const layout = sandboxLayout1600();
   const data = new SandboxData({
@@ -63,7 +67,8 @@ export async function sampleRecords(count: number, seed = 1): Promise<ScoreRecor
     formatRecord(data.record(i).fields, layout),
   );
   const entries: ParsedEntry[] = await parseAll(lines.join('\n'), { layouts: [layout] });
-  return entries.map((e) => e.record!);
+  const newest = new Map(entries.map((e) => [e.record!.recordKey, e.record!]));
+  return entries.flatMap((e) => (newest.get(e.record!.recordKey) === e.record ? [e.record!] : []));
 }
 
 /** The same record with one score changed: a re-sent, rescored report. */
@@ -104,7 +109,9 @@ export function runDestinationContract<O>(name: string, subject: ContractSubject
   describe(`${name}: destination contract`, () => {
     it('checks out with working options', async () => {
       const { destination } = await make();
-      await expect(destination.check()).resolves.toBeUndefined();
+      const report = await destination.check();
+      // Nothing, or notes for the person running `scorebridge check`.
+      expect(report === undefined || report.notes?.every((n) => typeof n === 'string')).toBe(true);
       await destination.close();
       await destination.close();
     });

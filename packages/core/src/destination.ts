@@ -68,6 +68,11 @@ export interface DestinationContext {
   readonly baseDir?: string;
 }
 
+/** What a passing `check()` wants the person running it to know. */
+export interface CheckReport {
+  readonly notes?: readonly string[];
+}
+
 /**
  * A configured destination. Creating one does no I/O; connections open in `check()` and
  * `deliver()` and close in `close()`.
@@ -80,9 +85,11 @@ export interface Destination {
   refuses?(record: ScoreRecord): string | undefined;
   /**
    * Verifies credentials and reachability; throws a `DestinationError` whose message and
-   * `remedy` say what to fix.
+   * `remedy` say what to fix. May return notes: what it found that works, but differently from
+   * what a reader would assume (a field left out, a date written with a time).
    */
-  check(): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: an adapter with nothing to note returns nothing
+  check(): Promise<void | CheckReport>;
   /**
    * Delivers a batch and returns one outcome per record. Idempotent for a batch id. Throws a
    * `DestinationError` (with a kind) when the whole batch failed.

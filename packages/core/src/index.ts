@@ -1,5 +1,6 @@
 export { type CsvOptions, neutralizeFormula, recordsToCsv } from './csv.js';
 export type {
+  CheckReport,
   DeliveryBatch,
   Destination,
   DestinationAdapter,

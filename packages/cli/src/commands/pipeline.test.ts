@@ -342,6 +342,42 @@ describe('pipeline commands', () => {
     );
   });
 
+  it("check prints a destination's notes under its ok line, and in --json", async () => {
+    const { startSalesforceEmulator } = await import('../../../../test/salesforce/emulator.js');
+    const org = await startSalesforceEmulator({ clientId: 'sb-app', clientSecret: 'sb-secret' });
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'sb-cli-notes-'));
+      const file = join(dir, 'cli.yaml');
+      writeFileSync(
+        file,
+        pipelineYaml({
+          name: 'cli',
+          baseUrl: '${env:SB_CLI_URL}',
+          authcode: '${env:SB_CLI_KEY}',
+          format: 'json',
+          firstRunStart: new Date('2026-08-01T00:00:00Z'),
+          destinations: `
+  - id: crm
+    type: salesforce
+    options:
+      loginUrl: ${org.url}
+      auth: { type: client-credentials, clientId: sb-app, clientSecret: '\${env:SB_SF_SECRET}' }
+      profile: education-cloud`,
+        }),
+      );
+      process.env.SB_SF_SECRET = 'sb-secret';
+      const text = await run(['check', file]);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain(
+        'ok    crm (salesforce)\n      note: PersonExamination.ExaminationDate is a Date/Time field: dates are written as 12:00 UTC of the day\n      note: PersonExamination.Name is an auto-number field: ScoreBridge leaves it out\n',
+      );
+      const json = JSON.parse((await run(['check', file, '--json'])).stdout);
+      expect(json.destinations[0].notes).toHaveLength(2);
+    } finally {
+      await org.close();
+    }
+  });
+
   it('validate reports every problem with file:line:column', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-cli-val-'));
     const bad = join(dir, 'bad.yaml');

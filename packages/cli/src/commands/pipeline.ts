@@ -322,8 +322,14 @@ export async function checkCommand(
   const pipeline = load(file);
   const to = io.clock();
   const from = new Date(to.getTime() - 86_400_000);
-  const checks: { what: string; type?: string; ok: boolean; records?: number; error?: unknown }[] =
-    [];
+  const checks: {
+    what: string;
+    type?: string;
+    ok: boolean;
+    records?: number;
+    notes?: readonly string[];
+    error?: unknown;
+  }[] = [];
   try {
     const client = createToeflAccessClient({
       ...sourceClientOptions(pipeline),
@@ -340,8 +346,8 @@ export async function checkCommand(
     const adapter = ADAPTERS.find((a) => a.type === d.type)!;
     const destination = adapter.create(d.options, destinationContext(pipeline, d.id, silentLogger));
     try {
-      await destination.check();
-      checks.push({ what: d.id, type: d.type, ok: true });
+      const report = await destination.check();
+      checks.push({ what: d.id, type: d.type, ok: true, notes: report?.notes ?? [] });
     } catch (error) {
       checks.push({ what: d.id, type: d.type, ok: false, error });
     } finally {
@@ -367,7 +373,12 @@ export async function checkCommand(
       ok: exit === EXIT.ok,
       exit,
       source: { ...view(source!), ...(source!.ok ? { records: source!.records } : {}) },
-      destinations: destinations.map((c) => ({ id: c.what, type: c.type, ...view(c) })),
+      destinations: destinations.map((c) => ({
+        id: c.what,
+        type: c.type,
+        ...view(c),
+        ...(c.ok ? { notes: c.notes } : {}),
+      })),
     });
     return exit;
   }
@@ -377,7 +388,7 @@ export async function checkCommand(
       io.stdout,
       c.ok
         ? c.type
-          ? `ok    ${what}\n`
+          ? `ok    ${what}\n${(c.notes ?? []).map((n) => `      note: ${n}\n`).join('')}`
           : `ok    source: TOEFL Access accepted the key (${c.records} records reported in the last 24 hours)\n`
         : failure(what, c.error),
     );
