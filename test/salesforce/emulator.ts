@@ -16,9 +16,27 @@ import { stringify as toCsv } from 'csv-stringify/sync';
 
 export interface FieldMeta {
   name: string;
-  type: 'id' | 'string' | 'email' | 'date' | 'double' | 'picklist' | 'reference';
+  type:
+    | 'id'
+    | 'string'
+    | 'textarea'
+    | 'email'
+    | 'date'
+    | 'datetime'
+    | 'int'
+    | 'double'
+    | 'boolean'
+    | 'picklist'
+    | 'reference';
   createable?: boolean;
   updateable?: boolean;
+  /** Text fields: the most characters a value may have. */
+  length?: number;
+  /** Number fields: digits in all, and after the point (describe's `precision` and `scale`). */
+  precision?: number;
+  scale?: number;
+  /** An auto-number field: Salesforce fills it; describe reports it not createable or updateable. */
+  autoNumber?: boolean;
   externalId?: boolean;
   unique?: boolean;
   picklistValues?: { value: string; active: boolean }[];
@@ -55,6 +73,11 @@ export interface EmulatorOptions {
   bulkInternalRetries?: number;
   /** Objects (describe metadata); the EDA, Education Cloud and custom defaults otherwise. */
   objects?: ObjectMeta[];
+  /**
+   * A fault to inject: the failed-results list of a Bulk job leaves out this many of its rows,
+   * although the job's numberRecordsFailed counts them (a partial result list). @default 0
+   */
+  bulkFailedResultsMissing?: number;
 }
 
 type Rec = Record<string, unknown> & { Id: string };
@@ -84,9 +107,15 @@ const f = (name: string, type: FieldMeta['type'], extra: Partial<FieldMeta> = {}
   updateable: type !== 'id',
   externalId: false,
   unique: false,
+  ...(type === 'string' || type === 'picklist' ? { length: 255 } : {}),
+  ...(type === 'email' ? { length: 80 } : {}),
+  ...(type === 'double' ? { precision: 18, scale: 2 } : {}),
   ...extra,
 });
 const ext = (name = 'ScoreBridge_Key__c') => f(name, 'string', { externalId: true, unique: true });
+/** An auto-number Name, as Education Cloud's PersonExamination has: read-only to the API. */
+const autoNumber = (name: string) =>
+  f(name, 'string', { autoNumber: true, createable: false, updateable: false, length: 80 });
 const ref = (name: string, to: string, relationshipName: string) =>
   f(name, 'reference', { referenceTo: [to], relationshipName });
 const pick = (name: string, values: string[]) =>
@@ -139,7 +168,8 @@ export function defaultObjects(): ObjectMeta[] {
           'Listening',
           'Speaking',
         ]),
-        f('hed__Score__c', 'double'),
+        // EDA: Score__c Number(18,5) (../shared/reference/destinations.md).
+        f('hed__Score__c', 'double', { precision: 18, scale: 5 }),
         f('hed__Percentile__c', 'double'),
         f('ScoreBridge_Scale__c', 'string'),
       ],
@@ -152,8 +182,10 @@ export function defaultObjects(): ObjectMeta[] {
         ref('ContactId', 'Contact', 'Contact'),
         ref('ParentPersonExaminationId', 'PersonExamination', 'ParentPersonExamination'),
         ref('ExaminationId', 'Examination', 'Examination'),
-        f('ExaminationDate', 'date'),
-        f('Name', 'string'),
+        // Education Cloud's PersonExamination: ExaminationDate is a Date/Time, Name an
+        // auto-number (the issue's org; Education Cloud Developer Guide, PersonExamination).
+        f('ExaminationDate', 'datetime'),
+        autoNumber('Name'),
         f('SubjectName', 'string'),
         f('Score', 'double'),
         f('ScoreType', 'string'),
@@ -333,6 +365,10 @@ export async function startSalesforceEmulator(
     if (grant === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
       const [h, p, s] = (params.get('assertion') ?? '').split('.');
       if (!h || !p || !s || !options.publicKey) return refuse('invalid_grant', 'invalid assertion');
+      // The header is {"alg":"RS256"}: Salesforce signs and verifies with RSA SHA256 only
+      // ("OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration", step 1).
+      const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as { alg?: string };
+      if (header.alg !== 'RS256') return refuse('invalid_grant', 'invalid assertion');
       const ok = verify(
         'RSA-SHA256',
         Buffer.from(`${h}.${p}`),
@@ -413,10 +449,15 @@ export async function startSalesforceEmulator(
           errorCode: 'EXCEEDED_ID_LIMIT',
         },
       ]);
-    const results = request.records.map((raw) => {
+    const rows = request.records.map((raw) => {
       const { attributes, ...values } = raw as { attributes?: { type?: string } };
-      const type = object ?? attributes?.type ?? '';
-      const r = write(type, values, extField);
+      return { type: object ?? attributes?.type ?? '', values: values as Record<string, unknown> };
+    });
+    const twice = extField ? repeatedKeys(rows.map((r) => r.values[extField])) : new Set();
+    const results = rows.map(({ type, values }) => {
+      const r = twice.has(values[extField ?? ''])
+        ? duplicateKey(extField!, values[extField!])
+        : write(type, values, extField, 'json');
       return 'error' in r
         ? {
             success: false,
@@ -427,15 +468,51 @@ export async function startSalesforceEmulator(
     json(res, 200, results);
   }
 
-  /** Validates and writes one row (insert, or upsert by `extField`). */
+  type Written =
+    | { id: string; created: boolean }
+    | { error: string; message: string; fields?: string[] };
+
+  /**
+   * An upsert that names one external id twice: Salesforce refuses every such row, and neither
+   * inserts nor updates ("Upserting Records": "If the key is matched multiple times, then an
+   * error is generated and the object record is neither inserted or updated"; Apex and REST
+   * answer DUPLICATE_VALUE "Duplicate external id specified"). It applies per call of sObject
+   * Collections and, strictest, per Bulk job here.
+   */
+  function duplicateKey(extField: string, key: unknown): Written {
+    return {
+      error: 'DUPLICATE_VALUE',
+      message: `Duplicate external id specified: ${String(key)}`,
+      fields: [extField],
+    };
+  }
+
+  /**
+   * Validates and writes one row (insert, or upsert by `extField`). `format` is how values came:
+   * JSON (sObject Collections: numbers and strings as typed) or CSV (Bulk: all text).
+   */
   function write(
     object: string,
     values: Record<string, unknown>,
-    extField?: string,
-  ): { id: string; created: boolean } | { error: string; message: string; fields?: string[] } {
+    extField: string | undefined,
+    format: 'json' | 'csv',
+  ): Written {
     const meta = objects.get(object);
     if (!meta)
       return { error: 'INVALID_TYPE', message: `sObject type '${object}' is not supported.` };
+    let existing: Rec | undefined;
+    if (extField) {
+      const field = meta.fields.find((x) => x.name === extField);
+      if (!field?.externalId)
+        return {
+          error: 'INVALID_FIELD',
+          message: `Field name provided, ${extField} is not an External ID or indexed field for ${object}`,
+        };
+      const key = values[extField];
+      if (key === undefined || key === null || key === '')
+        return { error: 'MISSING_ARGUMENT', message: `${extField} not specified` };
+      existing = index(object, extField).get(key);
+    }
     const row: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(values)) {
       const relation = meta.fields.find((x) => x.relationshipName === key);
@@ -461,72 +538,110 @@ export async function startSalesforceEmulator(
           message: `No such column '${key}' on sobject of type ${object}`,
           fields: [key],
         };
-      if (!field.createable || !field.updateable)
+      // A field describe marks not createable (on insert) or not updateable (on update) is
+      // refused, whatever its value (SOAP/REST API Developer Guide, "Field Properties";
+      // error INVALID_FIELD_FOR_INSERT_UPDATE). The external id itself matches, not writes.
+      if (key !== extField && !(existing ? field.updateable : field.createable))
         return {
           error: 'INVALID_FIELD_FOR_INSERT_UPDATE',
-          message: `Unable to create/update fields: ${key}.`,
+          message: `Unable to create/update fields: ${key}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`,
           fields: [key],
         };
-      if (value === null || value === '') {
+      if (value === null) {
         row[key] = null;
         continue;
       }
-      if (
-        field.type === 'picklist' &&
-        field.restrictedPicklist &&
-        !field.picklistValues!.some((p) => p.active && p.value === value)
-      )
-        return {
-          error: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
-          message: `bad value for restricted picklist field: ${String(value)}`,
-          fields: [key],
-        };
-      if (field.type === 'double' && Number.isNaN(Number(value)))
-        return {
-          error: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
-          message: `${key}: value not of required type`,
-          fields: [key],
-        };
-      if (field.type === 'date' && !/^\d{4}-\d{2}-\d{2}$/.test(String(value)))
-        return {
-          error: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
-          message: `${key}: value not of required type`,
-          fields: [key],
-        };
-      if (field.type === 'reference' && !table(field.referenceTo![0]!).has(String(value)))
-        return {
-          error: 'INVALID_CROSS_REFERENCE_KEY',
-          message: `invalid cross reference id`,
-          fields: [key],
-        };
-      row[key] = field.type === 'double' ? Number(value) : value;
+      const typed = typedValue(field, value, format);
+      if ('error' in typed) return { ...typed, fields: [key] };
+      row[key] = typed.value;
     }
     const refused = options.validate?.(object, row);
     if (refused)
       return { error: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: refused, fields: [] };
-    const t = table(object);
-    if (extField) {
-      const field = meta.fields.find((x) => x.name === extField);
-      if (!field?.externalId)
-        return {
-          error: 'INVALID_FIELD',
-          message: `Field name provided, ${extField} is not an External ID or indexed field for ${object}`,
-        };
-      const key = row[extField];
-      if (key === undefined || key === null)
-        return { error: 'MISSING_ARGUMENT', message: `${extField} not specified` };
-      const existing = index(object, extField).get(key);
-      if (existing) {
-        Object.assign(existing, row);
-        remember(object, existing);
-        return { id: existing.Id, created: false };
-      }
+    if (existing) {
+      Object.assign(existing, row);
+      remember(object, existing);
+      return { id: existing.Id, created: false };
     }
     const Id = newId(object);
     const rec = { ...row, Id };
-    t.set(Id, rec);
+    table(object).set(Id, rec);
     remember(object, rec);
     return { id: Id, created: true };
+  }
+
+  /**
+   * A value as the field's describe type takes it (SOAP API Developer Guide, "Primitive Data
+   * Types" and "Field Types"; Bulk API 2.0 "Valid Date Format in Records"): int whole numbers
+   * only; double within its precision (Salesforce keeps more decimals than the scale through
+   * the API — Help article 000387302 — though the page shows the rounded value); date
+   * `yyyy-MM-dd`; dateTime with a time and a zone; text within its length (STRING_TOO_LONG);
+   * restricted picklists only their active values; references an existing record. Through JSON,
+   * a text field takes a string and a number field a number.
+   */
+  function typedValue(
+    field: FieldMeta,
+    value: unknown,
+    format: 'json' | 'csv',
+  ): { value: unknown } | { error: string; message: string } {
+    const wrong = {
+      error: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+      message: `${field.name}: value not of required type: ${String(value)}`,
+    };
+    const text = String(value);
+    switch (field.type) {
+      case 'int':
+      case 'double': {
+        if (format === 'json' && typeof value !== 'number') return wrong;
+        const n = Number(value);
+        if (text.trim() === '' || !Number.isFinite(n)) return wrong;
+        if (field.type === 'int' && !Number.isInteger(n)) return wrong;
+        const whole = field.precision === undefined ? 18 : field.precision - (field.scale ?? 0);
+        if (Math.abs(Math.trunc(n)).toString().length > whole && Math.trunc(n) !== 0)
+          return {
+            error: 'NUMBER_OUTSIDE_VALID_RANGE',
+            message: `${field.name}: value outside of valid range on numeric field: ${text}`,
+          };
+        return { value: n };
+      }
+      case 'boolean':
+        if (format === 'json' ? typeof value !== 'boolean' : !/^(true|false)$/i.test(text))
+          return wrong;
+        return { value: format === 'json' ? value : /^true$/i.test(text) };
+      case 'date':
+        return /^\d{4}-\d{2}-\d{2}$/.test(text) ? { value: text } : wrong;
+      case 'datetime':
+        return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/.test(text)
+          ? { value: new Date(text).toISOString() }
+          : wrong;
+      case 'reference':
+        return table(field.referenceTo![0]!).has(text)
+          ? { value: text }
+          : { error: 'INVALID_CROSS_REFERENCE_KEY', message: 'invalid cross reference id' };
+      default: {
+        if (format === 'json' && typeof value !== 'string') return wrong;
+        if (field.length !== undefined && text.length > field.length)
+          return {
+            error: 'STRING_TOO_LONG',
+            message: `${field.name}: data value too large: (max length=${field.length})`,
+          };
+        if (
+          field.type === 'picklist' &&
+          field.restrictedPicklist &&
+          !field.picklistValues!.some((p) => p.active && p.value === text)
+        )
+          return {
+            error: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
+            message: `bad value for restricted picklist field: ${text}`,
+          };
+        if (field.type === 'email' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(text))
+          return {
+            error: 'INVALID_EMAIL_ADDRESS',
+            message: `${field.name}: invalid email address: ${text}`,
+          };
+        return { value: text };
+      }
+    }
   }
 
   function bulk(req: IncomingMessage, res: ServerResponse, rest: string, body: string) {
@@ -604,7 +719,14 @@ export async function startSalesforceEmulator(
     json(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }]);
   }
 
-  /** Processes an ingest job in internal batches; some first attempts fail and are retried, as Salesforce does. */
+  /**
+   * Processes an ingest job in internal batches; some first attempts fail and are retried, as
+   * Salesforce does. A blank cell leaves the field as it is; `#N/A` clears it (Bulk API 2.0
+   * Developer Guide, "Prepare CSV Files": "To set a field value to null, use #N/A"). One
+   * external id twice in the job refuses every row that names it. Results come back in an order
+   * of Salesforce's own, not the upload's ("Get Job Successful Record Results": results are
+   * matched by their field values, not by position).
+   */
   function process(job: BulkJob): void {
     const rows = job.csv.flatMap(
       (text) =>
@@ -612,25 +734,32 @@ export async function startSalesforceEmulator(
     );
     job.columns = rows[0] ? Object.keys(rows[0]) : [];
     job.results = { ok: [], failed: [], unprocessed: [] };
+    const twice = repeatedKeys(rows.map((r) => r[job.externalIdFieldName]));
     let retriesLeft = options.bulkInternalRetries ?? 1;
     for (let at = 0; at < rows.length; at += 200) {
       if (retriesLeft-- > 0) job.retries++; // UNABLE_TO_LOCK_ROW on the first try; retried internally
       for (const row of rows.slice(at, at + 200)) {
         const values: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(row)) {
+          if (v === '') continue;
           const [rel, key] = k.split('.');
           if (key) values[rel!] = { [key]: v };
-          else values[k] = v === '' ? undefined : v;
+          else values[k] = v === '#N/A' ? null : v;
         }
-        for (const k of Object.keys(values)) if (values[k] === undefined) delete values[k];
-        const r = write(job.object, values, job.externalIdFieldName);
+        const key = row[job.externalIdFieldName];
+        const r = twice.has(key)
+          ? duplicateKey(job.externalIdFieldName, key)
+          : write(job.object, values, job.externalIdFieldName, 'csv');
         if ('error' in r)
           job.results.failed.push({ sf__Id: '', sf__Error: `${r.error}:${r.message}`, ...row });
         else job.results.ok.push({ sf__Id: r.id, sf__Created: String(r.created), ...row });
       }
     }
+    job.results.ok.reverse();
+    job.results.failed.reverse();
     job.processed = rows.length;
     job.failed = job.results.failed.length;
+    job.results.failed.splice(0, options.bulkFailedResultsMissing ?? 0);
     job.state = 'JobComplete';
   }
 
@@ -648,6 +777,18 @@ export async function startSalesforceEmulator(
   });
 
   return emulator;
+}
+
+/** The keys that occur more than once in one call or job. */
+function repeatedKeys(keys: readonly unknown[]): Set<unknown> {
+  const seen = new Set<unknown>();
+  const twice = new Set<unknown>();
+  for (const k of keys) {
+    if (k === undefined || k === null || k === '') continue;
+    if (seen.has(k)) twice.add(k);
+    seen.add(k);
+  }
+  return twice;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

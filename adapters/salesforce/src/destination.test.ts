@@ -8,8 +8,12 @@ import {
   type ScoreRecord,
   Secret,
 } from '@scorebridge/core';
+import { Connection } from 'jsforce';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  defaultObjects,
+  type FieldMeta,
+  type ObjectMeta,
   type SalesforceEmulator,
   startSalesforceEmulator,
 } from '../../../test/salesforce/emulator.js';
@@ -310,7 +314,9 @@ describe('salesforce destination', () => {
         /hed__Test__c: FIELD_CUSTOM_VALIDATION_EXCEPTION: This applicant is on hold/,
       );
     }
-    expect(outcomes.filter((o) => o.status === 'delivered')).toHaveLength(95);
+    expect(outcomes.filter((o) => o.status === 'delivered')).toHaveLength(
+      records.length - bad.length,
+    );
   });
 
   it('sessions expire under 20 concurrent deliveries: one token refresh, every delivery succeeds', async () => {
@@ -436,7 +442,13 @@ describe('salesforce destination', () => {
     const all = sf.records('PersonExamination');
     for (const r of records) {
       const parent = all.find((p) => p.ScoreBridge_Key__c === r.recordKey)!;
-      expect(parent).toMatchObject({ SubjectName: 'Total', ExaminationDate: r.fields.testDate });
+      // ExaminationDate is a Date/Time in Education Cloud: the test day at 12:00 UTC.
+      expect(parent).toMatchObject({
+        SubjectName: 'Total',
+        ExaminationDate: `${r.fields.testDate}T12:00:00.000Z`,
+      });
+      // Name is an auto-number there: ScoreBridge left it to Salesforce.
+      expect(parent.Name).toBeUndefined();
       const children = all.filter((c) => c.ParentPersonExaminationId === parent.Id);
       expect(children.map((c) => c.SubjectName).sort()).toEqual(
         expect.arrayContaining(['Listening', 'Reading', 'Speaking', 'Writing']),
@@ -503,5 +515,264 @@ describe('salesforce destination', () => {
       expect(error.message).toContain('has no active picklist value "Speaking"');
       expect(error.message).not.toContain('hed__Test__c.');
     }
+  });
+});
+
+/** A field of the emulated org's object, changed. */
+function orgWith(object: string, field: string, change: Partial<FieldMeta>): ObjectMeta[] {
+  return defaultObjects().map((o) =>
+    o.name === object
+      ? { ...o, fields: o.fields.map((f) => (f.name === field ? { ...f, ...change } : f)) }
+      : o,
+  );
+}
+
+/** Whether any score the profiles write (both scales) has a fraction: a 1–6 band such as 4.5. */
+const hasBand = (r: ScoreRecord) =>
+  Object.entries(r.fields).some(
+    ([k, v]) =>
+      /^(ibt|ibt26|ess)(Listening|Reading|Speaking|Writing|Total)$/.test(k) &&
+      typeof v === 'number' &&
+      !Number.isInteger(v),
+  );
+
+describe('strict where Salesforce is strict', () => {
+  it('one external id twice in one call: Salesforce refuses both rows, through Collections and through Bulk', async () => {
+    const token = (await (
+      await fetch(`${sf.url}/services/oauth2/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: CLIENT,
+          client_secret: CLIENT_SECRET,
+        }),
+      })
+    ).json()) as { access_token: string };
+    const conn = new Connection({
+      instanceUrl: sf.url,
+      accessToken: token.access_token,
+      version: '62.0',
+    });
+    const rows = [
+      { ScoreBridge_Key__c: 'K1', Total__c: 90 },
+      { ScoreBridge_Key__c: 'K1', Total__c: 91 },
+      { ScoreBridge_Key__c: 'K2', Total__c: 80 },
+    ];
+    const results = (await conn
+      .sobject('TOEFL_Score__c')
+      .upsert(rows, 'ScoreBridge_Key__c', { allOrNone: false })) as unknown as {
+      success: boolean;
+      errors: { statusCode: string; message: string }[];
+    }[];
+    expect(results.map((r) => r.success)).toEqual([false, false, true]);
+    expect(results[0]!.errors[0]).toMatchObject({
+      statusCode: 'DUPLICATE_VALUE',
+      message: 'Duplicate external id specified: K1',
+    });
+    const job = conn.bulk2.createJob({
+      object: 'TOEFL_Score__c',
+      operation: 'upsert',
+      externalIdFieldName: 'ScoreBridge_Key__c',
+      lineEnding: 'LF',
+    });
+    await job.open();
+    await job.uploadData('ScoreBridge_Key__c,Total__c\nK3,70\nK3,71\nK4,60\n');
+    await job.close();
+    await job.poll(10, 5000);
+    const failed = String(await job.getFailedResults(true));
+    expect(failed.match(/DUPLICATE_VALUE:Duplicate external id specified: K3/g)).toHaveLength(2);
+    expect(
+      sf
+        .records('TOEFL_Score__c')
+        .map((r) => r.ScoreBridge_Key__c)
+        .sort(),
+    ).toEqual(['K2', 'K4']);
+  });
+
+  it('Education Cloud by describe: Name (auto-number) left to Salesforce, ExaminationDate (Date/Time) at 12:00 UTC; check() says so', async () => {
+    const d = make(options({ profile: 'education-cloud', matching: { onUnmatched: 'hold' } }));
+    expect(await d.check()).toEqual({
+      notes: [
+        'PersonExamination.ExaminationDate is a Date/Time field: dates are written as 12:00 UTC of the day',
+        'PersonExamination.Name is an auto-number field: ScoreBridge leaves it out',
+      ],
+    });
+    // The strict org refuses the auto-number and a bare date, as Salesforce does.
+    const [one] = await sampleRecords(1, 27);
+    contactsFor([one!]);
+    const raw = await fetch(`${sf.url}/services/oauth2/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: CLIENT,
+        client_secret: CLIENT_SECRET,
+      }),
+    });
+    const conn = new Connection({
+      instanceUrl: sf.url,
+      accessToken: ((await raw.json()) as { access_token: string }).access_token,
+      version: '62.0',
+    });
+    const refused = (await conn.sobject('PersonExamination').upsert(
+      [
+        { ScoreBridge_Key__c: 'X1', Name: 'TOEFL' },
+        { ScoreBridge_Key__c: 'X2', ExaminationDate: '2026-05-19' },
+      ],
+      'ScoreBridge_Key__c',
+      { allOrNone: false },
+    )) as unknown as { errors: { statusCode: string }[] }[];
+    expect(refused.map((r) => r.errors[0]?.statusCode)).toEqual([
+      'INVALID_FIELD_FOR_INSERT_UPDATE',
+      'INVALID_TYPE_ON_FIELD_IN_RECORD',
+    ]);
+  });
+
+  for (const [what, change, problem] of [
+    [
+      'an Integer field',
+      { type: 'int', precision: undefined, scale: undefined },
+      'PersonExamination.Score is an Integer field: 1–6 band scores such as 4.5 would be refused: make it Number(3, 1) or wider',
+    ],
+    [
+      'a Number field with no decimal places',
+      { scale: 0 },
+      'PersonExamination.Score has no decimal places: Salesforce would show a 4.5 band as 5, so ScoreBridge refuses such scores: give it 1 decimal place',
+    ],
+  ] as const)
+    it(`Education Cloud, Score as ${what}: a 4.5 band is refused with the fix, never rounded; whole scores land; check() names the field`, async () => {
+      sf = await newOrg({ objects: orgWith('PersonExamination', 'Score', change) });
+      const d = make(options({ profile: 'education-cloud', matching: { onUnmatched: 'hold' } }));
+      const error = (await d.check().catch((e: unknown) => e)) as DestinationError;
+      expect(error).toBeInstanceOf(DestinationError);
+      expect(error.message).toContain(problem);
+      const records = await sampleRecords(60, 27);
+      contactsFor(records);
+      const outcomes = await d.deliver(batch(records, 'bands'));
+      const banded = records.filter(hasBand).map((r) => r.recordKey);
+      expect(banded.length).toBeGreaterThan(0);
+      expect(banded.length).toBeLessThan(records.length);
+      const refused = outcomes.filter((o) => o.status === 'rejected');
+      expect(refused.map((o) => o.recordKey)).toEqual(banded);
+      for (const o of refused)
+        expect(o).toMatchObject({
+          kind: 'rejected',
+          code: 'FIELD_TYPE_MISMATCH',
+          reason: expect.stringMatching(
+            /^PersonExamination: FIELD_TYPE_MISMATCH \(Score\): PersonExamination\.Score (is an Integer field|keeps 0 decimal places).*then replay$/,
+          ),
+        });
+      // Nothing of a refused record was written; every other record was.
+      const keys = new Set(sf.records('PersonExamination').map((p) => p.ScoreBridge_Key__c));
+      expect(banded.filter((k) => keys.has(k))).toEqual([]);
+      expect(
+        records.filter((r) => !hasBand(r) && !keys.has(r.recordKey)).map((r) => r.recordKey),
+      ).toEqual([]);
+    });
+
+  for (const path of ['Collections', 'Bulk'] as const)
+    it(`a value gone from a rescored report is cleared in the org (${path}: ${path === 'Bulk' ? '#N/A, as a blank cell changes nothing' : 'null'})`, async () => {
+      const records = await sampleRecords(4, 34);
+      contactsFor(records);
+      const d = make(
+        options({
+          profile: 'custom',
+          custom: { ...CUSTOM, fields: { ...CUSTOM.fields, Update__c: 'update' } },
+          matching: { onUnmatched: 'hold' },
+          bulkThreshold: path === 'Bulk' ? 1 : 2000,
+        }),
+      );
+      const updates = Object.fromEntries(
+        records.map((r) => [r.contentHash, 'scores-changed' as const]),
+      );
+      await d.deliver({ ...batch(records, 'with-update'), updates });
+      const update = () => sf.records('TOEFL_Score__c').map((r) => r.Update__c);
+      expect(update()).toEqual(records.map(() => 'scores-changed'));
+      const outcomes = await d.deliver(batch(records, 'without-update'));
+      expect(outcomes.filter((o) => o.status !== 'delivered')).toEqual([]);
+      expect(update()).toEqual(records.map(() => null));
+    });
+
+  it('Bulk: a failure the job counts but does not list is not taken for a success', async () => {
+    sf = await newOrg({ bulkFailedResultsMissing: 1 });
+    const records = await sampleRecords(40, 35);
+    contactsFor(records);
+    const bad = records.filter((_, i) => i % 10 === 4);
+    for (const r of bad) onHold.add(r.recordKey);
+    const d = make(
+      options({
+        profile: 'custom',
+        custom: CUSTOM,
+        matching: { onUnmatched: 'hold' },
+        bulkThreshold: 5,
+      }),
+    );
+    const outcomes = await d.deliver(batch(records, 'partial-failures'));
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(refused.map((o) => o.recordKey).sort()).toEqual(bad.map((r) => r.recordKey).sort());
+    expect(refused.filter((o) => o.code === 'UNCONFIRMED')).toHaveLength(1);
+    expect(refused.find((o) => o.code === 'UNCONFIRMED')).toMatchObject({
+      reason: expect.stringMatching(/counted 4 failed rows but listed 3/),
+    });
+    expect(outcomes.filter((o) => o.status === 'delivered')).toHaveLength(
+      records.length - bad.length,
+    );
+  });
+
+  it('a retry after a poll timeout re-attaches to every Bulk job of the batch: no second job, no second matching', async () => {
+    sf = await newOrg({ bulkPollsBeforeDone: 3 });
+    const records = await sampleRecords(30, 36);
+    const d = make(
+      options({
+        matching: { onUnmatched: 'create', rules: [{ name: 'email', match: { Email: 'email' } }] },
+        bulkThreshold: 10,
+        bulkPollSeconds: 0.5,
+      }),
+    );
+    const first = await d.deliver(batch(records, 'slow-eda')).catch((e: unknown) => e);
+    expect(first).toMatchObject({ kind: 'timeout' });
+    const matching = { query: sf.calls.query, contacts: sf.records('Contact').length };
+    let outcome: unknown = first;
+    let attempts = 1;
+    for (; attempts < 8 && !Array.isArray(outcome); attempts++)
+      outcome = await d.deliver(batch(records, 'slow-eda')).catch((e: unknown) => e);
+    expect(Array.isArray(outcome), String(outcome)).toBe(true);
+    expect(attempts).toBeGreaterThan(2); // the children's job timed out too, and was waited for
+    expect((outcome as RecordOutcome[]).filter((o) => o.status !== 'delivered')).toEqual([]);
+    // One job for the tests, one for their scores; matched (and Contacts created) once.
+    expect([...sf.bulkJobs.values()].map((j) => j.object)).toEqual([
+      'hed__Test__c',
+      'hed__Test_Score__c',
+    ]);
+    expect({ query: sf.calls.query, contacts: sf.records('Contact').length }).toEqual(matching);
+  });
+
+  it('Bulk calls count against the allowance: the estimate matches the org, and maxApiShare stops Bulk work', async () => {
+    const records = await sampleRecords(30, 37);
+    contactsFor(records);
+    const bulk = {
+      profile: 'custom',
+      custom: CUSTOM,
+      matching: { onUnmatched: 'hold' },
+      bulkThreshold: 5,
+    };
+    const d = make(options(bulk)) as unknown as {
+      deliver(b: DeliveryBatch): Promise<RecordOutcome[]>;
+      apiUsage(): { used: number };
+    };
+    const counted = await d.deliver(batch(records, 'count-bulk'));
+    expect(counted.filter((o) => o.status !== 'delivered')).toEqual([]);
+    expect(sf.calls.bulk).toBeGreaterThan(3);
+    expect(d.apiUsage().used).toBe(sf.usage.used);
+
+    // Two calls left in ScoreBridge's share once matching is done: the Bulk job stops there.
+    sf = await newOrg();
+    contactsFor(records);
+    const shared = make(options({ ...bulk, maxApiShare: 0.5 }));
+    await shared.check(); // describes Contact and TOEFL_Score__c, once
+    sf.usage.limit = 1000;
+    sf.usage.used = 497; // matching's query makes it 498
+    const error = await shared.deliver(batch(records, 'share-bulk')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'rate-limit' });
+    expect(sf.usage.used).toBe(500); // create and upload; close was not sent
   });
 });

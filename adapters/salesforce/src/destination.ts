@@ -12,12 +12,15 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { Connection } from 'jsforce';
 import { requestToken } from './auth.js';
-import { matchContacts } from './matching.js';
+import { type Describe, fieldFindings, fitRows } from './fields.js';
+import { type Match, matchContacts } from './matching.js';
 import type { SalesforceOptions } from './options.js';
 import { fieldUses, type ObjectRows, plan, type Row } from './profiles.js';
 
 /** sObject Collections take at most this many records per call. */
 const COLLECTION_SIZE = 200;
+/** Batches whose work so far is kept for their next attempt (matches, finished writes, Bulk jobs). */
+const ATTEMPTS_KEPT = 64;
 
 /** One row's result: Salesforce's id, or its error. */
 interface RowResult {
@@ -25,6 +28,16 @@ interface RowResult {
   readonly code?: string;
   readonly message?: string;
   readonly fields?: readonly string[];
+}
+
+/**
+ * What an attempt at a batch has done so far, for the next attempt at the same batch in this
+ * process: its Contact matches, the parts already written, and Bulk jobs still running.
+ */
+interface Attempt {
+  matches?: Match[];
+  readonly done: Map<string, RowResult[]>;
+  readonly jobs: Map<string, string>;
 }
 
 /** The org's API usage, from the `Sforce-Limit-Info` header of the last response. */
@@ -80,12 +93,30 @@ export function createSalesforceDestination(
     return login;
   };
   const describes = new Map<string, Promise<Describe>>();
-  const bulkJobs = new Map<string, string>();
+  const attempts = new Map<string, Attempt>();
+  const optional = new Set(
+    fieldUses(options)
+      .filter((u) => u.optional)
+      .map((u) => `${u.object}.${u.field}`),
+  );
 
-  const usage = (): ApiUsage | undefined => (conn.limitInfo as { apiUsage?: ApiUsage }).apiUsage;
+  // jsforce reads Sforce-Limit-Info on REST calls only; its Bulk API 2.0 client sends its own
+  // requests, which count against the same allowance. Those are added to the last reading
+  // until the next REST answer brings a new one.
+  let reading: unknown;
+  let bulkSince = 0;
+  const usage = (): ApiUsage | undefined => {
+    const info = conn.limitInfo as { apiUsage?: ApiUsage };
+    if (info !== reading) {
+      reading = info;
+      bulkSince = 0;
+    }
+    const u = info.apiUsage;
+    return u && { used: u.used + bulkSince, limit: u.limit };
+  };
 
   /** One API call: logged in, within the allowance ScoreBridge may use, within a deadline, errors mapped. */
-  async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  async function call<T>(what: string, fn: () => Promise<T>, bulk = false): Promise<T> {
     await ready();
     const u = usage();
     if (u && options.maxApiShare < 1 && u.used >= u.limit * options.maxApiShare) {
@@ -114,6 +145,10 @@ export function createSalesforceDestination(
       throw mapError(error, what);
     } finally {
       clearTimeout(timer);
+      if (bulk) {
+        usage();
+        bulkSince++;
+      }
     }
   }
 
@@ -190,9 +225,21 @@ export function createSalesforceDestination(
     return records;
   }
 
-  async function upsert(rows: ObjectRows, batchId: string): Promise<RowResult[]> {
+  /** Upserts one part of a batch, once per attempt chain: a part already written is not sent again. */
+  async function upsert(rows: ObjectRows, part: string, attempt: Attempt): Promise<RowResult[]> {
     if (rows.rows.length === 0) return [];
-    if (rows.rows.length > options.bulkThreshold) return bulkUpsert(rows, batchId);
+    const key = `${part}:${rows.object}:${rows.rows.length}`;
+    const done = attempt.done.get(key);
+    if (done) return done;
+    const results =
+      rows.rows.length > options.bulkThreshold
+        ? await bulkUpsert(rows, key, attempt)
+        : await collectionsUpsert(rows);
+    attempt.done.set(key, results);
+    return results;
+  }
+
+  async function collectionsUpsert(rows: ObjectRows): Promise<RowResult[]> {
     const out: RowResult[] = [];
     for (let at = 0; at < rows.rows.length; at += COLLECTION_SIZE) {
       const chunk = rows.rows.slice(at, at + COLLECTION_SIZE).map((r) => ({ ...r.row }));
@@ -221,11 +268,12 @@ export function createSalesforceDestination(
 
   /**
    * Bulk API 2.0: create, upload, close, poll with backoff, then read the failed and unprocessed
-   * rows when the job's counts say there are any. A job still running when polling gives up is remembered by batch: the
-   * next attempt at the same batch re-attaches to it instead of creating another.
+   * rows when the job's counts say there are any. A job still running when polling gives up is
+   * remembered with the attempt: the next attempt at the same batch re-attaches to it instead of
+   * creating another.
    */
-  async function bulkUpsert(rows: ObjectRows, batchId: string): Promise<RowResult[]> {
-    const key = `${batchId}:${rows.object}:${rows.externalId}:${rows.rows.length}`;
+  async function bulkUpsert(rows: ObjectRows, key: string, attempt: Attempt): Promise<RowResult[]> {
+    const bulkJobs = attempt.jobs;
     const known = bulkJobs.get(key);
     const job = known
       ? conn.bulk2.job('ingest', { id: known })
@@ -236,12 +284,14 @@ export function createSalesforceDestination(
           lineEnding: 'LF',
         });
     if (!known) {
-      await call(`create a Bulk job for ${rows.object}`, () => job.open());
+      await call(`create a Bulk job for ${rows.object}`, () => job.open(), true);
       bulkJobs.set(key, job.id!);
-      await call(`upload to Bulk job ${job.id}`, () =>
-        job.uploadData(csvText(rows.rows.map((r) => r.row))),
+      await call(
+        `upload to Bulk job ${job.id}`,
+        () => job.uploadData(csvText(rows.rows.map((r) => r.row))),
+        true,
       );
-      await call(`close Bulk job ${job.id}`, () => job.close());
+      await call(`close Bulk job ${job.id}`, () => job.close(), true);
     }
     const deadline = Date.now() + options.bulkPollSeconds * 1000;
     let info: {
@@ -251,7 +301,7 @@ export function createSalesforceDestination(
       numberRecordsFailed?: number;
     };
     for (let wait = 1000; ; wait = Math.min(wait * 2, 15_000)) {
-      info = (await call(`poll Bulk job ${job.id}`, () => job.check())) as typeof info;
+      info = (await call(`poll Bulk job ${job.id}`, () => job.check(), true)) as typeof info;
       if (info.state === 'JobComplete') break;
       if (info.state === 'Failed' || info.state === 'Aborted') {
         bulkJobs.delete(key);
@@ -273,7 +323,7 @@ export function createSalesforceDestination(
     // Read raw and parsed here: jsforce's own parser splits on every delimiter Bulk API knows
     // (| ^ ; ` and tab too), which breaks record keys and any value holding one of them.
     const results = async (what: string, read: () => Promise<unknown>) =>
-      parseCsv(String(await call(what, read)), {
+      parseCsv(String(await call(what, read, true)), {
         columns: true,
         skip_empty_lines: true,
       }) as Record<string, string>[];
@@ -288,11 +338,15 @@ export function createSalesforceDestination(
       processed < rows.rows.length
         ? await results('read unprocessed Bulk records', () => job.getUnprocessedRecords(true))
         : [];
-    bulkJobs.delete(key);
+    const sent = new Set(rows.rows.map((r) => String(r.row[rows.externalId])));
     const byKey = new Map<string, RowResult>();
+    let listed = 0;
     for (const r of failed) {
       const [code, ...rest] = String(r.sf__Error ?? 'UNKNOWN_ERROR').split(':');
-      byKey.set(String(r[rows.externalId]), { ok: false, code, message: rest.join(':').trim() });
+      const at = String(r[rows.externalId]);
+      if (!sent.has(at)) continue;
+      listed++;
+      byKey.set(at, { ok: false, code, message: rest.join(':').trim() });
     }
     for (const r of unprocessed)
       byKey.set(String(r[rows.externalId]), {
@@ -300,6 +354,24 @@ export function createSalesforceDestination(
         code: 'UNPROCESSED',
         message: 'Salesforce did not process this row',
       });
+    // The job's count is the truth: a failure it counts that the list does not name is not
+    // taken for a success. Then only the rows Salesforce lists as successful are.
+    const counted = info.numberRecordsFailed ?? 0;
+    if (listed < counted) {
+      const ok = new Set(
+        (await results('read Bulk successes', () => job.getSuccessfulResults(true))).map((r) =>
+          String(r[rows.externalId]),
+        ),
+      );
+      for (const at of sent)
+        if (!ok.has(at) && !byKey.has(at))
+          byKey.set(at, {
+            ok: false,
+            code: 'UNCONFIRMED',
+            message: `Bulk job ${job.id} counted ${counted} failed rows but listed ${listed}; this row is not among its successes either: replay it`,
+          });
+    }
+    bulkJobs.delete(key);
     return rows.rows.map((r) => byKey.get(String(r.row[rows.externalId])) ?? { ok: true });
   }
 
@@ -320,11 +392,67 @@ export function createSalesforceDestination(
     return ids;
   }
 
+  /** Contacts for a batch's records by the rules, created first where the pipeline says so. */
+  async function matchAll(records: readonly ScoreRecord[]): Promise<Match[]> {
+    const contact = await describe('Contact');
+    const dateFields = new Set(contact.fields.filter((f) => f.type === 'date').map((f) => f.name));
+    const matches = await matchContacts(options, records, dateFields, query);
+    if (options.matching.onUnmatched === 'create') {
+      const missing = matches.flatMap((m, i) => (m.contactId ? [] : [i]));
+      const created = await createContacts(missing.map((i) => records[i]!));
+      missing.forEach((i, k) => {
+        if (created[k]) matches[i] = { contactId: created[k], rule: 'created' };
+      });
+    }
+    return matches;
+  }
+
+  /** Rows fit for the org's describe; a row that is not refuses its record (FIELD_TYPE_MISMATCH). */
+  async function fit(
+    rows: ObjectRows,
+    refuse: (k: number, r: RowResult, object: string) => void,
+  ): Promise<ObjectRows> {
+    if (rows.rows.length === 0) return rows;
+    const names = new Set(
+      [...optional].flatMap((o) =>
+        o.startsWith(`${rows.object}.`) ? [o.slice(rows.object.length + 1)] : [],
+      ),
+    );
+    const fitted = fitRows(rows, await describe(rows.object), names);
+    const kept: ObjectRows['rows'][number][] = [];
+    fitted.forEach((f, n) => {
+      const { record } = rows.rows[n]!;
+      if ('why' in f)
+        refuse(
+          record,
+          { ok: false, code: 'FIELD_TYPE_MISMATCH', message: f.why, fields: [f.field] },
+          rows.object,
+        );
+      else kept.push({ record, row: f.row });
+    });
+    return { ...rows, rows: kept };
+  }
+
+  const attemptKey = (batch: DeliveryBatch) => `${batch.id}:${batch.records.length}`;
+
+  /** The batch's attempt so far in this process, or a new one (the oldest kept is let go). */
+  function attemptOf(batch: DeliveryBatch): Attempt {
+    const key = attemptKey(batch);
+    let attempt = attempts.get(key);
+    if (!attempt) {
+      attempt = { done: new Map(), jobs: new Map() };
+      attempts.set(key, attempt);
+      if (attempts.size > ATTEMPTS_KEPT) attempts.delete(attempts.keys().next().value!);
+    }
+    return attempt;
+  }
+
   return {
     apiUsage: usage,
 
     async check() {
       const problems: string[] = [];
+      const notes: string[] = [];
       const uses = fieldUses(options);
       const objects = [...new Set([...uses.map((u) => u.object), 'Contact'])];
       const described = new Map<string, Describe>();
@@ -350,10 +478,9 @@ export function createSalesforceDestination(
           );
           continue;
         }
-        if (!field.createable || !field.updateable)
-          problems.push(
-            `${use.object}.${use.field} is not writable for this user: grant edit access (field-level security)`,
-          );
+        const found = fieldFindings(use, field);
+        problems.push(...found.problems);
+        notes.push(...found.notes);
         if (use.externalId && !(field.externalId && field.unique))
           problems.push(`${use.object}.${use.field} must be marked "External ID" and "Unique"`);
         for (const value of use.picklistValues ?? []) {
@@ -381,23 +508,14 @@ export function createSalesforceDestination(
           },
         );
       }
+      return { notes };
     },
 
     async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {
       const records = batch.records;
-      const contact = await describe('Contact');
-      const dateFields = new Set(
-        contact.fields.filter((f) => f.type === 'date').map((f) => f.name),
-      );
-      const matches = await matchContacts(options, records, dateFields, query);
+      const attempt = attemptOf(batch);
+      const matches = (attempt.matches ??= await matchAll(records));
       const outcomes: (RecordOutcome | undefined)[] = records.map(() => undefined);
-      if (options.matching.onUnmatched === 'create') {
-        const missing = matches.flatMap((m, i) => (m.contactId ? [] : [i]));
-        const created = await createContacts(missing.map((i) => records[i]!));
-        missing.forEach((i, k) => {
-          if (created[k]) matches[i] = { contactId: created[k], rule: 'created' };
-        });
-      }
       const usable: number[] = [];
       matches.forEach((m, i) => {
         if (m.contactId) usable.push(i);
@@ -430,19 +548,25 @@ export function createSalesforceDestination(
           reason: `${object}: ${r.code ?? 'UNKNOWN_ERROR'}${r.fields?.length ? ` (${r.fields.join(', ')})` : ''}: ${scrub(r.message ?? '', records[i]!)}`,
         };
       };
-      const parents = await upsert(p.parents, batch.id);
-      parents.forEach((r, n) => {
-        if (!r.ok) refuse(p.parents.rows[n]!.record, r, p.parents.object);
+      // Every value made fit for the org's fields first: a record with one that does not fit
+      // is refused whole, before anything of it is written.
+      const parents = await fit(p.parents, refuse);
+      const children = p.children && (await fit(p.children, refuse));
+      const open = (rows: ObjectRows): ObjectRows => ({
+        ...rows,
+        rows: rows.rows.filter((c) => !outcomes[usable[c.record]!]),
       });
-      if (p.children) {
-        const children: ObjectRows = {
-          ...p.children,
-          rows: p.children.rows.filter((c) => !outcomes[usable[c.record]!]),
-        };
-        (await upsert(children, batch.id)).forEach((r, n) => {
-          if (!r.ok) refuse(children.rows[n]!.record, r, children.object);
+      const toParents = open(parents);
+      (await upsert(toParents, 'parents', attempt)).forEach((r, n) => {
+        if (!r.ok) refuse(toParents.rows[n]!.record, r, toParents.object);
+      });
+      if (children) {
+        const toChildren = open(children);
+        (await upsert(toChildren, 'children', attempt)).forEach((r, n) => {
+          if (!r.ok) refuse(toChildren.rows[n]!.record, r, toChildren.object);
         });
       }
+      attempts.delete(attemptKey(batch));
       const u = usage();
       if (u)
         log.debug(`${where}: API usage ${u.used}/${u.limit}`, { used: u.used, limit: u.limit });
@@ -491,21 +615,9 @@ function csvText(rows: readonly Row[]): string {
     return out;
   });
   const columns = [...new Set(flat.flatMap((r) => Object.keys(r)))];
+  // Bulk API 2.0 ignores a blank cell; #N/A clears the field ("Prepare CSV Files").
   return stringifyCsv(
-    flat.map((r) => columns.map((c) => r[c] ?? '')),
+    flat.map((r) => columns.map((c) => (!(c in r) ? '' : r[c] === null ? '#N/A' : r[c]))),
     { header: true, columns, record_delimiter: 'unix' },
   );
-}
-
-/** The parts of an sObject describe that check() and matching read. */
-interface Describe {
-  readonly fields: readonly {
-    readonly name: string;
-    readonly type: string;
-    readonly createable: boolean;
-    readonly updateable: boolean;
-    readonly externalId: boolean;
-    readonly unique: boolean;
-    readonly picklistValues?: readonly { readonly value: string; readonly active: boolean }[];
-  }[];
 }

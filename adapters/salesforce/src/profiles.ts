@@ -24,6 +24,10 @@ export interface FieldUse {
   readonly field: string;
   readonly picklistValues?: readonly string[];
   readonly externalId?: boolean;
+  /** A label the profile can do without: left out where the org makes it read-only (an auto-number Name). */
+  readonly optional?: boolean;
+  /** What the field holds, for check() to compare with its type: a score that may be a 1–6 band, or a date. */
+  readonly value?: 'score' | 'date';
 }
 
 const SECTIONS = ['listening', 'reading', 'speaking', 'writing', 'total'] as const;
@@ -113,7 +117,9 @@ export function plan(
               ...common(r, i),
               Name: 'TOEFL',
               SubjectName: 'Total',
-              ...(total ? { Score: total.value, ScoreType: total.scale } : {}),
+              // Cleared when a rescored report has no total.
+              Score: total?.value ?? null,
+              ScoreType: total?.scale ?? null,
               VerificationStatus: 'Verified',
             }),
           };
@@ -171,53 +177,74 @@ function mappedValue(
   return r.fields[source] ?? null;
 }
 
+/** What a custom mapping's record field holds: 1–6 bands and Essentials scores have fractions. */
+function holds(source: string | { const: unknown }): FieldUse['value'] {
+  if (typeof source !== 'string') return undefined;
+  if (/^(ibt26|ess)[A-Z]/.test(source)) return 'score';
+  if (/Date$|^dateOf/.test(source)) return 'date';
+  return undefined;
+}
+
 /** Every field the profile writes, for check() to verify. */
 export function fieldUses(options: SalesforceOptions): FieldUse[] {
   const ruleField = options.matching.ruleField;
+  const rule = (object: string): FieldUse[] =>
+    ruleField ? [{ object, field: ruleField, optional: true }] : [];
   if (options.profile === 'eda') {
     const e = options.eda;
+    const test = 'hed__Test__c';
+    const score = 'hed__Test_Score__c';
     return [
-      { object: 'hed__Test__c', field: e.testExternalId, externalId: true },
-      { object: 'hed__Test__c', field: 'hed__Contact__c' },
-      { object: 'hed__Test__c', field: 'hed__Test_Type__c', picklistValues: [e.testType] },
-      { object: 'hed__Test__c', field: 'hed__Test_Date__c' },
-      { object: 'hed__Test__c', field: 'hed__Date_Received__c' },
-      { object: 'hed__Test__c', field: 'hed__Source__c', picklistValues: [e.source] },
+      { object: test, field: e.testExternalId, externalId: true },
+      { object: test, field: 'hed__Contact__c' },
+      { object: test, field: 'hed__Test_Type__c', picklistValues: [e.testType] },
+      { object: test, field: 'hed__Test_Date__c', value: 'date' },
+      { object: test, field: 'hed__Date_Received__c', value: 'date', optional: true },
+      { object: test, field: 'hed__Source__c', picklistValues: [e.source], optional: true },
       {
-        object: 'hed__Test__c',
+        object: test,
         field: 'hed__Verification_Status__c',
         picklistValues: ['Verified'],
+        optional: true,
       },
-      ...(ruleField ? [{ object: 'hed__Test__c', field: ruleField }] : []),
-      { object: 'hed__Test_Score__c', field: e.scoreExternalId, externalId: true },
-      { object: 'hed__Test_Score__c', field: 'hed__Test__c' },
+      ...rule(test),
+      { object: score, field: e.scoreExternalId, externalId: true },
+      { object: score, field: 'hed__Test__c' },
       {
-        object: 'hed__Test_Score__c',
+        object: score,
         field: 'hed__Subject_Area__c',
         picklistValues: Object.values(e.subjects),
       },
-      { object: 'hed__Test_Score__c', field: 'hed__Score__c' },
-      ...(e.scaleField ? [{ object: 'hed__Test_Score__c', field: e.scaleField }] : []),
+      { object: score, field: 'hed__Score__c', value: 'score' },
+      ...(e.scaleField ? [{ object: score, field: e.scaleField, optional: true }] : []),
     ];
   }
   if (options.profile === 'education-cloud') {
     const c = options.educationCloud;
+    const pe = 'PersonExamination';
     return [
-      { object: 'PersonExamination', field: c.externalId, externalId: true },
-      ...['ContactId', 'ExaminationDate', 'Name', 'SubjectName', 'Score', 'ScoreType'].map(
-        (field) => ({ object: 'PersonExamination', field }),
-      ),
-      { object: 'PersonExamination', field: 'ParentPersonExaminationId' },
-      { object: 'PersonExamination', field: 'VerificationStatus', picklistValues: ['Verified'] },
-      ...(c.examinationId ? [{ object: 'PersonExamination', field: 'ExaminationId' }] : []),
-      ...(ruleField ? [{ object: 'PersonExamination', field: ruleField }] : []),
+      { object: pe, field: c.externalId, externalId: true },
+      { object: pe, field: 'ContactId' },
+      { object: pe, field: 'ExaminationDate', value: 'date' },
+      { object: pe, field: 'Name', optional: true },
+      { object: pe, field: 'SubjectName' },
+      { object: pe, field: 'Score', value: 'score' },
+      { object: pe, field: 'ScoreType' },
+      { object: pe, field: 'ParentPersonExaminationId' },
+      { object: pe, field: 'VerificationStatus', picklistValues: ['Verified'], optional: true },
+      ...(c.examinationId ? [{ object: pe, field: 'ExaminationId' }] : []),
+      ...rule(pe),
     ];
   }
   const c = options.custom!;
   return [
     { object: c.object, field: c.externalId, externalId: true },
-    ...Object.keys(c.fields).map((field) => ({ object: c.object, field })),
+    ...Object.entries(c.fields).map(([field, source]) => ({
+      object: c.object,
+      field,
+      value: holds(source),
+    })),
     ...(c.contactField ? [{ object: c.object, field: c.contactField }] : []),
-    ...(ruleField ? [{ object: c.object, field: ruleField }] : []),
+    ...rule(c.object),
   ];
 }
