@@ -59,7 +59,11 @@ function idsByVersion(messages: readonly Received[]): Map<string, Set<string>> {
  * A webhook `hook`, a Salesforce org `crm` (EDA; its URL and secret in SF_URL and SF_SECRET) and
  * a file drop `files` (in SB_OUT), with these batch sizes.
  */
-function threeDestinations(hookUrl: string, [hook, crm, files]: [number, number, number]) {
+function threeDestinations(
+  hookUrl: string,
+  [hook, crm, files]: [number, number, number],
+  profile = 'profile: eda',
+) {
   return `${webhookDestinationYaml(hookUrl, hook)}
   - id: crm
     type: salesforce
@@ -67,7 +71,7 @@ function threeDestinations(hookUrl: string, [hook, crm, files]: [number, number,
     options:
       loginUrl: \${env:SF_URL}
       auth: { type: client-credentials, clientId: sb-app, clientSecret: '\${env:SF_SECRET}' }
-      profile: eda
+      ${profile}
       matching: { onUnmatched: create }
   - id: files
     type: file
@@ -358,41 +362,108 @@ describe('newest last, in worker mode with slow first answers', () => {
   }, 120_000);
 });
 
-describe('a year-long first run with re-sent reports (inline)', () => {
-  it('leaves each key once, at its newest version, at the webhook, Salesforce and file destinations; its summary adds up', async () => {
-    const receiver = await startReceiver([SECRET]);
-    open.push(receiver.close);
-    const org = await startSalesforceEmulator({ clientId: 'sb-app', clientSecret: 'sb-secret' });
-    open.push(() => org.close());
-    const s = await setup({
-      sandbox: { records: 2500, days: 365 },
-      env: { SB_WHSEC: SECRET, SF_SECRET: 'sb-secret', SF_URL: org.url },
-      destinationsYaml: threeDestinations(receiver.url, [80, 150, 200]),
-    });
-    open.push(s.close);
-    s.env.SB_OUT = join(s.dir, 'files');
-    const from = new Date(SANDBOX_NOW.getTime() - 366 * 86_400_000);
-    const summary = await s.run({ from, to: NOW });
-    expect(summary.ok).toBe(true);
-    const truth = await groundTruth(s.sandbox, from, NOW);
-    const versions = await everyVersion(s.sandbox, from, NOW);
-    expect(versions.length - truth.size).toBeGreaterThan(20); // re-sent reports, many of them
-    expectAddsUp(summary);
-    const held = receiver.records().map((r) => `${r.recordKey}#${r.contentHash}`);
-    expect(held.length).toBe(new Set(held).size);
-    expect(new Set(held)).toEqual(truth);
-    const files = storedVersions(s.env.SB_OUT);
-    expect(files.length).toBe(new Set(files).size);
-    expect(new Set(files)).toEqual(truth);
-    const { createFileStateStore } = await import('@scorebridge/runtime');
-    const store = createFileStateStore(s.stateDir);
-    expect(await store.deadLetters('test')).toEqual([]);
-    const crm = await store.ledger('test', 'crm');
-    expect(new Set([...truth].map((v) => v.slice(v.indexOf('#') + 1)))).toEqual(crm);
-    expect(new Set(org.records('hed__Test__c').map((t) => t.ScoreBridge_Key__c)).size).toBe(
-      truth.size,
-    );
-  }, 60_000);
+/**
+ * The org's own object, keeping each key's content hash: what the org holds is then a version,
+ * to compare with the newest ETS served. Above `bulkThreshold` rows, Bulk API 2.0 writes them.
+ */
+const CUSTOM_CRM = (bulkThreshold: number) => `profile: custom
+      custom:
+        object: TOEFL_Score__c
+        externalId: ScoreBridge_Key__c
+        contactField: Contact__c
+        fields: { Total__c: ibtTotal, Test_Date__c: testDate, Content_Hash__c: contentHash }
+      bulkThreshold: ${bulkThreshold}`;
+
+/** Each key the org holds, with the version (content hash) it holds it at. */
+const orgVersions = (org: Awaited<ReturnType<typeof startSalesforceEmulator>>) =>
+  org.records('TOEFL_Score__c').map((r) => `${r.ScoreBridge_Key__c}#${r.Content_Hash__c}`);
+
+/** Calls that write to the org (sObject Collections and Bulk API). */
+const writes = (org: Awaited<ReturnType<typeof startSalesforceEmulator>>) =>
+  (org.calls.collections ?? 0) + (org.calls.bulk ?? 0);
+
+describe('a year-long first run with re-sent reports', () => {
+  // Collections: batches of 150 rows, 200 a call. Bulk: batches of 600, one job each. The org
+  // refuses every row of a call or job that names one external id twice (DUPLICATE_VALUE).
+  for (const [mode, path] of [
+    ['inline', 'Collections'],
+    ['inline', 'Bulk'],
+    ['worker', 'Collections'],
+    ['worker', 'Bulk'],
+  ] as const)
+    it(`${mode}, Salesforce through ${path}: each key once at its newest version at every destination, 0 dead letters; a re-run writes 0`, async () => {
+      const receiver = await startReceiver([SECRET]);
+      open.push(receiver.close);
+      const org = await startSalesforceEmulator({ clientId: 'sb-app', clientSecret: 'sb-secret' });
+      open.push(() => org.close());
+      const sizes: [number, number, number] = [80, path === 'Bulk' ? 600 : 150, 200];
+      const options = {
+        sandbox: { records: 2500, days: 365 },
+        env: { SB_WHSEC: SECRET, SB_OUT: '', SF_SECRET: 'sb-secret', SF_URL: org.url },
+        destinationsYaml: threeDestinations(
+          receiver.url,
+          sizes,
+          CUSTOM_CRM(path === 'Bulk' ? 100 : 2000),
+        ),
+      };
+      const from = new Date(SANDBOX_NOW.getTime() - 366 * 86_400_000);
+      let runOnce: () => Promise<Parameters<typeof expectAddsUp>[0] & { ok: boolean }>;
+      let env: NodeJS.ProcessEnv;
+      let sandbox: Parameters<typeof groundTruth>[0];
+      let deadLetters: () => Promise<unknown[]>;
+      if (mode === 'inline') {
+        const s = await setup(options);
+        open.push(s.close);
+        ({ env, sandbox } = s);
+        env.SB_OUT = join(s.dir, 'files');
+        runOnce = () => s.run({ from, to: NOW });
+        const { createFileStateStore } = await import('@scorebridge/runtime');
+        deadLetters = () => createFileStateStore(s.stateDir).deadLetters('test');
+      } else {
+        const w = await workerSetup(options);
+        open.push(w.close);
+        ({ env, sandbox } = w);
+        env.SB_OUT = join(w.dir, 'files');
+        await w.start({ concurrency: 4 });
+        runOnce = async () => w.wait(await w.enqueue(from, NOW));
+        const store = createRedisStateStore(w.conn, { prefix: w.redis.prefix });
+        deadLetters = () => store.deadLetters('test');
+      }
+      const summary = await runOnce();
+      expect(summary.ok).toBe(true);
+      const truth = await groundTruth(sandbox, from, NOW);
+      const versions = await everyVersion(sandbox, from, NOW);
+      expect(versions.length - truth.size).toBeGreaterThan(20); // re-sent reports, many of them
+      expectAddsUp(summary);
+      expect(await deadLetters()).toEqual([]);
+      // The org holds every key once, at the newest version ETS served.
+      const held = orgVersions(org);
+      expect(held.length).toBe(new Set(held).size);
+      expect(new Set(held)).toEqual(truth);
+      // Bulk: a job per batch of the object; Collections: none (Contacts are created either way).
+      const jobs = [...org.bulkJobs.values()].map((j) => j.object);
+      if (path === 'Bulk') expect(jobs.length).toBeGreaterThan(2);
+      else expect(jobs).toEqual([]);
+      // The webhook and the file drop: one version per key, the newest.
+      const hooked = receiver.records().map((r) => `${r.recordKey}#${r.contentHash}`);
+      expect(hooked.length).toBe(new Set(hooked).size);
+      expect(new Set(hooked)).toEqual(truth);
+      const files = storedVersions(env.SB_OUT!);
+      expect(files.length).toBe(new Set(files).size);
+      expect(new Set(files)).toEqual(truth);
+
+      // The same year again: nothing is new, nothing is written.
+      const before = { writes: writes(org), messages: receiver.seen.length };
+      const again = await runOnce();
+      expect(again.ok).toBe(true);
+      expect(again.destinations.map((d) => [d.id, d.delivered])).toEqual([
+        ['hook', 0],
+        ['crm', 0],
+        ['files', 0],
+      ]);
+      expect({ writes: writes(org), messages: receiver.seen.length }).toEqual(before);
+      expect(new Set(orgVersions(org))).toEqual(truth);
+    }, 120_000);
 });
 
 describe('a replay refused again (inline)', () => {
