@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { rescored, runDestinationContract, sampleRecords } from '@scorebridge/adapter-kit';
 import {
   type DeliveryBatch,
@@ -252,6 +252,44 @@ describe('salesforce destination', () => {
     expect(ok.map((o) => o.status)).toEqual(['delivered', 'delivered']);
   });
 
+  it('the strict org verifies the assertion: RS256 by the app certificate, issuer, subject, expiry', async () => {
+    const { privateKey: otherKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
+    const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const assertion = (claims: Record<string, unknown>, key = privateKey, alg = 'RS256') => {
+      const body = `${b64({ alg })}.${b64({
+        iss: CLIENT,
+        sub: USER,
+        aud: 'https://login.salesforce.com',
+        exp: Math.floor(Date.now() / 1000) + 180,
+        ...claims,
+      })}`;
+      return `${body}.${sign('RSA-SHA256', Buffer.from(body), key).toString('base64url')}`;
+    };
+    const answer = async (a: string) => {
+      const response = await fetch(`${sf.url}/services/oauth2/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+          assertion: a,
+        }),
+      });
+      return [response.status, ((await response.json()) as { error?: string }).error];
+    };
+    expect(await answer(assertion({}))).toEqual([200, undefined]);
+    expect(await answer(assertion({}, otherKey))).toEqual([400, 'invalid_grant']);
+    expect(await answer(assertion({}, privateKey, 'HS256'))).toEqual([400, 'invalid_grant']);
+    expect(await answer(assertion({ iss: 'another-app' }))).toEqual([400, 'invalid_client_id']);
+    expect(await answer(assertion({ sub: 'someone@else.edu' }))).toEqual([400, 'invalid_grant']);
+    expect(await answer(assertion({ exp: Math.floor(Date.now() / 1000) - 60 }))).toEqual([
+      400,
+      'invalid_grant',
+    ]);
+  });
+
   it('an org that cannot be reached is unavailable (retried later), not a failure of the records', async () => {
     const gone = await newOrg();
     const d = make(options({ loginUrl: gone.url }));
@@ -300,24 +338,28 @@ describe('salesforce destination', () => {
     expect(speaking?.hed__Score__c).toBe(changed.fields.ibtSpeaking);
   });
 
-  it('5% invalid rows: the rest land; each invalid one is refused with its Salesforce error and no personal data', async () => {
-    const records = await sampleRecords(100, 22);
-    contactsFor(records);
-    const bad = records.filter((_, i) => i % 20 === 7);
-    for (const r of bad) onHold.add(r.recordKey);
-    const outcomes = await make(options()).deliver(batch(records, 'five-percent'));
-    const rejected = outcomes.filter((o) => o.status === 'rejected');
-    expect(rejected.map((o) => o.recordKey).sort()).toEqual(bad.map((r) => r.recordKey).sort());
-    for (const o of rejected) {
-      expect(o).toMatchObject({ kind: 'rejected', code: 'FIELD_CUSTOM_VALIDATION_EXCEPTION' });
-      expect(o.status === 'rejected' && o.reason).toMatch(
-        /hed__Test__c: FIELD_CUSTOM_VALIDATION_EXCEPTION: This applicant is on hold/,
+  for (const path of ['Collections', 'Bulk'] as const)
+    it(`5% invalid rows (${path}): the rest land; each invalid one is refused with its Salesforce error and no personal data`, async () => {
+      const records = await sampleRecords(100, 22);
+      contactsFor(records);
+      const bad = records.filter((_, i) => i % 20 === 7);
+      for (const r of bad) onHold.add(r.recordKey);
+      // Bulk's results come in another order than the upload's: outcomes follow the records.
+      const outcomes = await make(options({ bulkThreshold: path === 'Bulk' ? 5 : 2000 })).deliver(
+        batch(records, `five-percent-${path}`),
       );
-    }
-    expect(outcomes.filter((o) => o.status === 'delivered')).toHaveLength(
-      records.length - bad.length,
-    );
-  });
+      const rejected = outcomes.filter((o) => o.status === 'rejected');
+      expect(rejected.map((o) => o.recordKey).sort()).toEqual(bad.map((r) => r.recordKey).sort());
+      for (const o of rejected) {
+        expect(o).toMatchObject({ kind: 'rejected', code: 'FIELD_CUSTOM_VALIDATION_EXCEPTION' });
+        expect(o.status === 'rejected' && o.reason).toMatch(
+          /hed__Test__c: FIELD_CUSTOM_VALIDATION_EXCEPTION: This applicant is on hold/,
+        );
+      }
+      expect(outcomes.filter((o) => o.status === 'delivered')).toHaveLength(
+        records.length - bad.length,
+      );
+    });
 
   it('sessions expire under 20 concurrent deliveries: one token refresh, every delivery succeeds', async () => {
     const records = await sampleRecords(60, 23);
