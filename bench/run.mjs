@@ -125,7 +125,7 @@ if (!only || only === 'slate') {
 if (!only || only === 'salesforce') {
   const out = salesforceCalls();
   console.log(
-    '\nSalesforce API calls for 10,000 records (EDA: a test and five scores each; matching by e-mail), emulator driven by jsforce',
+    '\nSalesforce API calls for 10,000 reports (EDA: a test and five scores each; matching by e-mail), emulator driven by jsforce',
   );
   for (const [path, f] of Object.entries(out)) {
     console.log(

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { sampleRecords } from '@scorebridge/adapter-kit';
 import { salesforceAdapter, salesforceOptionsSchema } from '@scorebridge/adapter-salesforce';
 import { Secret } from '@scorebridge/core';
-import { it } from 'vitest';
+import { expect, it } from 'vitest';
 import { startSalesforceEmulator } from '../test/salesforce/emulator.js';
 
 const RECORDS = 10_000;
@@ -39,6 +39,7 @@ it('counts Salesforce API calls per 10,000 records on each path', async () => {
     const started = performance.now();
     const outcomes = await destination.deliver({ id: `bench-${path}`, pipeline: 'bench', records });
     const seconds = (performance.now() - started) / 1000;
+    expect(outcomes.filter((o) => o.status !== 'delivered')).toEqual([]);
     figures[path] = {
       delivered: outcomes.filter((o) => o.status === 'delivered').length,
       calls: { ...org.calls },
