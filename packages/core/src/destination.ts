@@ -105,6 +105,14 @@ export interface Destination {
   close(): Promise<void>;
 }
 
+/**
+ * The version of the adapter contract (this file's `Destination`, `DeliveryBatch`,
+ * `RecordOutcome` and `DestinationAdapter`) that this ScoreBridge speaks. It changes only when a
+ * change would break an adapter built against the previous one; an adapter declaring another is
+ * refused, with the reason, rather than half working.
+ */
+export const ADAPTER_CONTRACT = 1;
+
 /** An adapter package's export: its options schema and its factory. */
 export interface DestinationAdapter<S extends z.ZodType = z.ZodType> {
   /** The `type` a pipeline names it by, e.g. `salesforce`. */
@@ -115,13 +123,39 @@ export interface DestinationAdapter<S extends z.ZodType = z.ZodType> {
   readonly optionsSchema: S;
   /** Makes a destination; no I/O. */
   create(options: z.infer<S>, context: DestinationContext): Destination;
+  /** The adapter contract it implements ({@link ADAPTER_CONTRACT}); set by {@link defineAdapter}. */
+  readonly contract?: number;
 }
 
-/** Declares an adapter with its options type inferred from the schema. */
+/** Declares an adapter with its options type inferred from the schema, and the contract it implements. */
 export function defineAdapter<S extends z.ZodType>(
-  adapter: DestinationAdapter<S>,
+  adapter: Omit<DestinationAdapter<S>, 'contract'>,
 ): DestinationAdapter<S> {
-  return adapter;
+  return { ...adapter, contract: ADAPTER_CONTRACT };
+}
+
+/**
+ * What keeps `value` (a package's export) from being an adapter this ScoreBridge can use, in
+ * words for the person who installed it; empty when nothing does.
+ */
+export function adapterProblems(value: unknown): string[] {
+  if (!value || typeof value !== 'object') return ['it exports no adapter object'];
+  const a = value as Record<string, unknown>;
+  const missing: string[] = [];
+  if (typeof a.type !== 'string' || a.type.length === 0) missing.push('type (a string)');
+  if (typeof a.description !== 'string') missing.push('description (a string)');
+  const schema = a.optionsSchema as { safeParse?: unknown; _zod?: unknown } | undefined;
+  if (!schema || typeof schema.safeParse !== 'function' || !schema._zod)
+    missing.push('optionsSchema (a zod 4 schema)');
+  if (typeof a.create !== 'function') missing.push('create (a function)');
+  if (missing.length > 0) return [`it lacks ${missing.join(', ')}`];
+  if (a.contract !== ADAPTER_CONTRACT)
+    return [
+      a.contract === undefined
+        ? `it declares no adapter contract version (this ScoreBridge speaks ${ADAPTER_CONTRACT}): make it with defineAdapter() from @scorebridge/core`
+        : `it implements adapter contract ${String(a.contract)}, and this ScoreBridge speaks ${ADAPTER_CONTRACT}: install a version of the adapter made for this ScoreBridge (or of ScoreBridge for the adapter)`,
+    ];
+  return [];
 }
 
 /**

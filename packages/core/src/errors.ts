@@ -40,6 +40,9 @@ export interface ScoreBridgeErrorOptions {
   remedy?: string;
 }
 
+/** The classes an error was made as, from its own to ScoreBridgeError: the same in every copy of this package. */
+const ERROR_CLASSES = Symbol.for('@scorebridge/core:error-classes');
+
 /**
  * The base of every error ScoreBridge throws on purpose. Messages never contain secrets or
  * test-taker data; `cause` may, which is why errors leave the process only through
@@ -59,6 +62,22 @@ export class ScoreBridgeError extends Error {
     this.kind = kind;
     this.where = options.where;
     this.remedy = options.remedy;
+    const classes: string[] = [];
+    for (let c: unknown = new.target; c && c !== Error; c = Object.getPrototypeOf(c))
+      classes.push((c as { name: string }).name);
+    Object.defineProperty(this, ERROR_CLASSES, { value: classes });
+  }
+
+  /**
+   * `instanceof` holds across copies of this package: an adapter installed beside a pipeline
+   * may bring its own @scorebridge/core, and its DestinationError is still one to the runtime.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: the class asked about, a subclass included
+    const asked = this;
+    if (Function.prototype[Symbol.hasInstance].call(asked, value)) return true;
+    const classes = (value as Record<symbol, unknown> | null)?.[ERROR_CLASSES];
+    return Array.isArray(classes) && classes.includes(asked.name);
   }
 }
 

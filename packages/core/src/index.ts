@@ -1,3 +1,5 @@
+/** The zod an adapter's options schema is made with: the same copy the pipeline schema is. */
+export { z } from 'zod';
 export { type CsvOptions, neutralizeFormula, recordsToCsv } from './csv.js';
 export type {
   CheckReport,
@@ -9,6 +11,8 @@ export type {
   RecordOutcome,
 } from './destination.js';
 export {
+  ADAPTER_CONTRACT,
+  adapterProblems,
   defineAdapter,
   noScoreLinkLine,
   outcomesInOrder,
