@@ -2,7 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPipeline, pipelineJsonSchema } from '@scorebridge/runtime';
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS } from '../../packages/cli/src/adapters.js';
+import { builtInAdapters } from '../../packages/cli/src/adapters.js';
+
+const ADAPTERS = await builtInAdapters();
 
 const root = join(import.meta.dirname, '..', '..');
 

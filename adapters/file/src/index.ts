@@ -13,3 +13,6 @@ export const fileAdapter = defineAdapter({
   optionsSchema: fileOptionsSchema,
   create: createFileDestination,
 });
+
+/** What a pipeline that names this package (or its type) loads. */
+export { fileAdapter as adapter };

@@ -17,3 +17,6 @@ export const salesforceAdapter = defineAdapter({
   optionsSchema: salesforceOptionsSchema,
   create: (options, context) => createSalesforceDestination(options, context),
 });
+
+/** What a pipeline that names this package (or its type) loads. */
+export { salesforceAdapter as adapter };

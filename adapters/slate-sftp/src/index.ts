@@ -15,3 +15,6 @@ export const slateAdapter = defineAdapter({
   optionsSchema: slateOptionsSchema,
   create: createSlateDestination,
 });
+
+/** What a pipeline that names this package (or its type) loads. */
+export { slateAdapter as adapter };

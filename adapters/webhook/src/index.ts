@@ -15,3 +15,6 @@ export const webhookAdapter = defineAdapter({
   optionsSchema: webhookOptionsSchema,
   create: createWebhookDestination,
 });
+
+/** What a pipeline that names this package (or its type) loads. */
+export { webhookAdapter as adapter };

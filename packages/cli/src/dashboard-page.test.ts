@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFileStateStore, loadPipeline } from '@scorebridge/runtime';
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS } from './adapters.js';
+import { builtInAdapters } from './adapters.js';
 import { overviewPage } from './dashboard-page.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-page-'));
@@ -22,7 +22,7 @@ destinations:
       format: csv
 `,
 );
-const pipeline = loadPipeline(file, { adapters: ADAPTERS, lenient: true });
+const pipeline = loadPipeline(file, { adapters: await builtInAdapters(), lenient: true });
 const NOW = new Date('2026-11-20T12:00:00Z');
 const run = (day: string, delivered: number, ok = true) => ({
   startedAt: `${day}T06:00:00.000Z`,

@@ -1,9 +1,11 @@
 export type { Redis } from 'ioredis';
 export { type Clock, clockFrom, systemClock } from './clock.js';
 export {
+  type AdapterResolver,
   destinationContext,
   type LoadOptions,
   loadPipeline,
+  loadPipelineResolving,
   type Pipeline,
   pipelineFromYaml,
 } from './config/load.js';

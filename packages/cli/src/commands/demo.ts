@@ -1,7 +1,6 @@
 import { dirname, resolve } from 'node:path';
-import { loadPipeline } from '@scorebridge/runtime';
 import { startSandbox } from '@scorebridge/sandbox';
-import { ADAPTERS } from '../adapters.js';
+import { loadPipelineFile } from '../adapters.js';
 import { type Io, write } from '../io.js';
 import { runCommand, stateDirectory } from './pipeline.js';
 
@@ -30,7 +29,7 @@ export async function demoCommand(
       `scorebridge: demo: TOEFL Access sandbox on ${sandbox.url} with ${sandbox.data.size} synthetic score reports\n`,
     );
     const code = await runCommand(options.pipeline, { stateDir: options.stateDir }, io);
-    const pipeline = loadPipeline(options.pipeline, { adapters: ADAPTERS, lenient: true });
+    const pipeline = await loadPipelineFile(options.pipeline, { lenient: true });
     const files = pipeline.config.destinations.map((d) =>
       resolve(dirname(options.pipeline), String((d.options as { directory?: string }).directory)),
     );

@@ -16,7 +16,6 @@ import {
   type DeadLetter,
   destinationContext,
   type Incident,
-  loadPipeline,
   openRedisStateStore,
   type Pipeline,
   pipelineJsonSchema,
@@ -31,7 +30,12 @@ import {
   sourceClientOptions,
 } from '@scorebridge/runtime';
 
-import { ADAPTERS } from '../adapters.js';
+import {
+  builtInAdapters,
+  type LoadedPipeline,
+  loadAdapter,
+  loadPipelineFile,
+} from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
 import { RunProgress } from '../progress.js';
@@ -51,10 +55,9 @@ export const RUN_EXIT = {
   interrupted: 130,
 } as const;
 
-const load = (file: string) => loadPipeline(file, { adapters: ADAPTERS });
+const load = (file: string) => loadPipelineFile(file);
 /** For commands that only read state: the source's secrets need not be at hand. */
-export const loadForState = (file: string) =>
-  loadPipeline(file, { adapters: ADAPTERS, lenient: true });
+export const loadForState = (file: string) => loadPipelineFile(file, { lenient: true });
 
 /**
  * Where state is kept: `--redis` (or SCOREBRIDGE_REDIS_URL) when given; else a directory —
@@ -152,7 +155,7 @@ export async function runCommand(
   io: Io,
   extra: { client?: Parameters<typeof runPipeline>[0]['client'] } = {},
 ): Promise<number> {
-  const pipeline = load(file);
+  const pipeline = await load(file);
   const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
   const to = options.to ? parseIsoInput(options.to, '--to') : undefined;
   const progress = new RunProgress(io, options.quiet);
@@ -173,7 +176,7 @@ export async function runCommand(
     summary = await withStore(options, pipeline, (store) =>
       runPipeline({
         pipeline,
-        adapters: ADAPTERS,
+        adapters: pipeline.adapters,
         store,
         from,
         to,
@@ -290,7 +293,7 @@ export async function validateCommand(
   const results: Record<string, unknown>[] = [];
   for (const file of files) {
     try {
-      const pipeline = options.resolve ? load(file) : loadForState(file);
+      const pipeline = options.resolve ? await load(file) : await loadForState(file);
       const { name, destinations } = pipeline.config;
       results.push({ file, ok: true, pipeline: name, destinations: destinations.map((d) => d.id) });
       if (!options.json)
@@ -319,7 +322,7 @@ export async function checkCommand(
   options: { json?: boolean },
   io: Io,
 ): Promise<number> {
-  const pipeline = load(file);
+  const pipeline = await load(file);
   const to = io.clock();
   const from = new Date(to.getTime() - 86_400_000);
   const checks: {
@@ -343,7 +346,7 @@ export async function checkCommand(
     checks.push({ what: 'source', ok: false, error });
   }
   for (const d of pipeline.config.destinations) {
-    const adapter = ADAPTERS.find((a) => a.type === d.type)!;
+    const adapter = pipeline.adapters.find((a) => a.type === d.type)!;
     const destination = adapter.create(d.options, destinationContext(pipeline, d.id, silentLogger));
     try {
       const report = await destination.check();
@@ -407,7 +410,7 @@ export async function statusCommand(
   options: StateOptions & { json?: boolean },
   io: Io,
 ): Promise<number> {
-  const pipeline = loadForState(file);
+  const pipeline = await loadForState(file);
   return withStore(options, pipeline, async (store, where, redis) => {
     const view = await statusView(pipeline, file, store, where, redis);
     if (options.json) await printJson(io, 'status', { ...view });
@@ -541,7 +544,7 @@ export async function dlqListCommand(
   options: StateOptions & { json?: boolean },
   io: Io,
 ): Promise<number> {
-  const pipeline = loadForState(file);
+  const pipeline = await loadForState(file);
   const letters = await withStore(options, pipeline, (store) =>
     store.deadLetters(pipeline.config.name),
   );
@@ -583,7 +586,7 @@ export async function dlqReplayCommand(
   io: Io,
   extra: { client?: Parameters<typeof runPipeline>[0]['client'] } = {},
 ): Promise<number> {
-  const pipeline = load(file);
+  const pipeline = await load(file);
   const logger = createLogger(io.stderr, options.logLevel ?? 'warn');
   return withStore(options, pipeline, (store) =>
     replay(pipeline, store, options.id, io, logger, extra.client),
@@ -591,7 +594,7 @@ export async function dlqReplayCommand(
 }
 
 async function replay(
-  pipeline: Pipeline,
+  pipeline: LoadedPipeline,
   store: StateStore,
   ids: string[] | undefined,
   io: Io,
@@ -612,7 +615,7 @@ async function replay(
   for (const group of groupByWindowAndTarget(chosen)) {
     const summary = await runPipeline({
       pipeline,
-      adapters: ADAPTERS,
+      adapters: pipeline.adapters,
       store,
       from: new Date(group.window.from),
       to: new Date(group.window.to),
@@ -693,8 +696,17 @@ function groupByWindowAndTarget(letters: readonly DeadLetter[]) {
 }
 
 /** `scorebridge schema`: the JSON Schema of pipeline files. */
-export async function schemaCommand(options: { output?: string }, io: Io): Promise<number> {
-  const text = `${JSON.stringify(pipelineJsonSchema(ADAPTERS), null, 2)}\n`;
+export async function schemaCommand(
+  options: { output?: string; adapter?: string[] },
+  io: Io,
+): Promise<number> {
+  const adapters = await builtInAdapters();
+  for (const name of options.adapter ?? []) {
+    const found = await loadAdapter(name);
+    if ('problem' in found) throw new ConfigError(`--adapter ${name}: ${found.problem}`);
+    adapters.push(found);
+  }
+  const text = `${JSON.stringify(pipelineJsonSchema(adapters), null, 2)}\n`;
   if (options.output) {
     writeFileSync(options.output, text);
     await write(io.stderr, `scorebridge: wrote ${options.output}\n`);

@@ -66,7 +66,7 @@ export async function traceCommand(
   options: StateOptions & { json?: boolean },
   io: Io,
 ): Promise<number> {
-  const pipeline = loadForState(file);
+  const pipeline = await loadForState(file);
   const traced = await withStore(options, pipeline, (store) =>
     traceVersions(pipeline, store, appointmentNumber),
   );

@@ -5,7 +5,6 @@ import { ConfigError, parseIsoInput } from '@scorebridge/core';
 import {
   connectRedis,
   dataKeys,
-  loadPipeline,
   type Pipeline,
   queueControl,
   type RunOutcome,
@@ -14,7 +13,7 @@ import {
   startWorkers,
 } from '@scorebridge/runtime';
 import { createLogUpdate } from 'log-update';
-import { ADAPTERS } from '../adapters.js';
+import { loadPipelineFile } from '../adapters.js';
 import { dashboardCredentials, startDashboard } from '../dashboard.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
@@ -71,7 +70,7 @@ export async function workerCommand(
   const host = options.healthHost ?? options.host;
   const files = pipelineFiles(paths);
   if (files.length === 0) throw new ConfigError(`no pipeline files in ${paths.join(', ')}`);
-  const pipelines = files.map((f) => loadPipeline(f, { adapters: ADAPTERS }));
+  const pipelines = await Promise.all(files.map((f) => loadPipelineFile(f)));
   const names = new Map<string, string>();
   for (const p of pipelines) {
     const other = names.get(p.config.name);
@@ -87,7 +86,7 @@ export async function workerCommand(
     redisUrl: url,
     prefix: redisPrefix(),
     pipelines,
-    adapters: ADAPTERS,
+    adapters: [...new Map(pipelines.flatMap((p) => p.adapters).map((a) => [a.type, a])).values()],
     keys,
     concurrency: options.concurrency,
     lockMs: options.lockSeconds * 1000,
@@ -213,7 +212,7 @@ export async function backfillCommand(
   },
   io: Io,
 ): Promise<number> {
-  const pipeline = loadPipeline(file, { adapters: ADAPTERS, lenient: true });
+  const pipeline = await loadPipelineFile(file, { lenient: true });
   const name = pipeline.config.name;
   const given = options.attach ?? options.cancel;
   if (given && !given.startsWith(`${name}.`))

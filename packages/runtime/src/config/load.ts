@@ -44,6 +44,43 @@ export interface LoadOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Do not require references to resolve (for commands that only read state). @default false */
   readonly lenient?: boolean;
+  /** Why a destination type could not be loaded, by type: reported where the type is written. */
+  readonly adapterProblems?: ReadonlyMap<string, string>;
+}
+
+/** Finds the adapter a pipeline names by `type`, or says why it cannot. */
+export type AdapterResolver = (type: string) => Promise<DestinationAdapter | { problem: string }>;
+
+/**
+ * Reads a pipeline file, loads the adapters its destinations name through `resolveAdapter`
+ * (each type once), then validates it with them. A type that cannot be loaded is reported at
+ * its line and column with the resolver's reason, with every other problem of the file.
+ */
+export async function loadPipelineResolving(
+  file: string,
+  options: Omit<LoadOptions, 'adapters' | 'adapterProblems'> & {
+    readonly resolveAdapter: AdapterResolver;
+  },
+): Promise<{ pipeline: Pipeline; adapters: DestinationAdapter[] }> {
+  const text = readPipelineText(file);
+  const parsed = parseYaml(text, file);
+  const destinations = (parsed.file?.value as { destinations?: unknown } | undefined)?.destinations;
+  const types = new Set(
+    (Array.isArray(destinations) ? destinations : []).flatMap((d) =>
+      typeof (d as { type?: unknown })?.type === 'string' ? [(d as { type: string }).type] : [],
+    ),
+  );
+  const adapters: DestinationAdapter[] = [];
+  const adapterProblems = new Map<string, string>();
+  for (const type of types) {
+    const found = await options.resolveAdapter(type);
+    if ('problem' in found) adapterProblems.set(type, found.problem);
+    else adapters.push(found);
+  }
+  return {
+    pipeline: pipelineFromYaml(text, file, { ...options, adapters, adapterProblems }),
+    adapters,
+  };
 }
 
 /**
@@ -51,6 +88,11 @@ export interface LoadOptions {
  * {@link ConfigError}, each as `file:line:column: path: what is wrong`.
  */
 export function loadPipeline(file: string, options: LoadOptions): Pipeline {
+  return pipelineFromYaml(readPipelineText(file), file, options);
+}
+
+/** A pipeline file's text, within the size a pipeline may be, as UTF-8. */
+function readPipelineText(file: string): string {
   let text: string;
   try {
     if (statSync(file).size > MAX_PIPELINE_BYTES) {
@@ -69,7 +111,7 @@ export function loadPipeline(file: string, options: LoadOptions): Pipeline {
       { where: file, cause },
     );
   }
-  return pipelineFromYaml(text, file, options);
+  return text;
 }
 
 /** Like {@link loadPipeline}, for text in memory; `file` names it and anchors relative paths. */
@@ -100,7 +142,10 @@ export function pipelineFromYaml(text: string, file: string, options: LoadOption
       if (typeof destination === 'number' && !options.adapters.some((a) => a.type === type)) {
         // One clear message for an unknown type instead of every option it does not fit.
         const path = ['destinations', destination, 'type'];
-        const message = `${where(path)}: ${pathText(path)}: unknown destination type ${JSON.stringify(type)} (known: ${options.adapters.map((a) => a.type).join(', ')})`;
+        const why = typeof type === 'string' ? options.adapterProblems?.get(type) : undefined;
+        const message = why
+          ? `${where(path)}: ${pathText(path)}: ${why}`
+          : `${where(path)}: ${pathText(path)}: unknown destination type ${JSON.stringify(type)} (known: ${options.adapters.map((a) => a.type).join(', ')})`;
         if (!problems.includes(message)) problems.push(message);
         continue;
       }
