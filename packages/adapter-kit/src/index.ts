@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import {
   type DeliveryBatch,
   type Destination,
@@ -91,10 +92,12 @@ function batch(records: readonly ScoreRecord[], id: string): DeliveryBatch {
 const keyOf = (r: StoredRecord) => `${r.recordKey}#${r.contentHash}`;
 
 /**
- * The contract every destination adapter passes: construction does no I/O; `check()` passes
- * when it should and fails with an actionable error of the right kind when it should not;
- * delivery returns one outcome per record, is idempotent for a batch id, takes changed records
- * as updates, and refuses bad records one by one; no secret appears in any error.
+ * The contract every destination adapter passes: construction makes no network connection;
+ * `check()` passes when it should and fails with an actionable error of the right kind when it
+ * should not, and `deliver()` through such options fails only with the closed error kinds;
+ * delivery returns one outcome per record, in order, is idempotent for a batch id, takes
+ * changed records as updates, and refuses bad records one by one; `close()` is safe twice; no
+ * secret appears in any error.
  */
 export function runDestinationContract<O>(name: string, subject: ContractSubject<O>): void {
   const make = async (options?: O): Promise<{ destination: Destination; options: O }> => {
@@ -105,8 +108,40 @@ export function runDestinationContract<O>(name: string, subject: ContractSubject
       options: o,
     };
   };
+  /** deliver() of a broken destination: it must fail with a closed kind and no secret. */
+  const failsCleanly = async (destination: Destination) => {
+    const error = await destination.deliver(batch(await sampleRecords(2, 5), 'broken')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (error === undefined) return; // some broken options only fail check() (a missing field)
+    expect(error).toBeInstanceOf(DestinationError);
+    expect(ERROR_KINDS).toContain((error as DestinationError).kind);
+    const shown = JSON.stringify(serializeError(error)) + String(error);
+    for (const secret of subject.secrets ?? []) expect(shown).not.toContain(secret);
+  };
 
   describe(`${name}: destination contract`, () => {
+    it('makes no network connection when constructed', async () => {
+      const options = subject.adapter.optionsSchema.parse(await subject.options());
+      const attempts: unknown[] = [];
+      const connect = Socket.prototype.connect;
+      Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+        attempts.push(args[0]);
+        return (connect as (...a: unknown[]) => Socket).apply(this, args);
+      } as typeof connect;
+      let destination: Destination;
+      try {
+        destination = subject.adapter.create(options, testContext(name, 'contract'));
+        // A connection started by the constructor but made a moment later counts too.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      } finally {
+        Socket.prototype.connect = connect;
+      }
+      expect(attempts).toEqual([]);
+      await destination.close();
+    });
+
     it('checks out with working options', async () => {
       const { destination } = await make();
       const report = await destination.check();
@@ -191,6 +226,9 @@ export function runDestinationContract<O>(name: string, subject: ContractSubject
         expect(e.message).toMatch(/^\[/);
         const shown = JSON.stringify(serializeError(e)) + String(e);
         for (const secret of subject.secrets ?? []) expect(shown).not.toContain(secret);
+        // Delivering through it fails with a closed kind too, and closing twice is safe.
+        await failsCleanly(destination);
+        await destination.close();
         await destination.close();
       });
     }
