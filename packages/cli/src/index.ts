@@ -5,6 +5,7 @@ import {
   serializeError,
 } from '@scorebridge/core';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { adapterNewCommand } from './commands/adapter.js';
 import { completionCommand } from './commands/completion.js';
 import { DEMO_DEFAULTS, demoCommand } from './commands/demo.js';
 import { discoverCommand } from './commands/discover.js';
@@ -378,6 +379,10 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .command('schema')
     .description('Print the JSON Schema of pipeline files, for editors (completion and checking).')
     .option('-o, --output <file>', 'write it to this file')
+    .option(
+      '--adapter <package...>',
+      'also the options of these installed adapter packages (as pipelines name them by type)',
+    )
     .action(async (options) => {
       status.code = await schemaCommand(options, io);
     });
@@ -599,6 +604,30 @@ configuration error; 3 TOEFL Access refused or failed.`,
     )
     .action(async (options) => {
       status.code = await discoverCommand(options, io, process.env);
+    });
+
+  const adapter = program
+    .command('adapter')
+    .description('Write destination adapters of your own, as npm packages a pipeline names.');
+  adapter
+    .command('new')
+    .description(
+      'Scaffold an adapter package: options, destination, errors, a contract test, a README.',
+    )
+    .argument('<name>', 'what it writes to, e.g. crm: the package is scorebridge-adapter-<name>')
+    .option('--dir <dir>', 'where to create the package folder', '.')
+    .option('--scope <scope>', 'an npm scope for the package name, e.g. @your-org')
+    .addHelpText(
+      'after',
+      `
+The package builds and passes ScoreBridge's destination contract suite as written:
+  cd scorebridge-adapter-<name> && npm install && npm test
+A pipeline then names it as its type once it is installed beside the pipeline file:
+  destinations: [{ id: crm, type: scorebridge-adapter-<name>, options: { … } }]
+See docs/adapters.md.`,
+    )
+    .action(async (name: string, options) => {
+      status.code = await adapterNewCommand(name, options, io);
     });
 
   program
