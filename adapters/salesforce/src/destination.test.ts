@@ -449,15 +449,7 @@ describe('salesforce destination', () => {
     sf = await newOrg({ bulkPollsBeforeDone: 3 });
     const records = await sampleRecords(30, 28);
     contactsFor(records);
-    const d = make(
-      options({
-        profile: 'custom',
-        custom: CUSTOM,
-        matching: { onUnmatched: 'hold' },
-        bulkThreshold: 10,
-        bulkPollSeconds: 0.5,
-      }),
-    );
+    const d = make(customBulk(10, { bulkPollSeconds: 0.5 }));
     const first = await d.deliver(batch(records, 'slow-bulk')).catch((e: unknown) => e);
     expect(first).toMatchObject({ kind: 'timeout' });
     expect(String((first as Error).message)).toMatch(/the next attempt waits for the same job/);
@@ -578,23 +570,33 @@ const hasBand = (r: ScoreRecord) =>
       !Number.isInteger(v),
   );
 
+/** Unmodified jsforce on the test's org, logged in by client credentials: Salesforce's own answers. */
+async function jsforceOnOrg(): Promise<Connection> {
+  const response = await fetch(`${sf.url}/services/oauth2/token`, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: CLIENT,
+      client_secret: CLIENT_SECRET,
+    }),
+  });
+  const { access_token } = (await response.json()) as { access_token: string };
+  return new Connection({ instanceUrl: sf.url, accessToken: access_token, version: '62.0' });
+}
+
+/** The custom object, matched Contacts held when missing, Bulk API above `bulkThreshold` rows. */
+const customBulk = (bulkThreshold: number, extra: Record<string, unknown> = {}) =>
+  options({
+    profile: 'custom',
+    custom: CUSTOM,
+    matching: { onUnmatched: 'hold' },
+    bulkThreshold,
+    ...extra,
+  });
+
 describe('strict where Salesforce is strict', () => {
   it('one external id twice in one call: Salesforce refuses both rows, through Collections and through Bulk', async () => {
-    const token = (await (
-      await fetch(`${sf.url}/services/oauth2/token`, {
-        method: 'POST',
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          client_id: CLIENT,
-          client_secret: CLIENT_SECRET,
-        }),
-      })
-    ).json()) as { access_token: string };
-    const conn = new Connection({
-      instanceUrl: sf.url,
-      accessToken: token.access_token,
-      version: '62.0',
-    });
+    const conn = await jsforceOnOrg();
     const rows = [
       { ScoreBridge_Key__c: 'K1', Total__c: 90 },
       { ScoreBridge_Key__c: 'K1', Total__c: 91 },
@@ -642,19 +644,7 @@ describe('strict where Salesforce is strict', () => {
     // The strict org refuses the auto-number and a bare date, as Salesforce does.
     const [one] = await sampleRecords(1, 27);
     contactsFor([one!]);
-    const raw = await fetch(`${sf.url}/services/oauth2/token`, {
-      method: 'POST',
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: CLIENT,
-        client_secret: CLIENT_SECRET,
-      }),
-    });
-    const conn = new Connection({
-      instanceUrl: sf.url,
-      accessToken: ((await raw.json()) as { access_token: string }).access_token,
-      version: '62.0',
-    });
+    const conn = await jsforceOnOrg();
     const refused = (await conn.sobject('PersonExamination').upsert(
       [
         { ScoreBridge_Key__c: 'X1', Name: 'TOEFL' },
@@ -740,14 +730,7 @@ describe('strict where Salesforce is strict', () => {
     contactsFor(records);
     const bad = records.filter((_, i) => i % 10 === 4);
     for (const r of bad) onHold.add(r.recordKey);
-    const d = make(
-      options({
-        profile: 'custom',
-        custom: CUSTOM,
-        matching: { onUnmatched: 'hold' },
-        bulkThreshold: 5,
-      }),
-    );
+    const d = make(customBulk(5));
     const outcomes = await d.deliver(batch(records, 'partial-failures'));
     const refused = outcomes.filter((o) => o.status === 'rejected');
     expect(refused.map((o) => o.recordKey).sort()).toEqual(bad.map((r) => r.recordKey).sort());
@@ -791,13 +774,7 @@ describe('strict where Salesforce is strict', () => {
   it('Bulk calls count against the allowance: the estimate matches the org, and maxApiShare stops Bulk work', async () => {
     const records = await sampleRecords(30, 37);
     contactsFor(records);
-    const bulk = {
-      profile: 'custom',
-      custom: CUSTOM,
-      matching: { onUnmatched: 'hold' },
-      bulkThreshold: 5,
-    };
-    const d = make(options(bulk)) as unknown as {
+    const d = make(customBulk(5)) as unknown as {
       deliver(b: DeliveryBatch): Promise<RecordOutcome[]>;
       apiUsage(): { used: number };
     };
@@ -809,7 +786,7 @@ describe('strict where Salesforce is strict', () => {
     // Two calls left in ScoreBridge's share once matching is done: the Bulk job stops there.
     sf = await newOrg();
     contactsFor(records);
-    const shared = make(options({ ...bulk, maxApiShare: 0.5 }));
+    const shared = make(customBulk(5, { maxApiShare: 0.5 }));
     await shared.check(); // describes Contact and TOEFL_Score__c, once
     sf.usage.limit = 1000;
     sf.usage.used = 497; // matching's query makes it 498

@@ -44,10 +44,14 @@ afterAll(async () => {
   await s.close();
 });
 
+/** `dir/cli.yaml` on the sandbox: a file destination `out` in `fileFormat`, or these destinations. */
 function pipeline(
   dir: string,
   format: 'json' | 'scorelink',
   fileFormat: 'ndjson' | 'csv' | 'scorelink',
+  destinations = fileDestinationsYaml([
+    { id: 'out', format: fileFormat, directory: join(dir, 'out') },
+  ]),
 ): string {
   const file = join(dir, 'cli.yaml');
   writeFileSync(
@@ -58,9 +62,7 @@ function pipeline(
       authcode: '${env:SB_CLI_KEY}',
       format,
       firstRunStart: new Date('2026-08-01T00:00:00Z'),
-      destinations: fileDestinationsYaml([
-        { id: 'out', format: fileFormat, directory: join(dir, 'out') },
-      ]),
+      destinations,
     }),
   );
   return file;
@@ -347,23 +349,17 @@ describe('pipeline commands', () => {
     const org = await startSalesforceEmulator({ clientId: 'sb-app', clientSecret: 'sb-secret' });
     try {
       const dir = mkdtempSync(join(tmpdir(), 'sb-cli-notes-'));
-      const file = join(dir, 'cli.yaml');
-      writeFileSync(
-        file,
-        pipelineYaml({
-          name: 'cli',
-          baseUrl: '${env:SB_CLI_URL}',
-          authcode: '${env:SB_CLI_KEY}',
-          format: 'json',
-          firstRunStart: new Date('2026-08-01T00:00:00Z'),
-          destinations: `
+      const file = pipeline(
+        dir,
+        'json',
+        'ndjson',
+        `
   - id: crm
     type: salesforce
     options:
       loginUrl: ${org.url}
       auth: { type: client-credentials, clientId: sb-app, clientSecret: '\${env:SB_SF_SECRET}' }
       profile: education-cloud`,
-        }),
       );
       process.env.SB_SF_SECRET = 'sb-secret';
       const text = await run(['check', file]);
