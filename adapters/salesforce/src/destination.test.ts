@@ -392,7 +392,11 @@ describe('salesforce destination', () => {
     sf.usage.used = saved.used;
     const outcomes = await d.deliver(batch(records, 'at-limit'));
     expect(outcomes.filter((o) => o.status !== 'delivered')).toEqual([]);
-    expect((d as unknown as { apiUsage(): { used: number } }).apiUsage().used).toBe(sf.usage.used);
+    expect(d.usage?.()).toEqual({
+      quota: 'api-requests-daily',
+      used: sf.usage.used,
+      limit: sf.usage.limit,
+    });
   });
 
   it('keeps to its share of the daily allowance', async () => {
@@ -776,12 +780,12 @@ describe('strict where Salesforce is strict', () => {
     contactsFor(records);
     const d = make(customBulk(5)) as unknown as {
       deliver(b: DeliveryBatch): Promise<RecordOutcome[]>;
-      apiUsage(): { used: number };
+      usage(): { used: number };
     };
     const counted = await d.deliver(batch(records, 'count-bulk'));
     expect(counted.filter((o) => o.status !== 'delivered')).toEqual([]);
     expect(sf.calls.bulk).toBeGreaterThan(3);
-    expect(d.apiUsage().used).toBe(sf.usage.used);
+    expect(d.usage().used).toBe(sf.usage.used);
 
     // Two calls left in ScoreBridge's share once matching is done: the Bulk job stops there.
     sf = await newOrg();

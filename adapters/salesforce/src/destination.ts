@@ -29,9 +29,9 @@ interface Attempt {
   readonly jobs: Map<string, string>;
 }
 
-/** A Salesforce destination, with its API usage (for metrics). */
+/** A Salesforce destination, with the org's daily API requests as its usage (for metrics). */
 export interface SalesforceDestination extends Destination {
-  apiUsage(): ApiUsage | undefined;
+  usage(): (ApiUsage & { readonly quota: 'api-requests-daily' }) | undefined;
 }
 
 /**
@@ -126,7 +126,10 @@ export function createSalesforceDestination(
   }
 
   return {
-    apiUsage: api.usage,
+    usage() {
+      const u = api.usage();
+      return u && { quota: 'api-requests-daily', ...u };
+    },
 
     check: () => checkOrg(api),
     async deliver(batch: DeliveryBatch): Promise<RecordOutcome[]> {

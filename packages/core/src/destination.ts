@@ -103,6 +103,19 @@ export interface Destination {
   delivered?(batchId: string): Promise<boolean>;
   /** Releases connections; safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Optional, and no I/O: how much of an allowance the service counts against this destination
+   * (Salesforce's daily API requests, say), as last seen; for metrics.
+   */
+  usage?(): DestinationUsage | undefined;
+}
+
+/** An allowance a destination's service counts: how much is used of how much, and of what. */
+export interface DestinationUsage {
+  /** What is counted, e.g. `api-requests-daily`: a Prometheus label value. */
+  readonly quota: string;
+  readonly used: number;
+  readonly limit: number;
 }
 
 /**

@@ -73,11 +73,9 @@ export class ScoreBridgeError extends Error {
    * may bring its own @scorebridge/core, and its DestinationError is still one to the runtime.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    // biome-ignore lint/complexity/noThisInStatic: the class asked about, a subclass included
-    const asked = this;
-    if (Function.prototype[Symbol.hasInstance].call(asked, value)) return true;
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     const classes = (value as Record<symbol, unknown> | null)?.[ERROR_CLASSES];
-    return Array.isArray(classes) && classes.includes(asked.name);
+    return Array.isArray(classes) && classes.includes(this.name);
   }
 }
 

@@ -8,6 +8,7 @@ export type {
   DestinationAdapter,
   DestinationContext,
   DestinationLogger,
+  DestinationUsage,
   RecordOutcome,
 } from './destination.js';
 export {

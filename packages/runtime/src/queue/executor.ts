@@ -346,13 +346,19 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         }
       return out;
     },
-    apiUsage: () =>
-      [...destinations.entries()].flatMap(([id, d]) => {
-        const usage = (
-          d as { apiUsage?: () => { used: number; limit: number } | undefined }
-        ).apiUsage?.();
-        const [pipeline = '', destination = ''] = id.split('.');
-        return usage ? [{ pipeline, destination, ...usage }] : [];
+    usage: () =>
+      [...destinations.values()].flatMap(({ pipeline, config, destination }) => {
+        const usage = destination.usage?.();
+        return usage
+          ? [
+              {
+                pipeline: pipeline.config.name,
+                destination: config.id,
+                type: config.type,
+                ...usage,
+              },
+            ]
+          : [];
       }),
   });
   const pipelines = new Map(options.pipelines.map((p) => [p.config.name, p]));
@@ -396,17 +402,24 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
   }
 
   // Destinations are created once per process and kept (connections, tokens).
-  const destinations = new Map<string, Destination>();
+  const destinations = new Map<
+    string,
+    { pipeline: Pipeline; config: DestinationConfig; destination: Destination }
+  >();
   const destinationOf = (p: Pipeline, d: DestinationConfig) => {
-    const id = `${p.config.name}.${d.id}`;
-    let destination = destinations.get(id);
-    if (!destination) {
+    const id = `${p.config.name}\0${d.id}`;
+    let made = destinations.get(id);
+    if (!made) {
       const adapter = options.adapters.find((a) => a.type === d.type);
       if (!adapter) throw new UnrecoverableError(`${p.file}: no adapter of type ${d.type}`);
-      destination = adapter.create(d.options, destinationContext(p, d.id, log));
-      destinations.set(id, destination);
+      made = {
+        pipeline: p,
+        config: d,
+        destination: adapter.create(d.options, destinationContext(p, d.id, log)),
+      };
+      destinations.set(id, made);
     }
-    return destination;
+    return made.destination;
   };
 
   async function processRun(job: Job<RunJobData>): Promise<RunStarted> {
@@ -1080,7 +1093,7 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
         await Promise.race([Promise.all(workers.map((w) => w.close(true))), sleep(left() / 2)]);
       await Promise.race([
         Promise.allSettled([
-          ...[...destinations.values()].map((d) => d.close()),
+          ...[...destinations.values()].map((d) => d.destination.close()),
           ...[...queues.values()].map((q) => q.close()),
           flows.close(),
         ]),

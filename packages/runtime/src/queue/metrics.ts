@@ -3,12 +3,20 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /**
  * Worker mode's Prometheus metrics (prom-client), in a registry of their own. Counters move when
  * a run commits (once per run, in the process that commits it), response times as the source
- * answers; queue depths, cursor ages and the Salesforce API usage are read when scraped.
+ * answers; queue depths, cursor ages and destinations' allowances (`Destination.usage()`) are
+ * read when scraped.
  */
 export function workerMetrics(read: {
   queueDepths(): Promise<{ queue: string; state: string; count: number }[]>;
   cursorAges(): Promise<{ pipeline: string; destination: string; seconds: number }[]>;
-  apiUsage(): { pipeline: string; destination: string; used: number; limit: number }[];
+  usage(): {
+    pipeline: string;
+    destination: string;
+    type: string;
+    quota: string;
+    used: number;
+    limit: number;
+  }[];
 }) {
   const registry = new Registry();
   const records = (name: string, help: string) =>
@@ -73,22 +81,25 @@ export function workerMetrics(read: {
     new Gauge({
       name,
       help,
-      labelNames: ['pipeline', 'destination'],
+      labelNames: ['pipeline', 'destination', 'type', 'quota'],
       registers: [registry],
       collect() {
         this.reset();
-        for (const u of read.apiUsage())
-          this.set({ pipeline: u.pipeline, destination: u.destination }, pick(u));
+        for (const u of read.usage())
+          this.set(
+            { pipeline: u.pipeline, destination: u.destination, type: u.type, quota: u.quota },
+            pick(u),
+          );
       },
     });
   usage(
-    'scorebridge_salesforce_api_requests_used',
-    'Salesforce daily API requests used (Sforce-Limit-Info)',
+    'scorebridge_destination_quota_used',
+    "A destination's allowance used, as its service last said (Salesforce: daily API requests)",
     (u) => u.used,
   );
   usage(
-    'scorebridge_salesforce_api_requests_limit',
-    'Salesforce daily API request allowance',
+    'scorebridge_destination_quota_limit',
+    "A destination's allowance, as its service last said",
     (u) => u.limit,
   );
 
