@@ -4,7 +4,7 @@ import {
   type ErrorKind,
   ScoreBridgeError,
 } from '@scorebridge/core';
-import { Connection } from 'jsforce';
+import type { Connection } from 'jsforce';
 import { requestToken } from './auth.js';
 import type { Describe } from './fields.js';
 import type { SalesforceOptions } from './options.js';
@@ -25,7 +25,10 @@ export interface RowResult {
 
 /** The org as the destination's parts talk to it: every call logged in, within limits, errors mapped. */
 export interface Api {
+  /** The jsforce connection, once logged in (inside `call`'s function, or after `ready()`). */
   readonly conn: Connection;
+  /** Logs in, once (again after a refused attempt). */
+  ready(): Promise<void>;
   readonly options: SalesforceOptions;
   /** `[salesforce] <destination id>`, how messages begin. */
   readonly where: string;
@@ -47,33 +50,42 @@ export interface Api {
 export function createApi(options: SalesforceOptions, context: DestinationContext): Api {
   const log = context.logger;
   const where = `[salesforce] ${context.destinationId}`;
-  const conn = new Connection({
-    oauth2: { loginUrl: options.loginUrl, ...oauthClient(options) },
-    version: options.apiVersion,
-    // jsforce calls this when a session expires, once however many requests are waiting.
-    refreshFn: (c, callback) => {
-      requestToken(c, options, where).then(
-        (token) => {
-          c.instanceUrl = token.instance_url;
-          callback(null, token.access_token, token as never);
+  // jsforce is loaded at the first call: validating a pipeline never loads it.
+  let conn: Connection | undefined;
+  let connecting: Promise<Connection> | undefined;
+  const connection = () =>
+    (connecting ??= import('jsforce').then(({ Connection }) => {
+      conn = new Connection({
+        oauth2: { loginUrl: options.loginUrl, ...oauthClient(options) },
+        version: options.apiVersion,
+        // jsforce calls this when a session expires, once however many requests are waiting.
+        refreshFn: (c, callback) => {
+          requestToken(c, options, where).then(
+            (token) => {
+              c.instanceUrl = token.instance_url;
+              callback(null, token.access_token, token as never);
+            },
+            (error: Error) => callback(error),
+          );
         },
-        (error: Error) => callback(error),
-      );
-    },
-  });
+      });
+      return conn;
+    }));
   let login: Promise<void> | undefined;
   const ready = () => {
-    login ??= requestToken(conn, options, where).then(
-      (token) => {
-        conn.accessToken = token.access_token;
-        conn.instanceUrl = token.instance_url;
-      },
-      (error) => {
-        login = undefined;
-        throw error;
-      },
-    );
+    login ??= connection().then(async (c) => {
+      const token = await requestToken(c, options, where);
+      c.accessToken = token.access_token;
+      c.instanceUrl = token.instance_url;
+    });
+    login.catch(() => {
+      login = undefined;
+    });
     return login;
+  };
+  const loggedIn = (): Connection => {
+    if (!conn) throw new Error(`${where}: the connection was used before logging in`);
+    return conn;
   };
   const describes = new Map<string, Promise<Describe>>();
 
@@ -83,6 +95,7 @@ export function createApi(options: SalesforceOptions, context: DestinationContex
   let reading: unknown;
   let bulkSince = 0;
   const usage = (): ApiUsage | undefined => {
+    if (!conn) return undefined;
     const info = conn.limitInfo as { apiUsage?: ApiUsage };
     if (info !== reading) {
       reading = info;
@@ -177,7 +190,10 @@ export function createApi(options: SalesforceOptions, context: DestinationContex
   async function describe(object: string): Promise<Describe> {
     let d = describes.get(object);
     if (!d) {
-      d = call(`describe ${object}`, () => conn.sobject(object).describe() as Promise<Describe>);
+      d = call(
+        `describe ${object}`,
+        () => loggedIn().sobject(object).describe() as Promise<Describe>,
+      );
       describes.set(object, d);
       d.catch(() => describes.delete(object));
     }
@@ -188,14 +204,14 @@ export function createApi(options: SalesforceOptions, context: DestinationContex
     type Page = { records: Record<string, unknown>[]; done: boolean; nextRecordsUrl?: string };
     let page = await call(
       'query Contacts',
-      async () => (await conn.query(soql)) as unknown as Page,
+      async () => (await loggedIn().query(soql)) as unknown as Page,
     );
     const records = [...page.records];
     while (!page.done && page.nextRecordsUrl) {
       const next = page.nextRecordsUrl;
       page = await call(
         'query Contacts',
-        async () => (await conn.queryMore(next)) as unknown as Page,
+        async () => (await loggedIn().queryMore(next)) as unknown as Page,
       );
       records.push(...page.records);
     }
@@ -203,7 +219,10 @@ export function createApi(options: SalesforceOptions, context: DestinationContex
   }
 
   return {
-    conn,
+    get conn() {
+      return loggedIn();
+    },
+    ready,
     options,
     where,
     destination: context.destinationId,

@@ -16,6 +16,7 @@ export async function bulkUpsert(
   key: string,
   bulkJobs: Map<string, string>,
 ): Promise<RowResult[]> {
+  await api.ready();
   const known = bulkJobs.get(key);
   const job = known
     ? api.conn.bulk2.job('ingest', { id: known })

@@ -11,7 +11,7 @@ import {
   type ScoreRecord,
   splitForScoreLink,
 } from '@scorebridge/core';
-import SftpClient from 'ssh2-sftp-client';
+import type SftpClient from 'ssh2-sftp-client';
 import { sftpError } from './errors.js';
 import { hostVerifier } from './host-key.js';
 import { fileName, PART_SUFFIX } from './naming.js';
@@ -50,7 +50,9 @@ export function createSlateDestination(
     // The library would print connection events to the console; the failures it rejects with
     // are reported through ScoreBridge's errors instead.
     const quiet = { error: () => undefined, end: () => undefined, close: () => undefined };
-    const sftp = new SftpClient(`scorebridge-${context.destinationId}`, quiet as never);
+    // ssh2 is loaded at the first connection: validating a pipeline never loads it.
+    const { default: Client } = await import('ssh2-sftp-client');
+    const sftp = new Client(`scorebridge-${context.destinationId}`, quiet as never);
     const step = <R>(name: string, p: () => Promise<R>): Promise<R> => {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

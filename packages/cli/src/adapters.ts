@@ -2,7 +2,11 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { adapterProblems, type DestinationAdapter } from '@scorebridge/core';
-import { type LoadOptions, loadPipelineResolving, type Pipeline } from '@scorebridge/runtime';
+import {
+  type LoadOptions,
+  loadPipelineResolving,
+  type Pipeline,
+} from '@scorebridge/runtime/config';
 
 /**
  * The adapters that ship with ScoreBridge, by the short type a pipeline names them by. They load

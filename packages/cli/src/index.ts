@@ -3,30 +3,25 @@ import {
   ScoreBridgeError,
   SourceError,
   serializeError,
-} from '@scorebridge/core';
+} from '@scorebridge/core/light';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { adapterNewCommand } from './commands/adapter.js';
-import { completionCommand } from './commands/completion.js';
-import { DEMO_DEFAULTS, demoCommand } from './commands/demo.js';
-import { discoverCommand } from './commands/discover.js';
-import { fetchCommand } from './commands/fetch.js';
-import { layoutImport, layoutShow } from './commands/layout.js';
-import { parseCommand } from './commands/parse.js';
-import {
-  checkCommand,
-  DEFAULT_STATE_DIR,
-  dlqListCommand,
-  dlqReplayCommand,
-  runCommand,
-  schemaCommand,
-  statusCommand,
-  validateCommand,
-} from './commands/pipeline.js';
-import { sandboxCommand } from './commands/sandbox.js';
-import { traceCommand } from './commands/trace.js';
-import { backfillCommand, scheduleCommand, workerCommand } from './commands/worker.js';
+import { DEFAULT_STATE_DIR, DEMO_DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 import { EXIT, type Io, processIo } from './io.js';
-import { LOG_LEVELS, type LogLevel } from './logging.js';
+
+// Each command's module is loaded when that command runs: `--help`, `validate` and `parse`
+// never load BullMQ, jsforce, ssh2 or express.
+const adapterCommands = () => import('./commands/adapter.js');
+const completion = () => import('./commands/completion.js');
+const demo = () => import('./commands/demo.js');
+const discover = () => import('./commands/discover.js');
+const fetching = () => import('./commands/fetch.js');
+const layoutCommands = () => import('./commands/layout.js');
+const parsing = () => import('./commands/parse.js');
+const pipelineCommands = () => import('./commands/pipeline.js');
+const sandbox = () => import('./commands/sandbox.js');
+const trace = () => import('./commands/trace.js');
+const validation = () => import('./commands/validate.js');
+const worker = () => import('./commands/worker.js');
 
 const VERSION = '0.1.0';
 
@@ -98,7 +93,7 @@ Examples:
   scorebridge parse scores.txt --layout site-layout.json`,
     )
     .action(async (file: string, options) => {
-      status.code = await parseCommand(file, options, io);
+      status.code = await (await parsing()).parseCommand(file, options, io);
     });
 
   const stateDir = () =>
@@ -156,7 +151,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
 3 TOEFL Access failed; 4 a destination failed (its cursor did not move); 130 interrupted.`,
     )
     .action(async (file: string, options) => {
-      status.code = await runCommand(file, options, io);
+      status.code = await (await pipelineCommands()).runCommand(file, options, io);
     });
 
   program
@@ -174,7 +169,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
       '\nWithout --resolve, references are checked for form only, so files validate without the secrets (in CI, in an editor).',
     )
     .action(async (files: string[], options) => {
-      status.code = await validateCommand(files, options, io);
+      status.code = await (await validation()).validateCommand(files, options, io);
     });
 
   program
@@ -185,7 +180,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .argument('<pipeline.yaml>', 'the pipeline file')
     .option('--json', 'the results as one JSON document on stdout (docs/cli.md)', false)
     .action(async (file: string, options) => {
-      status.code = await checkCommand(file, options, io);
+      status.code = await (await pipelineCommands()).checkCommand(file, options, io);
     });
 
   program
@@ -196,7 +191,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .addOption(stateDir())
     .addOption(redisOption())
     .action(async (file: string, options) => {
-      status.code = await statusCommand(file, options, io);
+      status.code = await (await pipelineCommands()).statusCommand(file, options, io);
     });
 
   program
@@ -217,7 +212,7 @@ data, so neither does this. Reports are traced from this release on (the version
 began with it). Exit status: 0 found; 1 no such report met; 2 usage or configuration error.`,
     )
     .action(async (file: string, number: string, options) => {
-      status.code = await traceCommand(file, number, options, io);
+      status.code = await (await trace()).traceCommand(file, number, options, io);
     });
 
   program
@@ -295,7 +290,7 @@ an append-only file. Examples:
   scorebridge backfill pipelines/university.yaml --from 2026-01-01 --redis redis://…`,
     )
     .action(async (paths: string[], options) => {
-      status.code = await workerCommand(paths, options, io);
+      status.code = await (await worker()).workerCommand(paths, options, io);
     });
 
   const schedule = program
@@ -307,7 +302,7 @@ an append-only file. Examples:
     .option('--json', 'as one JSON document on stdout', false)
     .addOption(redisOption())
     .action(async (options) => {
-      status.code = await scheduleCommand('list', undefined, options, io);
+      status.code = await (await worker()).scheduleCommand('list', undefined, options, io);
     });
   schedule
     .command('remove')
@@ -317,7 +312,7 @@ an append-only file. Examples:
     .argument('<pipeline-name>', "the pipeline's name: as in its file, and in schedule list")
     .addOption(redisOption())
     .action(async (name: string, options) => {
-      status.code = await scheduleCommand('remove', name, options, io);
+      status.code = await (await worker()).scheduleCommand('remove', name, options, io);
     });
 
   program
@@ -345,7 +340,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     )
     .option('--json', 'the outcome as one JSON document on stdout (docs/cli.md)', false)
     .action(async (file: string, options) => {
-      status.code = await backfillCommand(file, options, io);
+      status.code = await (await worker()).backfillCommand(file, options, io);
     });
 
   const dlq = program
@@ -359,7 +354,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .addOption(stateDir())
     .addOption(redisOption())
     .action(async (file: string, options) => {
-      status.code = await dlqListCommand(file, options, io);
+      status.code = await (await pipelineCommands()).dlqListCommand(file, options, io);
     });
   dlq
     .command('replay')
@@ -372,7 +367,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     .addOption(redisOption())
     .addOption(logLevel('warn'))
     .action(async (file: string, options) => {
-      status.code = await dlqReplayCommand(file, options, io);
+      status.code = await (await pipelineCommands()).dlqReplayCommand(file, options, io);
     });
 
   program
@@ -384,7 +379,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
       'also the options of these installed adapter packages (as pipelines name them by type)',
     )
     .action(async (options) => {
-      status.code = await schemaCommand(options, io);
+      status.code = await (await pipelineCommands()).schemaCommand(options, io);
     });
 
   program
@@ -401,7 +396,7 @@ Exit status: 0 all delivered; 1 some records were dead-lettered; 2 configuration
     )
     .addOption(stateDir())
     .action(async (options) => {
-      status.code = await demoCommand(options, io);
+      status.code = await (await demo()).demoCommand(options, io);
     });
 
   program
@@ -455,7 +450,7 @@ Exit status: 0 all good; 1 some records had problems; 2 usage or configuration e
 3 TOEFL Access refused or failed (the message says why and what to do).`,
     )
     .action(async (options) => {
-      status.code = await fetchCommand(options, io, process.env);
+      status.code = await (await fetching()).fetchCommand(options, io, process.env);
     });
 
   program
@@ -489,7 +484,7 @@ Exit status: 0 all good; 1 some records had problems; 2 usage or configuration e
     )
     .option('--ambiguous', 'with --hidden-layout: write one iBT26 part at two places', false)
     .action(async (options) => {
-      status.code = await sandboxCommand(options, io);
+      status.code = await (await sandbox()).sandboxCommand(options, io);
     });
 
   const layout = program
@@ -513,7 +508,7 @@ Exit status: 0 all good; 1 some records had problems; 2 usage or configuration e
       false,
     )
     .action(async (options) => {
-      status.code = await layoutShow(options, io);
+      status.code = await (await layoutCommands()).layoutShow(options, io);
     });
 
   layout
@@ -552,7 +547,7 @@ Examples:
   scorebridge layout show --layout ibt26-override.json`,
     )
     .action(async (file: string, options) => {
-      status.code = await layoutImport(file, options, io);
+      status.code = await (await layoutCommands()).layoutImport(file, options, io);
     });
 
   layout
@@ -603,7 +598,7 @@ Exit status: 0 every JSON key placed; 1 some were not (see the report); 2 usage 
 configuration error; 3 TOEFL Access refused or failed.`,
     )
     .action(async (options) => {
-      status.code = await discoverCommand(options, io, process.env);
+      status.code = await (await discover()).discoverCommand(options, io, process.env);
     });
 
   const adapter = program
@@ -627,7 +622,7 @@ A pipeline then names it as its type once it is installed beside the pipeline fi
 See docs/adapters.md.`,
     )
     .action(async (name: string, options) => {
-      status.code = await adapterNewCommand(name, options, io);
+      status.code = await (await adapterCommands()).adapterNewCommand(name, options, io);
     });
 
   program
@@ -644,7 +639,7 @@ See docs/adapters.md.`,
   fish: scorebridge completion fish > ~/.config/fish/completions/scorebridge.fish`,
     )
     .action(async (shell: 'bash' | 'zsh' | 'fish') => {
-      status.code = await completionCommand(shell, program, io);
+      status.code = await (await completion()).completionCommand(shell, program, io);
     });
 
   return program;

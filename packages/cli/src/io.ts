@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { type Clock, systemClock } from '@scorebridge/runtime';
+import { type Clock, systemClock } from '@scorebridge/runtime/clock';
 
 /** The streams a command writes to, and the clock it reads "now" from; tests pass their own. */
 export interface Io {

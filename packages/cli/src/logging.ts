@@ -4,8 +4,9 @@ import pino from 'pino';
 import pinoPretty from 'pino-pretty';
 
 /** Log levels `--log-level` accepts. */
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import type { LogLevel } from './defaults.js';
+
+export { LOG_LEVELS, type LogLevel } from './defaults.js';
 
 /**
  * Allow-list serialisers: an error becomes ScoreBridge's serialised error (kind, message, where,

@@ -49,7 +49,4 @@ scorebridge: demo: run it again: nothing new is delivered. See what was kept: np
   }
 }
 
-export const DEMO_DEFAULTS = {
-  pipeline: 'pipelines/demo.yaml',
-  records: 2000,
-} as const;
+export { DEMO_DEFAULTS } from '../defaults.js';

@@ -36,13 +36,15 @@ import {
   loadAdapter,
   loadPipelineFile,
 } from '../adapters.js';
+/** Where state lives, beside the pipeline file, unless the pipeline, the environment or `--state-dir` say otherwise. */
+import { DEFAULT_STATE_DIR } from '../defaults.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
 import { RunProgress } from '../progress.js';
 import { printJson, runView } from './views.js';
 
-/** Where state lives, beside the pipeline file, unless the pipeline, the environment or `--state-dir` say otherwise. */
-export const DEFAULT_STATE_DIR = '.scorebridge-state';
+export { DEFAULT_STATE_DIR };
+
 /** Where releases before 0.2 kept state: relative to the working directory. */
 const LEGACY_STATE_DIR = '.scorebridge/state';
 
@@ -282,36 +284,6 @@ export function summaryTable(s: RunSummary): string {
 }
 
 /** A one-line display on a terminal, one line per slice otherwise. */
-
-/** `scorebridge validate`: every file checked, every problem listed. */
-export async function validateCommand(
-  files: string[],
-  options: { resolve?: boolean; json?: boolean },
-  io: Io,
-): Promise<number> {
-  let bad = 0;
-  const results: Record<string, unknown>[] = [];
-  for (const file of files) {
-    try {
-      const pipeline = options.resolve ? await load(file) : await loadForState(file);
-      const { name, destinations } = pipeline.config;
-      results.push({ file, ok: true, pipeline: name, destinations: destinations.map((d) => d.id) });
-      if (!options.json)
-        await write(
-          io.stdout,
-          `${file}: ok (${name}, ${destinations.length} destination${destinations.length === 1 ? '' : 's'})\n`,
-        );
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      bad++;
-      results.push({ file, ok: false, problems: error.problems });
-      if (!options.json)
-        await write(io.stderr, error.problems.map((p) => `scorebridge: ${p}\n`).join(''));
-    }
-  }
-  if (options.json) await printJson(io, 'validation', { ok: bad === 0, files: results });
-  return bad > 0 ? EXIT.usage : EXIT.ok;
-}
 
 /**
  * `scorebridge check`: the source key (a small window, as ETS advises) and every destination.

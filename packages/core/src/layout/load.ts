@@ -11,11 +11,9 @@ import {
   sortFields,
 } from './layout.js';
 
-/** Names of the layouts shipped with ScoreBridge. */
-export const BUILTIN_LAYOUT_NAMES = ['scorelink-1600', 'scorelink-legacy-900'] as const;
+import { BUILTIN_LAYOUT_NAMES, type BuiltinLayoutName } from './names.js';
 
-/** One of {@link BUILTIN_LAYOUT_NAMES}. */
-export type BuiltinLayoutName = (typeof BUILTIN_LAYOUT_NAMES)[number];
+export { BUILTIN_LAYOUT_NAMES, type BuiltinLayoutName } from './names.js';
 
 const builtinCache = new Map<string, Layout>();
 

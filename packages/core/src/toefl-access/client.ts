@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosInstance, AxiosResponse } from 'axios';
 import {
   ConfigError,
   ParseError,
@@ -123,7 +123,12 @@ export function createToeflAccessClient(options: ToeflAccessClientOptions): Toef
   const deadlineMs = options.deadlineMs ?? 15 * 60_000;
   const serverErrorPauseMs = options.serverErrorPauseMs ?? 5 * 60_000;
   const minSplitMs = (options.minSplitDays ?? 1) * 86_400_000;
-  const http = options.http ?? axios.create();
+  // axios is loaded at the first request: a command that never fetches never pays for it.
+  let http: Promise<AxiosInstance> | undefined;
+  const httpClient = () =>
+    (http ??= options.http
+      ? Promise.resolve(options.http)
+      : import('axios').then((m) => m.default.create()));
   const stats: SourceStats = {
     requests: 0,
     retries: 0,
@@ -158,7 +163,7 @@ export function createToeflAccessClient(options: ToeflAccessClientOptions): Toef
     let response: AxiosResponse<Readable> | undefined;
     try {
       try {
-        response = await http.request<Readable>({
+        response = await (await httpClient()).request<Readable>({
           method: 'GET',
           url,
           headers: {
