@@ -67,17 +67,20 @@ export class ScoreBridgeError extends Error {
       classes.push((c as { name: string }).name);
     Object.defineProperty(this, ERROR_CLASSES, { value: classes });
   }
+}
 
-  /**
-   * `instanceof` holds across copies of this package: an adapter installed beside a pipeline
-   * may bring its own @scorebridge/core, and its DestinationError is still one to the runtime.
-   */
-  static override [Symbol.hasInstance](value: unknown): boolean {
+/**
+ * `instanceof` holds across copies of this package: an adapter installed beside a pipeline may
+ * bring its own @scorebridge/core, and its DestinationError is still one to the runtime. (A plain
+ * function: `this` is the class asked about, ScoreBridgeError or a subclass, which inherit it.)
+ */
+Object.defineProperty(ScoreBridgeError, Symbol.hasInstance, {
+  value: function hasInstance(this: new (...args: never[]) => unknown, value: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     const classes = (value as Record<symbol, unknown> | null)?.[ERROR_CLASSES];
     return Array.isArray(classes) && classes.includes(this.name);
-  }
-}
+  },
+});
 
 /** Configuration (pipeline file, layout file, CLI options) is invalid. Never retried. */
 export class ConfigError extends ScoreBridgeError {
