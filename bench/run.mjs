@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { backfill } from './backfill.mjs';
+import { csvRendering } from './csv.mjs';
 import { fetchMemory } from './fetch-memory.mjs';
 import { parseThroughput } from './parse-throughput.mjs';
 import { queueBackfill } from './queue.mjs';
@@ -105,6 +106,17 @@ if (!only || only === 'webhook') {
   rows.push(['webhook records/s', out.recordsPerSecond.toLocaleString('en'), 'recorded']);
 }
 
+if (!only || only === 'csv') {
+  const c = await csvRendering();
+  console.log(
+    `\nCSV rendering of ${c.records.toLocaleString('en')} records (file and Slate destinations; the same cells, best of 5 interleaved)`,
+  );
+  console.log(
+    `  recordsToCsv   ${c.writerMs.toFixed(0)} ms (${c.microsPerRecord.toFixed(1)} µs per record)\n  csv-stringify  ${c.libraryMs.toFixed(0)} ms\n  ratio          ${c.ratio.toFixed(2)}x`,
+  );
+  rows.push(['csv writer vs csv-stringify', `${c.ratio.toFixed(2)}x`, 'recorded']);
+}
+
 if (!only || only === 'slate') {
   const out = await slateThroughput();
   console.log(
@@ -116,7 +128,7 @@ if (!only || only === 'slate') {
       `  ${(out.bytes / 1e6).toFixed(1)} MB in ${out.seconds.toFixed(1)} s: ${out.mbPerSecond.toFixed(1)} MB/s (${out.recordsPerSecond.toLocaleString('en')} records/s)`,
     );
     console.log(
-      `  of which CSV rendering (csv-stringify) ${out.renderSeconds.toFixed(1)} s, upload and rename ${(out.seconds - out.renderSeconds).toFixed(1)} s (${(out.bytes / 1e6 / (out.seconds - out.renderSeconds)).toFixed(1)} MB/s)`,
+      `  of which CSV rendering (recordsToCsv) ${out.renderSeconds.toFixed(1)} s, upload and rename ${(out.seconds - out.renderSeconds).toFixed(1)} s (${(out.bytes / 1e6 / (out.seconds - out.renderSeconds)).toFixed(1)} MB/s)`,
     );
     rows.push(['slate 100k delivery MB/s', out.mbPerSecond.toFixed(1), 'recorded']);
   }

@@ -1,4 +1,3 @@
-import { stringify } from 'csv-stringify/sync';
 import type { ScoreRecord } from './record/record.js';
 import { toCanonicalJson } from './record/record.js';
 
@@ -25,8 +24,11 @@ export interface CsvOptions {
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /**
- * Records as CSV: UTF-8, a header row, RFC 4180 quoting, a stable column order, and cells that
- * could run as spreadsheet formulas neutralised.
+ * Records as CSV: UTF-8, a header row, RFC 4180 quoting (a cell with a comma, a quote, a CR or an
+ * LF is quoted, its quotes doubled; nothing else is), LF between rows, a stable column order, and
+ * cells that could run as spreadsheet formulas neutralised. Written by hand, one join per row:
+ * a general CSV library spent most of a large delivery's time on options these rows never need
+ * (docs/performance.md); a test round-trips hostile values through csv-parse.
  */
 export function recordsToCsv(records: readonly ScoreRecord[], options: CsvOptions = {}): string {
   const fields = options.columns ? Object.keys(options.columns) : columnsOf(records);
@@ -35,18 +37,30 @@ export function recordsToCsv(records: readonly ScoreRecord[], options: CsvOption
     options.dateFormat && options.dateFormat !== 'YYYY-MM-DD' ? options.dateFormat : undefined;
   const cell = (value: unknown) => {
     if (value == null) return '';
-    const text = String(value);
+    const text = typeof value === 'string' ? value : String(value);
     const date = rewrite ? ISO_DATE.exec(text) : null;
     if (date)
       return rewrite === 'MM/DD/YYYY'
         ? `${date[2]}/${date[3]}/${date[1]}`
         : `${date[1]}${date[2]}${date[3]}`;
-    return neutralizeFormula(text);
+    return quoted(neutralizeFormula(text));
   };
-  const rows: string[][] = [headers];
-  for (const record of records) rows.push(fields.map((f) => cell(canonicalValue(record, f))));
-  return stringify(rows);
+  const lines = new Array<string>(records.length + 1);
+  lines[0] = headers.map(quoted).join(',');
+  const row = new Array<string>(fields.length);
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    for (let f = 0; f < fields.length; f++) row[f] = cell(canonicalValue(record, fields[f]!));
+    lines[i + 1] = row.join(',');
+  }
+  return `${lines.join('\n')}\n`;
 }
+
+/** A cell as RFC 4180 writes it: quoted only when it holds a comma, a quote, a CR or an LF. */
+function quoted(text: string): string {
+  return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+const NEEDS_QUOTES = /[",\r\n]/;
 
 /** A canonical JSON value of a record, without building the canonical object. */
 function canonicalValue(record: ScoreRecord, field: string): unknown {
