@@ -64,7 +64,7 @@ export class ScoreLinkParser {
       const compiled = compileLayout(layout);
       this.#byLength.set(layout.recordLength, {
         compiled,
-        read: compileFixedReader(compiled.fields),
+        read: readerOf(compiled),
       });
     }
     this.#cutLength = layouts[0]?.recordLength ?? 1600;
@@ -218,4 +218,18 @@ export class ScoreLinkParser {
 /** The end of a line's content: before a `\r` that precedes the line break. */
 function endOfLine(text: string, from: number, to: number): number {
   return to > from && text.charCodeAt(to - 1) === 13 ? to - 1 : to;
+}
+
+/**
+ * A layout's field reader, compiled once and shared by every parser of that layout: a parser per
+ * response must not compile (and warm up) its own again.
+ */
+const readers = new WeakMap<CompiledLayout, FixedReader>();
+function readerOf(compiled: CompiledLayout): FixedReader {
+  let read = readers.get(compiled);
+  if (!read) {
+    read = compileFixedReader(compiled.fields);
+    readers.set(compiled, read);
+  }
+  return read;
 }
