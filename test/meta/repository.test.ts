@@ -35,6 +35,28 @@ describe('the repository', () => {
     }
   });
 
+  it('describes every option in the JSON Schema, for editors to show', () => {
+    const undescribed: string[] = [];
+    const walk = (node: unknown, path: string) => {
+      if (!node || typeof node !== 'object') return;
+      const o = node as Record<string, unknown>;
+      for (const [key, value] of Object.entries((o.properties ?? {}) as Record<string, unknown>)) {
+        if (!(value as { description?: string }).description) undescribed.push(`${path}.${key}`);
+        walk(value, `${path}.${key}`);
+      }
+      for (const key of ['items', 'anyOf', 'oneOf', 'allOf', 'additionalProperties']) {
+        const next = o[key];
+        if (Array.isArray(next))
+          next.forEach((n, i) => {
+            walk(n, `${path}[${i}]`);
+          });
+        else walk(next, path);
+      }
+    };
+    walk(JSON.parse(JSON.stringify(pipelineJsonSchema(ADAPTERS))), '');
+    expect(undescribed).toEqual([]);
+  });
+
   it('ships the current JSON Schema for editors (regenerate: npx scorebridge schema -o pipelines/pipeline.schema.json)', () => {
     const shipped = JSON.parse(
       readFileSync(join(root, 'pipelines', 'pipeline.schema.json'), 'utf8'),

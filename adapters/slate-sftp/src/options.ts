@@ -5,19 +5,19 @@ import { namingProblems } from './naming.js';
 /** Options of the Slate (SFTP) destination. */
 export const slateOptionsSchema = z
   .object({
-    /** The SFTP server, e.g. `ft.technolutions.net`. */
-    host: z.string().min(1),
+    host: z.string().min(1).describe('The SFTP server, e.g. `ft.technolutions.net`.'),
     /** @default 22 */
-    port: z.number().int().min(1).max(65535).default(22),
-    /** The SFTP user Slate gave you. */
-    username: z.string().min(1),
-    /** The user's private key (OpenSSH or PEM), by reference: `${file:/etc/scorebridge/slate_key}`. */
-    privateKey: secretSchema.optional(),
-    /** The private key's passphrase, if it has one. */
-    passphrase: secretSchema.optional(),
-    /** A password, when the server does not take keys (keys are better). */
-    password: secretSchema.optional(),
-    /** The server's host key, pinned: its `SHA256:…` fingerprint, or a known_hosts file. */
+    port: z.number().int().min(1).max(65535).default(22).describe("The SFTP server's port."),
+    username: z.string().min(1).describe('The SFTP user Slate gave you.'),
+    privateKey: secretSchema
+      .optional()
+      .describe(
+        "The user's private key (OpenSSH or PEM), by reference: `${file:/etc/scorebridge/slate_key}`.",
+      ),
+    passphrase: secretSchema.optional().describe("The private key's passphrase, if it has one."),
+    password: secretSchema
+      .optional()
+      .describe('A password, when the server does not take keys (keys are better).'),
     hostKey: z
       .object({
         fingerprint: z
@@ -26,28 +26,55 @@ export const slateOptionsSchema = z
             /^SHA256:[A-Za-z0-9+/]{43}=?$/,
             'an OpenSSH fingerprint: SHA256: followed by 43 base64 characters',
           )
-          .optional(),
-        knownHosts: z.string().min(1).optional(),
+          .optional()
+          .describe('The host key fingerprint, as ssh-keygen -lf prints it: SHA256:…'),
+        knownHosts: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('A known_hosts file holding the server, relative to the pipeline file.'),
       })
       .strict()
       .refine(
         (k) => k.fingerprint !== undefined || k.knownHosts !== undefined,
         'give fingerprint or knownHosts',
+      )
+      .describe(
+        "The server's host key, pinned: its `SHA256:…` fingerprint, or a known_hosts file.",
       ),
-    /** Where files go. @default '/incoming/' */
-    remoteDirectory: z.string().min(1).default('/incoming/'),
-    /** `csv`: columns you map in Slate; `scorelink`: the raw fixed-length lines, for Slate's prebuilt TOEFL format. @default 'csv' */
-    format: z.enum(['csv', 'scorelink']).default('csv'),
-    /** File names: `{pipeline}`, `{destination}`, `{date}` (batch window end, YYYYMMDD), `{batch}`, `{ext}`. @default '{pipeline}_{date}_{batch}.{ext}' */
-    fileName: z.string().min(1).default('{pipeline}_{date}_{batch}.{ext}'),
-    /** Your Slate source format's Import Path/Mask; file names are checked against it. */
-    mask: z.string().min(1).optional(),
-    /** CSV columns, record field → header, in order (default: every canonical field). */
-    columns: z.record(z.string(), z.string()).optional(),
-    /** How dates are written in CSV. @default 'YYYY-MM-DD' */
-    dateFormat: z.enum(['YYYY-MM-DD', 'MM/DD/YYYY', 'YYYYMMDD']).default('YYYY-MM-DD'),
-    /** Every SFTP call (connecting, uploading, closing) ends within this. @default 30 */
-    timeoutSeconds: z.number().positive().max(600).default(30),
+    remoteDirectory: z.string().min(1).default('/incoming/').describe('Where files go.'),
+    format: z
+      .enum(['csv', 'scorelink'])
+      .default('csv')
+      .describe(
+        "`csv`: columns you map in Slate; `scorelink`: the raw fixed-length lines, for Slate's prebuilt TOEFL format.",
+      ),
+    fileName: z
+      .string()
+      .min(1)
+      .default('{pipeline}_{date}_{batch}.{ext}')
+      .describe(
+        'File names: `{pipeline}`, `{destination}`, `{date}` (batch window end, YYYYMMDD), `{batch}`, `{ext}`.',
+      ),
+    mask: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Your Slate source format's Import Path/Mask; file names are checked against it."),
+    columns: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('CSV columns, record field → header, in order (default: every canonical field).'),
+    dateFormat: z
+      .enum(['YYYY-MM-DD', 'MM/DD/YYYY', 'YYYYMMDD'])
+      .default('YYYY-MM-DD')
+      .describe('How dates are written in CSV.'),
+    timeoutSeconds: z
+      .number()
+      .positive()
+      .max(600)
+      .default(30)
+      .describe('Every SFTP call (connecting, uploading, closing) ends within this.'),
     /**
      * Permissions of the uploaded files, octal, quoted: the owner reads and writes, its group
      * reads, nobody else (scores are personal data). @default '0640'

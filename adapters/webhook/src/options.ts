@@ -25,19 +25,26 @@ export const webhookOptionsSchema = z
   .object({
     /** The receiver's URL: https unless `allowHttp`. */
     url: z.url().describe('The receiver: https://…'),
-    /**
-     * Signing secrets (`whsec_` + base64), by reference. During a rotation give two: every
-     * message is signed with each, and the receiver accepts either.
-     */
-    secrets: z.array(secretSchema).min(1).max(5),
-    /** `batch`: one message per batch (`toefl.scores`); `record`: one per record (`toefl.score`). @default 'batch' */
-    mode: z.enum(['batch', 'record']).default('batch'),
-    /** Batches are split so that no message body is larger than this. @default 1000000 */
-    maxPayloadBytes: z.number().int().min(4096).max(50_000_000).default(1_000_000),
-    /**
-     * Extra headers sent with every message (an API key the receiver wants, say). Names are RFC
-     * 9110 tokens; the signature, framing and connection headers ScoreBridge sets are refused.
-     */
+    secrets: z
+      .array(secretSchema)
+      .min(1)
+      .max(5)
+      .describe(
+        'Signing secrets (`whsec_` + base64), by reference. During a rotation give two: every message is signed with each, and the receiver accepts either.',
+      ),
+    mode: z
+      .enum(['batch', 'record'])
+      .default('batch')
+      .describe(
+        '`batch`: one message per batch (`toefl.scores`); `record`: one per record (`toefl.score`).',
+      ),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(4096)
+      .max(50_000_000)
+      .default(1_000_000)
+      .describe('Batches are split so that no message body is larger than this.'),
     headers: z
       .record(z.string(), z.string())
       .superRefine((headers, ctx) => {
@@ -52,13 +59,21 @@ export const webhookOptionsSchema = z
           if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
         }
       })
-      .optional(),
-    /** Seconds for a whole request. @default 20 */
-    timeoutSeconds: z.number().positive().max(120).default(20),
-    /** Allow receivers on loopback, private, link-local and other internal addresses. @default false */
-    allowPrivateNetwork: z.boolean().default(false),
-    /** Allow plain http:// URLs. @default false */
-    allowHttp: z.boolean().default(false),
+      .optional()
+      .describe(
+        'Extra headers sent with every message (an API key the receiver wants, say). Names are RFC 9110 tokens; the signature, framing and connection headers ScoreBridge sets are refused.',
+      ),
+    timeoutSeconds: z
+      .number()
+      .positive()
+      .max(120)
+      .default(20)
+      .describe('Seconds for a whole request.'),
+    allowPrivateNetwork: z
+      .boolean()
+      .default(false)
+      .describe('Allow receivers on loopback, private, link-local and other internal addresses.'),
+    allowHttp: z.boolean().default(false).describe('Allow plain http:// URLs.'),
   })
   .strict()
   .superRefine(

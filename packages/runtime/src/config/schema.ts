@@ -25,27 +25,32 @@ export const sourceSchema = z
     baseUrl: z
       .url({ protocol: /^https?$/ })
       .describe('The TOEFL Access scores endpoint, e.g. https://toeflaccess-api.ets.org/scores'),
-    /** The API key. */
-    authcode: secretSchema,
+    authcode: secretSchema.describe('The API key.'),
     /** @default 'scorelink' */
     format: z
       .enum(['scorelink', 'json'])
       .default('scorelink')
       .describe('ScoreLink (fixed-length) or JSON'),
-    /** @default 'TOEFL' */
-    type: z.string().min(1).default('TOEFL'),
-    /** @default 'scorelinkbyreportdate' */
-    reportBy: z.string().min(1).default('scorelinkbyreportdate'),
+    type: z.string().min(1).default('TOEFL').describe('The `type` query parameter ETS expects.'),
+    reportBy: z
+      .string()
+      .min(1)
+      .default('scorelinkbyreportdate')
+      .describe('The `reportBy` query parameter: which date windows select reports by.'),
     /** A site layout or override file, relative to the pipeline file. */
     layout: z
       .string()
       .min(1)
       .optional()
       .describe('A layout or override file (see docs/layouts.md), relative to this file'),
-    /** JSON key → layout id, for format json. */
-    jsonMapping: z.record(z.string(), z.string()).optional(),
-    /** @default 'utf-8' */
-    encoding: z.enum(['utf-8', 'latin1']).default('utf-8'),
+    jsonMapping: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('JSON key → layout id, for format json.'),
+    encoding: z
+      .enum(['utf-8', 'latin1'])
+      .default('utf-8')
+      .describe("The response's character encoding."),
     /** Where a destination's first run starts. @default two years back (scores are valid for two years) */
     firstRunStart: isoDate.optional().describe('Where a first run starts; default two years back'),
     /** When the API key in use was issued: a Slack reminder comes when it is older than the rotation period. */
@@ -61,47 +66,63 @@ export const sourceSchema = z
       .max(366)
       .default(30)
       .describe('Longest window of one request in days (ETS asks for 30 or less)'),
-    /** Each run re-reads this much before the cursor, so late reports are not missed. @default 48 */
     overlapHours: z
       .number()
       .min(0)
       .max(24 * 30)
-      .default(48),
-    /** @default 60 */
-    idleTimeoutSeconds: z.number().positive().default(60),
-    /** @default 900 */
-    deadlineSeconds: z.number().positive().default(900),
+      .default(48)
+      .describe('Each run re-reads this much before the cursor, so late reports are not missed.'),
+    idleTimeoutSeconds: z
+      .number()
+      .positive()
+      .default(60)
+      .describe('A response that sends nothing for this long is abandoned and retried.'),
+    deadlineSeconds: z
+      .number()
+      .positive()
+      .default(900)
+      .describe('The most one request may take, however slowly data keeps coming.'),
   })
   .strict();
 
 /** Which records a pipeline keeps. */
 export const filtersSchema = z
   .object({
-    /** Keep only these department codes. */
-    departmentCodes: z.array(z.string().min(1)).min(1).optional(),
-    /** Keep only these test types (as received, e.g. I). */
-    testTypes: z.array(z.string().min(1)).min(1).optional(),
-    /** Keep only these score scales. */
+    departmentCodes: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Keep only these department codes.'),
+    testTypes: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Keep only these test types (as received, e.g. I).'),
     scales: z
       .array(z.enum(['ibt', 'ibt26', 'essentials', 'unknown']))
       .min(1)
-      .optional(),
+      .optional()
+      .describe('Keep only these score scales.'),
   })
   .strict();
 
 const destinationBase = z.object({
-  /** The destination's name in this pipeline (cursors, ledgers and dead letters are kept per id). */
   id: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _')
-    .max(64),
-  /** Records per delivery. @default 500 */
-  batchSize: z.number().int().min(1).max(10_000).default(500),
-  /** At most `max` deliveries per `perSeconds` (worker mode). */
+    .max(64)
+    .describe(
+      "The destination's name in this pipeline (cursors, ledgers and dead letters are kept per id).",
+    ),
+  batchSize: z.number().int().min(1).max(10_000).default(500).describe('Records per delivery.'),
   rateLimit: z
-    .object({ max: z.number().int().min(1), perSeconds: z.number().positive() })
+    .object({
+      max: z.number().int().min(1).describe('Deliveries at most…'),
+      perSeconds: z.number().positive().describe('…per this many seconds.'),
+    })
     .strict()
-    .optional(),
+    .optional()
+    .describe('At most `max` deliveries per `perSeconds` (worker mode).'),
 });
 
 /** The pipeline schema for a set of adapters: destinations are typed by their adapter. */
@@ -110,7 +131,7 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
     destinationBase
       .extend({
         type: z.literal(adapter.type).describe(adapter.description),
-        options: adapter.optionsSchema,
+        options: adapter.optionsSchema.describe(`Options of the ${adapter.type} destination.`),
       })
       .strict(),
   );
@@ -120,12 +141,14 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
       : z.discriminatedUnion('type', destinations as unknown as [z.ZodObject, z.ZodObject]);
   return z
     .object({
-      /** The pipeline's name: lower-case letters, digits, - and _. */
       name: z
         .string()
         .regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _')
-        .max(64),
-      description: z.string().optional(),
+        .max(64)
+        .describe(
+          "The pipeline's name: lower-case letters, digits, - and _ (state and queues are kept by it).",
+        ),
+      description: z.string().optional().describe('What the pipeline is for, for people.'),
       /**
        * Where the pipeline's state (cursors, ledgers, dead letters) is kept without Redis: a
        * directory, relative to this file. --state-dir and SCOREBRIDGE_STATE_DIR override it.
@@ -138,13 +161,17 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
         .describe(
           'Directory for the state (cursors, ledgers, dead letters) without Redis, relative to this file; default .scorebridge-state beside it',
         ),
-      source: sourceSchema,
+      source: sourceSchema.describe('TOEFL Access: where scores come from.'),
       schedule: z
-        .object({ every: duration.optional(), cron: z.string().min(1).optional() })
+        .object({
+          every: duration.optional().describe('Run this often, e.g. 1h or 30m.'),
+          cron: z.string().min(1).optional().describe('Run at these times (cron, UTC).'),
+        })
         .strict()
         .refine((s) => (s.every ? 1 : 0) + (s.cron ? 1 : 0) === 1, 'give either every or cron')
-        .optional(),
-      filters: filtersSchema.optional(),
+        .optional()
+        .describe('When worker mode runs the pipeline: every or cron.'),
+      filters: filtersSchema.optional().describe('Which records the pipeline keeps.'),
       destinations: z
         .array(destination)
         .min(1)
@@ -167,39 +194,78 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
           },
           // Reported with the destinations' other problems, not after they are fixed.
           { when: () => true },
-        ),
+        )
+        .describe('Where the scores go; each destination keeps its own cursor.'),
       notifications: z
         .object({
           slack: z
             .object({
               webhookUrl: secretSchema,
-              /** Added to every alert, e.g. <!subteam^S0123> or <@U0123>. */
-              mention: z.string().optional(),
-              /** An open incident is not repeated before this many minutes. @default 1440 */
-              cooldownMinutes: z.number().int().min(1).optional(),
-              /** HTTP 500s in a row from TOEFL Access that make an alert. @default 3 */
-              consecutive500s: z.number().int().min(1).optional(),
-              /** Alert when a destination's cursor is older than this. @default 48 */
-              cursorStaleHours: z.number().positive().optional(),
-              /** Remind when source.keyIssuedOn is older than this (ETS advises quarterly). @default 90 */
-              keyRotationDays: z.number().int().min(1).optional(),
+              mention: z
+                .string()
+                .optional()
+                .describe('Added to every alert, e.g. <!subteam^S0123> or <@U0123>.'),
+              cooldownMinutes: z
+                .number()
+                .int()
+                .min(1)
+                .optional()
+                .describe('An open incident is not repeated before this many minutes.'),
+              consecutive500s: z
+                .number()
+                .int()
+                .min(1)
+                .optional()
+                .describe('HTTP 500s in a row from TOEFL Access that make an alert.'),
+              cursorStaleHours: z
+                .number()
+                .positive()
+                .optional()
+                .describe("Alert when a destination's cursor is older than this."),
+              keyRotationDays: z
+                .number()
+                .int()
+                .min(1)
+                .optional()
+                .describe(
+                  'Remind when source.keyIssuedOn is older than this (ETS advises quarterly).',
+                ),
             })
             .strict()
-            .optional(),
+            .optional()
+            .describe(
+              'Alerts to a Slack channel through an incoming webhook (docs/operations.md).',
+            ),
         })
         .strict()
-        .optional(),
+        .optional()
+        .describe('Who is told when something needs a person.'),
       queue: z
         .object({
-          /** Deliveries at once per destination in each worker process. @default 2 */
-          concurrency: z.number().int().min(1).max(64).optional(),
-          /** Tries of each job before it is given up (dead letters). @default 8 */
-          attempts: z.number().int().min(1).max(50).optional(),
-          /** The first retry's delay; each next one doubles it. @default 10 */
-          backoffSeconds: z.number().positive().max(3600).optional(),
+          concurrency: z
+            .number()
+            .int()
+            .min(1)
+            .max(64)
+            .optional()
+            .describe('Deliveries at once per destination in each worker process.'),
+          attempts: z
+            .number()
+            .int()
+            .min(1)
+            .max(50)
+            .optional()
+            .describe('Tries of each job before it is given up (dead letters).'),
+          backoffSeconds: z
+            .number()
+            .positive()
+            .max(3600)
+            .optional()
+            .describe("The first retry's delay; each next one doubles it."),
         })
         .strict()
-        .optional(),
+        .optional()
+        .describe('Worker mode: how jobs of this pipeline are run and retried.'),
     })
     .strict();
 }
