@@ -30,8 +30,18 @@ export function openInput(path: string, io: Io): AsyncIterable<Uint8Array | stri
   return path === '-' ? (io.stdin as AsyncIterable<Uint8Array | string>) : createReadStream(path);
 }
 
-/**
- * Exit statuses: 0 all good; 1 the input had problems (reported); 2 usage or configuration
- * error; 3 the source (TOEFL Access) refused or failed.
- */
-export const EXIT = { ok: 0, inputProblems: 1, usage: 2, source: 3 } as const;
+/** Every exit status of `scorebridge`, in one place; docs/cli.md lists them in the same words. */
+export const EXIT = {
+  ok: 0,
+  /** The input had problems, each reported (parse: unreadable lines; run: dead letters). */
+  inputProblems: 1,
+  deadLettered: 1,
+  /** Usage or configuration error: nothing was processed. */
+  usage: 2,
+  /** TOEFL Access refused or failed. */
+  source: 3,
+  /** Only a destination failed (run, check, backfill): its cursor did not move. */
+  destinationFailed: 4,
+  /** 128 + SIGINT, as shells report a Ctrl-C. */
+  interrupted: 130,
+} as const;

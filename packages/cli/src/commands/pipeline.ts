@@ -49,13 +49,6 @@ export { DEFAULT_STATE_DIR };
 const LEGACY_STATE_DIR = '.scorebridge/state';
 
 /** Exit statuses of `run`, beyond the common ones. */
-export const RUN_EXIT = {
-  deadLettered: 1,
-  sourceFailed: 3,
-  destinationFailed: 4,
-  /** 128 + SIGINT, as shells report a Ctrl-C. */
-  interrupted: 130,
-} as const;
 
 const load = (file: string) => loadPipelineFile(file);
 /** For commands that only read state: the source's secrets need not be at hand. */
@@ -165,7 +158,7 @@ export async function runCommand(
   // one exits at once. Nothing is lost either way: unsettled batches are settled next run.
   const stop = new AbortController();
   const interrupt = () => {
-    if (stop.signal.aborted) process.exit(RUN_EXIT.interrupted);
+    if (stop.signal.aborted) process.exit(EXIT.interrupted);
     stop.abort();
     io.stderr.write(
       '\nscorebridge: interrupted: stopping after the batch in hand (press Ctrl-C again to quit at once; nothing is lost)\n',
@@ -202,11 +195,11 @@ export async function runCommand(
 }
 
 function runExit(summary: RunSummary): number {
-  if (summary.interrupted) return RUN_EXIT.interrupted;
-  if (summary.sourceFailed) return RUN_EXIT.sourceFailed;
-  if (summary.destinations.some((d) => d.failed)) return RUN_EXIT.destinationFailed;
+  if (summary.interrupted) return EXIT.interrupted;
+  if (summary.sourceFailed) return EXIT.source;
+  if (summary.destinations.some((d) => d.failed)) return EXIT.destinationFailed;
   if (summary.parseIssues > 0 || summary.destinations.some((d) => d.deadLettered > 0))
-    return RUN_EXIT.deadLettered;
+    return EXIT.deadLettered;
   return EXIT.ok;
 }
 
@@ -331,9 +324,9 @@ export async function checkCommand(
   }
   const [source, ...destinations] = checks;
   const exit = !source!.ok
-    ? RUN_EXIT.sourceFailed
+    ? EXIT.source
     : destinations.some((c) => !c.ok)
-      ? RUN_EXIT.destinationFailed
+      ? EXIT.destinationFailed
       : EXIT.ok;
   if (options.json) {
     const view = (c: (typeof checks)[number]) => {
@@ -624,7 +617,7 @@ async function replay(
     io.stderr,
     `scorebridge: replayed ${chosen.length} dead letter(s): ${resolved} resolved, ${chosen.length - resolved} still open\n`,
   );
-  return resolved === chosen.length ? EXIT.ok : RUN_EXIT.deadLettered;
+  return resolved === chosen.length ? EXIT.ok : EXIT.deadLettered;
 }
 
 /**

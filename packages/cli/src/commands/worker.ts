@@ -17,7 +17,6 @@ import { loadPipelineFile } from '../adapters.js';
 import { dashboardCredentials, startDashboard } from '../dashboard.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
-import { RUN_EXIT } from './pipeline.js';
 import { printJson } from './views.js';
 
 /** Options of `scorebridge worker`. */
@@ -269,7 +268,7 @@ export async function backfillCommand(
       io.stderr.write(
         `\nscorebridge: the workers carry on with ${runId}. Follow it again: scorebridge backfill ${file} --attach ${runId}; stop it: scorebridge backfill ${file} --cancel ${runId}\n`,
       );
-      process.exit(RUN_EXIT.interrupted);
+      process.exit(EXIT.interrupted);
     };
     process.once('SIGINT', leave);
     const started = Date.now();
@@ -298,7 +297,7 @@ export async function backfillCommand(
         if (p.state === 'failed') {
           live?.done();
           await write(io.stderr, `the run failed: ${p.reason}\n`);
-          return RUN_EXIT.destinationFailed;
+          return EXIT.destinationFailed;
         }
         if (p.state === 'queued' && jobId) {
           const reason = await control.runJobFailure(jobId);
@@ -329,11 +328,10 @@ function outcomeText(o: RunOutcome): string {
 }
 
 function exitOf(o: RunOutcome): number {
-  if (o.interrupted) return RUN_EXIT.interrupted;
-  if (o.failedSlices > 0) return RUN_EXIT.sourceFailed;
-  if (o.destinations.some((d) => d.failed)) return RUN_EXIT.destinationFailed;
-  if (o.parseIssues > 0 || o.destinations.some((d) => d.deadLettered > 0))
-    return RUN_EXIT.deadLettered;
+  if (o.interrupted) return EXIT.interrupted;
+  if (o.failedSlices > 0) return EXIT.source;
+  if (o.destinations.some((d) => d.failed)) return EXIT.destinationFailed;
+  if (o.parseIssues > 0 || o.destinations.some((d) => d.deadLettered > 0)) return EXIT.deadLettered;
   return EXIT.ok;
 }
 
