@@ -17,19 +17,19 @@ export async function demoCommand(
   // The sandbox's clock is pinned to the start of today, so every run today sees the same data.
   const today = new Date(io.clock().toISOString().slice(0, 10));
   const sandbox = await startSandbox({ seed: 7, records: options.records, days: 365, now: today });
-  const env = { SCOREBRIDGE_DEMO_URL: sandbox.scoresUrl, SCOREBRIDGE_DEMO_KEY: sandbox.authcode };
-  const saved = {
-    SCOREBRIDGE_DEMO_URL: process.env.SCOREBRIDGE_DEMO_URL,
-    SCOREBRIDGE_DEMO_KEY: process.env.SCOREBRIDGE_DEMO_KEY,
+  // The pipeline reads the sandbox's address and key by reference; nothing else is changed.
+  const env = {
+    ...process.env,
+    SCOREBRIDGE_DEMO_URL: sandbox.scoresUrl,
+    SCOREBRIDGE_DEMO_KEY: sandbox.authcode,
   };
-  Object.assign(process.env, env);
   try {
     await write(
       io.stderr,
       `scorebridge: demo: TOEFL Access sandbox on ${sandbox.url} with ${sandbox.data.size} synthetic score reports\n`,
     );
-    const code = await runCommand(options.pipeline, { stateDir: options.stateDir }, io);
-    const pipeline = await loadPipelineFile(options.pipeline, { lenient: true });
+    const code = await runCommand(options.pipeline, { stateDir: options.stateDir }, io, { env });
+    const pipeline = await loadPipelineFile(options.pipeline, { lenient: true, env });
     const files = pipeline.config.destinations.map((d) =>
       resolve(dirname(options.pipeline), String((d.options as { directory?: string }).directory)),
     );
@@ -41,10 +41,6 @@ scorebridge: demo: run it again: nothing new is delivered. See what was kept: np
     );
     return code;
   } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
     await sandbox.close();
   }
 }

@@ -148,9 +148,13 @@ export async function runCommand(
     json?: boolean;
   } & StateOptions,
   io: Io,
-  extra: { client?: Parameters<typeof runPipeline>[0]['client'] } = {},
+  extra: {
+    client?: Parameters<typeof runPipeline>[0]['client'];
+    /** Where the pipeline's `${env:…}` references are read. @default process.env */
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<number> {
-  const pipeline = await load(file);
+  const pipeline = await loadPipelineFile(file, { env: extra.env });
   const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
   const to = options.to ? parseIsoInput(options.to, '--to') : undefined;
   const progress = new RunProgress(io, options.quiet);
