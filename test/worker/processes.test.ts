@@ -92,6 +92,32 @@ describe('scorebridge worker', () => {
     expect(delivered).toBe(newest);
   });
 
+  it('skips a pipeline it cannot load (a secret not set on this worker), says so in the log and /health, and runs the others', async () => {
+    s = await workerSetup({ sandbox: { records: 200 }, destinations: TWO_DESTINATIONS });
+    const elsewhere = join(s.dir, 'elsewhere.yaml');
+    writeFileSync(
+      elsewhere,
+      readFileSync(s.pipelineFile, 'utf8')
+        .replace(/^name: .*$/m, 'name: elsewhere')
+        .replace('${env:SB_KEY}', '${env:SB_KEY_NOT_ON_THIS_WORKER}'),
+    );
+    const w = s.worker([elsewhere, '--health-port', '0']);
+    await w.started;
+    expect(w.log()).toMatch(/elsewhere\.yaml: skipped: this worker cannot load the pipeline/);
+    expect(w.log()).toContain('SB_KEY_NOT_ON_THIS_WORKER');
+    await expect.poll(() => w.log()).toMatch(/liveness on http:/);
+    const port = Number(/liveness on http:\/\/[^:]+:(\d+)\//.exec(w.log())![1]);
+    const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as {
+      status: string;
+      skipped: { file: string; problems: string[] }[];
+    };
+    expect(health.status).toBe('ok');
+    expect(health.skipped.map((k) => k.file)).toEqual([elsewhere]);
+    const result = await s.backfillCommand();
+    expect(result.code, result.stderr).toBe(0);
+    await expectCompleteAndUnduplicated(s, ['first', 'second']);
+  });
+
   it('refuses to start without a data key or with an unsafe prefix, saying what to set', async () => {
     s = await workerSetup();
     const { SCOREBRIDGE_DATA_KEY: _, ...noKey } = s.env;

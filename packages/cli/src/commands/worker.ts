@@ -69,7 +69,18 @@ export async function workerCommand(
   const host = options.healthHost ?? options.host;
   const files = pipelineFiles(paths);
   if (files.length === 0) throw new ConfigError(`no pipeline files in ${paths.join(', ')}`);
-  const pipelines = await Promise.all(files.map((f) => loadPipelineFile(f)));
+  // A pipeline this worker cannot load (its secrets are not set here, say) is skipped and
+  // reported, not fatal to the others: in the log, and in /health.
+  const loaded = await Promise.allSettled(files.map((f) => loadPipelineFile(f)));
+  const skipped = loaded.flatMap((r, i) =>
+    r.status === 'rejected' && r.reason instanceof ConfigError
+      ? [{ file: files[i]!, problems: r.reason.problems }]
+      : [],
+  );
+  for (const r of loaded)
+    if (r.status === 'rejected' && !(r.reason instanceof ConfigError)) throw r.reason;
+  const pipelines = loaded.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (pipelines.length === 0) throw new ConfigError(skipped.flatMap((s) => s.problems));
   const names = new Map<string, string>();
   for (const p of pipelines) {
     const other = names.get(p.config.name);
@@ -92,6 +103,11 @@ export async function workerCommand(
     logger,
   });
   for (const w of handle.warnings) logger.warn(`WARNING: ${w}`);
+  for (const { file, problems } of skipped)
+    logger.error(
+      `${file}: skipped: this worker cannot load the pipeline; the others run. Fix it and restart the worker:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+      { event: 'pipeline-skipped', file },
+    );
   logger.info(
     `worker started on Redis ${handle.redisVersion} at ${redactRedisUrl(url)}: ${pipelines
       .map((p) => `${p.config.name} (${scheduleText(p)})`)
@@ -106,7 +122,7 @@ export async function workerCommand(
         return {
           status: h.status === 'ok' ? 200 : 503,
           type: 'application/json',
-          body: `${JSON.stringify(h)}\n`,
+          body: `${JSON.stringify(skipped.length > 0 ? { ...h, skipped } : h)}\n`,
         };
       }),
     );
