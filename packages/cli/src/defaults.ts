@@ -3,7 +3,7 @@
  * from the commands so that `--help` loads none of them.
  */
 
-/** The state directory beside a pipeline file when nothing else says where. */
+/** Where state lives, beside the pipeline file, unless the pipeline, the environment or `--state-dir` say otherwise. */
 export const DEFAULT_STATE_DIR = '.scorebridge-state';
 
 /** `scorebridge demo`'s defaults. */

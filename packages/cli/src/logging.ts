@@ -6,7 +6,7 @@ import pinoPretty from 'pino-pretty';
 /** Log levels `--log-level` accepts. */
 import type { LogLevel } from './defaults.js';
 
-export { LOG_LEVELS, type LogLevel } from './defaults.js';
+export type { LogLevel } from './defaults.js';
 
 /**
  * Allow-list serialisers: an error becomes ScoreBridge's serialised error (kind, message, where,

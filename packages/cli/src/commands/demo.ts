@@ -44,5 +44,3 @@ scorebridge: demo: run it again: nothing new is delivered. See what was kept: np
     await sandbox.close();
   }
 }
-
-export { DEMO_DEFAULTS } from '../defaults.js';

@@ -36,21 +36,16 @@ import {
   loadAdapter,
   loadPipelineFile,
 } from '../adapters.js';
-/** Where state lives, beside the pipeline file, unless the pipeline, the environment or `--state-dir` say otherwise. */
 import { DEFAULT_STATE_DIR } from '../defaults.js';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger, type LogLevel } from '../logging.js';
 import { RunProgress } from '../progress.js';
 import { printJson, runView } from './views.js';
 
-export { DEFAULT_STATE_DIR };
-
 /** Where releases before 0.2 kept state: relative to the working directory. */
 const LEGACY_STATE_DIR = '.scorebridge/state';
 
-/** Exit statuses of `run`, beyond the common ones. */
-
-const load = (file: string) => loadPipelineFile(file);
+const load = (file: string, env?: NodeJS.ProcessEnv) => loadPipelineFile(file, { env });
 /** For commands that only read state: the source's secrets need not be at hand. */
 export const loadForState = (file: string) => loadPipelineFile(file, { lenient: true });
 
@@ -154,7 +149,7 @@ export async function runCommand(
     env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<number> {
-  const pipeline = await loadPipelineFile(file, { env: extra.env });
+  const pipeline = await load(file, extra.env);
   const from = options.from ? parseIsoInput(options.from, '--from') : undefined;
   const to = options.to ? parseIsoInput(options.to, '--to') : undefined;
   const progress = new RunProgress(io, options.quiet);
@@ -279,8 +274,6 @@ export function summaryTable(s: RunSummary): string {
   }
   return `${lines.map((l) => (l ? `scorebridge: ${l}` : '')).join('\n')}\n`;
 }
-
-/** A one-line display on a terminal, one line per slice otherwise. */
 
 /**
  * `scorebridge check`: the source key (a small window, as ETS advises) and every destination.

@@ -62,8 +62,7 @@ export async function loadPipelineResolving(
     readonly resolveAdapter: AdapterResolver;
   },
 ): Promise<{ pipeline: Pipeline; adapters: DestinationAdapter[] }> {
-  const text = readPipelineText(file);
-  const parsed = parseYaml(text, file);
+  const parsed = parseYaml(readPipelineText(file), file);
   const destinations = (parsed.file?.value as { destinations?: unknown } | undefined)?.destinations;
   const types = new Set(
     (Array.isArray(destinations) ? destinations : []).flatMap((d) =>
@@ -78,7 +77,7 @@ export async function loadPipelineResolving(
     else adapters.push(found);
   }
   return {
-    pipeline: pipelineFromYaml(text, file, { ...options, adapters, adapterProblems }),
+    pipeline: pipelineFromParsed(parsed, file, { ...options, adapters, adapterProblems }),
     adapters,
   };
 }
@@ -116,7 +115,15 @@ function readPipelineText(file: string): string {
 
 /** Like {@link loadPipeline}, for text in memory; `file` names it and anchors relative paths. */
 export function pipelineFromYaml(text: string, file: string, options: LoadOptions): Pipeline {
-  const parsed = parseYaml(text, file);
+  return pipelineFromParsed(parseYaml(text, file), file, options);
+}
+
+/** A pipeline from its parsed YAML (parsed once, whoever read its destination types first). */
+function pipelineFromParsed(
+  parsed: ReturnType<typeof parseYaml>,
+  file: string,
+  options: LoadOptions,
+): Pipeline {
   if (!parsed.file) throw new ConfigError(parsed.problems, { where: file });
   const { where } = parsed.file;
   const baseDir = dirname(resolve(file));
