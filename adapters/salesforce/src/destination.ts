@@ -47,11 +47,10 @@ export function createSalesforceDestination(
 ): SalesforceDestination {
   const api = createApi(options, context);
   const attempts = new Map<string, Attempt>();
-  const optional = new Set(
-    fieldUses(options)
-      .filter((u) => u.optional)
-      .map((u) => `${u.object}.${u.field}`),
-  );
+  /** By object, the fields the profile can do without (left out where the org makes them read-only). */
+  const optional = new Map<string, Set<string>>();
+  for (const u of fieldUses(options))
+    if (u.optional) optional.set(u.object, (optional.get(u.object) ?? new Set()).add(u.field));
 
   /** Upserts one part of a batch, once per attempt chain: a part already written is not sent again. */
   async function upsert(rows: ObjectRows, part: string, attempt: Attempt): Promise<RowResult[]> {
@@ -91,12 +90,11 @@ export function createSalesforceDestination(
     refuse: (k: number, r: RowResult, object: string) => void,
   ): Promise<ObjectRows> {
     if (rows.rows.length === 0) return rows;
-    const names = new Set(
-      [...optional].flatMap((o) =>
-        o.startsWith(`${rows.object}.`) ? [o.slice(rows.object.length + 1)] : [],
-      ),
+    const fitted = fitRows(
+      rows,
+      await api.describe(rows.object),
+      optional.get(rows.object) ?? new Set(),
     );
-    const fitted = fitRows(rows, await api.describe(rows.object), names);
     const kept: ObjectRows['rows'][number][] = [];
     fitted.forEach((f, n) => {
       const { record } = rows.rows[n]!;

@@ -42,9 +42,10 @@ const TEXT_TYPES = new Set([
  * test day in every time zone from UTC−11 to UTC+11 (midnight UTC would show the day before
  * across the Americas).
  */
-export const DATE_IN_DATETIME = 'T12:00:00.000Z';
+const DATE_IN_DATETIME = 'T12:00:00.000Z';
 
-export const writable = (f: FieldDescribe) => f.createable && f.updateable;
+/** Written on insert and on update alike (an upsert may do either). */
+const writable = (f: FieldDescribe) => f.createable && f.updateable;
 
 /**
  * A value as the org's field takes it, by the type its describe reports, or why it cannot be:
@@ -56,7 +57,7 @@ export const writable = (f: FieldDescribe) => f.createable && f.updateable;
  * - text types: the value's text, within the field's length.
  * - boolean: true or false.
  */
-export function coerce(
+function coerce(
   field: FieldDescribe,
   value: unknown,
 ): { value: unknown } | { why: string; fix: string } {
@@ -116,7 +117,7 @@ export function coerce(
 }
 
 /** A row made fit for the org, or the first field that cannot take its value. */
-export type Fitted = { readonly row: Row } | { readonly field: string; readonly why: string };
+type Fitted = { readonly row: Row } | { readonly field: string; readonly why: string };
 
 /**
  * Rows made fit for the org's describe: each value coerced to its field's type, and each field
