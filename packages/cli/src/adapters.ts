@@ -28,16 +28,16 @@ export type LoadedPipeline = Pipeline & { readonly adapters: readonly Destinatio
 const loaded = new Map<string, Promise<DestinationAdapter | { problem: string }>>();
 
 /**
- * The adapter a pipeline names by `type`: a built-in short name, or the name of an installed
- * package, looked for beside the pipeline file, then in the working directory (then, for the
- * built-ins, beside ScoreBridge itself). The package's `adapter` export (or its default export)
- * must be an adapter of this ScoreBridge's contract; the pipeline names it by what it wrote.
+ * The adapter a pipeline names by `type`: a built-in short name (loaded from beside ScoreBridge
+ * itself), or the name of an installed package, looked for beside the pipeline file, then in the
+ * working directory. The package's `adapter` export (or its default export) must be an adapter of
+ * this ScoreBridge's contract; the pipeline names it by what it wrote. Each is loaded once.
  */
 export function loadAdapter(
   type: string,
   pipelineFile?: string,
 ): Promise<DestinationAdapter | { problem: string }> {
-  const key = `${type}\0${pipelineFile ?? ''}`;
+  const key = BUILT_IN_ADAPTERS[type] ? type : `${type}\0${pipelineFile ?? ''}`;
   let found = loaded.get(key);
   if (!found) {
     found = importAdapter(type, pipelineFile);
