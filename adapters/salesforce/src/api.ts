@@ -1,11 +1,7 @@
-import {
-  type DestinationContext,
-  DestinationError,
-  type ErrorKind,
-  ScoreBridgeError,
-} from '@scorebridge/core';
+import { type DestinationContext, DestinationError } from '@scorebridge/core';
 import type { Connection } from 'jsforce';
 import { requestToken } from './auth.js';
+import { allowanceSpent, salesforceError } from './errors.js';
 import type { Describe } from './fields.js';
 import type { SalesforceOptions } from './options.js';
 
@@ -142,49 +138,19 @@ export function createApi(options: SalesforceOptions, context: DestinationContex
     }
   }
 
+  /** The allowance used up (Salesforce's, or ScoreBridge's share of it): logged, and a pause. */
   function limitReached(message: string): DestinationError {
     const u = usage();
     // Alert-worthy: the office should know its org is out of API calls.
     log.error(
       `${where}: API allowance exhausted; deliveries pause for ${options.limitPauseSeconds} s`,
-      {
-        event: 'salesforce-api-limit',
-        used: u?.used,
-        limit: u?.limit,
-      },
+      { event: 'salesforce-api-limit', used: u?.used, limit: u?.limit },
     );
-    return new DestinationError('rate-limit', `${where}: ${message}`, {
-      destination: context.destinationId,
-      retryAfterSeconds: options.limitPauseSeconds,
-      remedy:
-        'deliveries resume by themselves; to use fewer calls raise bulkThreshold less, batch more, or lower maxApiShare for other integrations',
-    });
+    return allowanceSpent(where, context.destinationId, message, options.limitPauseSeconds);
   }
 
   function mapError(error: unknown, what: string): Error {
-    if (error instanceof ScoreBridgeError) return error;
-    const e = error as { errorCode?: string; name?: string; message?: string; code?: string };
-    const code = e.errorCode ?? e.name ?? e.code ?? 'ERROR';
-    if (code === 'REQUEST_LIMIT_EXCEEDED')
-      return limitReached(`the org's daily API allowance is spent (REQUEST_LIMIT_EXCEEDED)`);
-    const kind: ErrorKind =
-      /INVALID_SESSION_ID|INVALID_AUTH|invalid_grant|invalid_client|Unable to refresh session/i.test(
-        `${code} ${e.message}`,
-      )
-        ? 'auth'
-        : /INSUFFICIENT_ACCESS|API_DISABLED/.test(code)
-          ? 'forbidden'
-          : /INVALID_TYPE|INVALID_FIELD|NOT_FOUND|MALFORMED_QUERY|INVALID_OPERATION/.test(code)
-            ? 'config'
-            : /ERROR_HTTP_5|ECONN|ETIMEDOUT|EPIPE|socket|fetch failed|SERVER_UNAVAILABLE/i.test(
-                  `${code} ${e.message}`,
-                )
-              ? 'unavailable'
-              : 'internal';
-    return new DestinationError(kind, `${where}: ${what}: ${code}: ${e.message ?? ''}`.trim(), {
-      cause: error,
-      destination: context.destinationId,
-    });
+    return salesforceError(error, where, context.destinationId, what, limitReached);
   }
 
   async function describe(object: string): Promise<Describe> {

@@ -148,16 +148,26 @@ export class DestinationError extends ScoreBridgeError {
   readonly destination: string | undefined;
   /** Seconds the destination asked us to wait (HTTP `Retry-After`), when it said so. */
   readonly retryAfterSeconds: number | undefined;
+  /**
+   * A `rate-limit` that is a service's allowance used up, not a brief "slow down": its name as
+   * the office knows it (`Salesforce API allowance`). Alerts title it so, whatever the adapter.
+   */
+  readonly allowance: string | undefined;
 
   constructor(
     kind: ErrorKind,
     message: string,
-    options: ScoreBridgeErrorOptions & { destination?: string; retryAfterSeconds?: number } = {},
+    options: ScoreBridgeErrorOptions & {
+      destination?: string;
+      retryAfterSeconds?: number;
+      allowance?: string;
+    } = {},
   ) {
     super(kind, message, options);
     this.name = 'DestinationError';
     this.destination = options.destination;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.allowance = options.allowance;
   }
 }
 
@@ -170,6 +180,8 @@ export interface SerializedError {
   remedy?: string;
   status?: number;
   code?: string;
+  /** A destination's allowance used up (see {@link DestinationError.allowance}). */
+  allowance?: string;
 }
 
 /**
@@ -186,6 +198,8 @@ export function serializeError(error: unknown): SerializedError {
       if (error.status !== undefined) out.status = error.status;
       if (error.code !== undefined) out.code = error.code;
     }
+    if (error instanceof DestinationError && error.allowance !== undefined)
+      out.allowance = error.allowance;
     return out;
   }
   if (error instanceof Error) {

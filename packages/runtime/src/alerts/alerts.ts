@@ -217,14 +217,14 @@ export function destinationAlert(
         todo: 'Confirm the receiver is retired or fix its URL, then remove or update the destination.',
       };
     case 'rate-limit':
-      return destination.type === 'salesforce'
+      // A service's allowance used up (the adapter names it) is worth a person's look; a brief
+      // "slow down" only when it lasts (see MAX_ROUTINE_PAUSE_SECONDS).
+      return error.allowance
         ? {
             ...base,
-            title: `Salesforce API allowance exhausted for ${destination.id}`,
+            title: `${error.allowance} exhausted for ${destination.id}`,
             what: `${error.message}. Deliveries pause and resume by themselves; scores arrive late.`,
-            todo:
-              error.remedy ??
-              "Check which integrations use the org's daily API requests (Setup → System Overview); consider maxApiShare and a larger bulkThreshold.",
+            todo: error.remedy ?? `Find out what else uses the ${error.allowance}.`,
           }
         : {
             ...base,
