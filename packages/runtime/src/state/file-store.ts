@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@scorebridge/core';
+import { alive, append, keep, parseJson, readJson, readLog, replace } from './files.js';
 import {
   type DeadLetter,
   type DeliveryIntent,
@@ -9,6 +10,7 @@ import {
   type Incident,
   oldestFirst,
   type RecordVersion,
+  type RunCoordination,
   type RunRecord,
   type StateStore,
 } from './store.js';
@@ -20,33 +22,64 @@ import {
  * at any point therefore loses nothing that was confirmed.
  */
 export function createFileStateStore(root: string): StateStore {
-  // Reading never creates anything (a dry run leaves no trace); writing creates the folder.
-  const fileOf = async (pipeline: string, name: string) => join(root, pipeline, name);
+  const files = pipelineFiles(root);
+  return { ...recordState(files), ...historyState(files), ...runState(files) };
+}
+
+/** A pipeline's folder: reading never creates anything (a dry run leaves no trace); writing does. */
+function pipelineFiles(root: string) {
+  // The directory belongs to one run at a time (the lock); within it, JSON documents that
+  // several jobs change (incidents, the run's coordination) take turns.
+  let turn: Promise<unknown> = Promise.resolve();
   const writable = async (pipeline: string, name: string) => {
     await mkdir(join(root, pipeline), { recursive: true });
     return join(root, pipeline, name);
   };
-  // The directory belongs to one run at a time (the lock); within it, incident changes take turns.
-  let incidentsTurn: Promise<unknown> = Promise.resolve();
-  const changeIncidents = <T>(
-    pipeline: string,
-    change: (all: Record<string, Incident>) => T,
-  ): Promise<T> => {
-    const turn = incidentsTurn.then(async () => {
-      const path = await writable(pipeline, 'incidents.json');
-      const all = (await readJson<Record<string, Incident>>(path)) ?? {};
-      const result = change(all);
-      await replace(path, `${JSON.stringify(all, null, 2)}\n`);
-      return result;
-    });
-    incidentsTurn = turn.catch(() => undefined);
-    return turn;
+  return {
+    fileOf: async (pipeline: string, name: string) => join(root, pipeline, name),
+    writable,
+    /** Reads a JSON document, lets `change` change it in place, writes it back: one at a time. */
+    change<D extends object, T>(
+      pipeline: string,
+      name: string,
+      empty: () => D,
+      change: (doc: D) => T,
+    ): Promise<T> {
+      const mine = turn.then(async () => {
+        const path = await writable(pipeline, name);
+        const doc = (await readJson<D>(path)) ?? empty();
+        const result = change(doc);
+        await replace(path, `${JSON.stringify(doc, null, 2)}\n`);
+        return result;
+      });
+      turn = mine.catch(() => undefined);
+      return mine;
+    },
+    /** Versions are read once per pipeline and kept up to date by this process's own writes. */
+    versionMaps: new Map<string, Promise<Map<string, RecordVersion[]>>>(),
   };
+}
+type Files = ReturnType<typeof pipelineFiles>;
 
-  // Versions are read once per pipeline and kept up to date by this process's own writes.
-  const versionMaps = new Map<string, Promise<Map<string, RecordVersion[]>>>();
+/** Cursors, ledgers, versions and intents. */
+function recordState(
+  files: Files,
+): Pick<
+  StateStore,
+  | 'cursor'
+  | 'setCursor'
+  | 'ledger'
+  | 'versions'
+  | 'versionsOf'
+  | 'recordVersions'
+  | 'confirm'
+  | 'addIntent'
+  | 'clearIntent'
+  | 'intents'
+> {
+  const { fileOf, writable } = files;
   const versionsOf = (pipeline: string) => {
-    let map = versionMaps.get(pipeline);
+    let map = files.versionMaps.get(pipeline);
     if (!map) {
       map = (async () => {
         const out = new Map<string, RecordVersion[]>();
@@ -63,36 +96,21 @@ export function createFileStateStore(root: string): StateStore {
         }
         return out;
       })();
-      versionMaps.set(pipeline, map);
+      files.versionMaps.set(pipeline, map);
     }
     return map;
   };
-
-  /** Open dead letters by id: the log's additions less its resolutions. */
-  async function openDeadLetters(pipeline: string): Promise<Map<string, DeadLetter>> {
-    const open = new Map<string, DeadLetter>();
-    for (const line of await readLog(await fileOf(pipeline, 'dead-letters.log'))) {
-      const entry = parseJson<{ add?: DeadLetter; resolve?: string }>(line);
-      if (entry?.add && !open.has(entry.add.id)) open.set(entry.add.id, entry.add);
-      if (entry?.resolve) open.delete(entry.resolve);
-    }
-    return open;
-  }
-
   async function cursors(pipeline: string): Promise<Record<string, string>> {
+    const path = await fileOf(pipeline, 'cursors.json');
     try {
-      return JSON.parse(await readFile(await fileOf(pipeline, 'cursors.json'), 'utf8')) as Record<
-        string,
-        string
-      >;
+      return JSON.parse(await readFile(path, 'utf8')) as Record<string, string>;
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw new ConfigError(
-        `${await fileOf(pipeline, 'cursors.json')}: unreadable (${(cause as Error).message}); restore it or remove it to start from firstRunStart`,
+        `${path}: unreadable (${(cause as Error).message}); restore it or remove it to start from firstRunStart`,
       );
     }
   }
-
   return {
     async cursor(pipeline, destination) {
       const at = (await cursors(pipeline))[destination];
@@ -163,6 +181,37 @@ export function createFileStateStore(root: string): StateStore {
       }
       return [...open.values()];
     },
+  };
+}
+
+/** Dead letters, runs and incidents. */
+function historyState(
+  files: Files,
+): Pick<
+  StateStore,
+  | 'addDeadLetters'
+  | 'deadLetters'
+  | 'resolveDeadLetters'
+  | 'recordRun'
+  | 'runs'
+  | 'incidents'
+  | 'setIncident'
+  | 'claimIncident'
+> {
+  const { fileOf, writable } = files;
+  /** Open dead letters by id: the log's additions less its resolutions. */
+  async function openDeadLetters(pipeline: string): Promise<Map<string, DeadLetter>> {
+    const open = new Map<string, DeadLetter>();
+    for (const line of await readLog(await fileOf(pipeline, 'dead-letters.log'))) {
+      const entry = parseJson<{ add?: DeadLetter; resolve?: string }>(line);
+      if (entry?.add && !open.has(entry.add.id)) open.set(entry.add.id, entry.add);
+      if (entry?.resolve) open.delete(entry.resolve);
+    }
+    return open;
+  }
+  const changeIncidents = <T>(pipeline: string, change: (all: Record<string, Incident>) => T) =>
+    files.change(pipeline, 'incidents.json', () => ({}), change);
+  return {
     async addDeadLetters(pipeline, letters) {
       if (letters.length === 0) return 0;
       const open = new Set((await openDeadLetters(pipeline)).keys());
@@ -213,10 +262,52 @@ export function createFileStateStore(root: string): StateStore {
         .filter((r): r is RunRecord => !!r);
       return runs.slice(-limit);
     },
+  };
+}
+
+/** What a pipeline's runs share while they go (`run.json`): its slot, claims, barriers, cancels. */
+interface Coordination {
+  slot?: { holder: string; until: number };
+  /** Per `<run> <destination>`: owner by content hash, and when the claims lapse. */
+  claims: Record<string, { until: number; owners: Record<string, string> }>;
+  barriers: Record<string, { until: number; members: string[] }>;
+  cancelled: Record<string, number>;
+}
+
+/** The run lock of an inline run, and the run slot and marks of worker-mode runs. */
+function runState(files: Files): Pick<StateStore, RunCoordination | 'lock'> {
+  const { writable } = files;
+  const empty = (): Coordination => ({ claims: {}, barriers: {}, cancelled: {} });
+  /** What has lapsed is let go of whenever the document is read. */
+  const lapse = (doc: Coordination) => {
+    const now = Date.now();
+    if (doc.slot && doc.slot.until <= now) delete doc.slot;
+    for (const [k, v] of Object.entries(doc.claims)) if (v.until <= now) delete doc.claims[k];
+    for (const [k, v] of Object.entries(doc.barriers)) if (v.until <= now) delete doc.barriers[k];
+    for (const [k, until] of Object.entries(doc.cancelled))
+      if (until <= now) delete doc.cancelled[k];
+    return doc;
+  };
+  const coordinate = <T>(pipeline: string, change: (doc: Coordination) => T) =>
+    files.change<Coordination, T>(pipeline, 'run.json', empty, (doc) => change(lapse(doc)));
+  /** Reads without writing (reading never creates the pipeline's folder). */
+  const peek = async (pipeline: string) =>
+    lapse((await readJson<Coordination>(await files.fileOf(pipeline, 'run.json'))) ?? empty());
+  const lockHolder = async (pipeline: string) => {
+    const path = await files.fileOf(pipeline, 'run.lock');
+    const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+    return holder && alive(holder) ? holder : undefined;
+  };
+  return {
     async lock(pipeline) {
       // Another process may have run since: versions are read again from the log.
-      versionMaps.delete(pipeline);
+      files.versionMaps.delete(pipeline);
       const path = await writable(pipeline, 'run.lock');
+      const slot = (await peek(pipeline)).slot?.holder;
+      if (slot)
+        throw new ConfigError(
+          `pipeline ${pipeline} has a worker-mode run going (${slot}); wait for it to finish`,
+        );
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
           const handle = await open(path, 'wx');
@@ -225,8 +316,8 @@ export function createFileStateStore(root: string): StateStore {
           return () => rm(path, { force: true });
         } catch (cause) {
           if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
-          const holder = Number(await readFile(path, 'utf8').catch(() => ''));
-          if (holder && alive(holder)) {
+          const holder = await lockHolder(pipeline);
+          if (holder) {
             throw new ConfigError(
               `pipeline ${pipeline} is being run by process ${holder}; wait for it to finish (state: ${path})`,
             );
@@ -236,81 +327,53 @@ export function createFileStateStore(root: string): StateStore {
       }
       throw new ConfigError(`cannot take the run lock ${path}`);
     },
+    async takeRunSlot(pipeline, runId, { seconds, over }) {
+      if (await lockHolder(pipeline)) return { taken: false, holder: 'inline' };
+      return coordinate(pipeline, (doc) => {
+        const holder = doc.slot?.holder;
+        if (holder && holder !== runId && holder !== over) return { taken: false, holder };
+        doc.slot = { holder: runId, until: Date.now() + seconds * 1000 };
+        return { taken: true };
+      });
+    },
+    async runSlot(pipeline) {
+      return (await peek(pipeline)).slot?.holder;
+    },
+    async releaseRunSlot(pipeline, runId) {
+      await coordinate(pipeline, (doc) => {
+        if (doc.slot?.holder === runId) delete doc.slot;
+      });
+    },
+    async claim(pipeline, runId, destination, owner, hashes, seconds) {
+      return coordinate(pipeline, (doc) => {
+        const scope = (doc.claims[`${runId} ${destination}`] ??= { until: 0, owners: {} });
+        scope.until = Date.now() + seconds * 1000;
+        return hashes.map((h) => (scope.owners[h] ??= owner) === owner);
+      });
+    },
+    async addToBarrier(pipeline, runId, members, seconds) {
+      await coordinate(pipeline, (doc) => {
+        const barrier = (doc.barriers[runId] ??= { until: 0, members: [] });
+        barrier.until = Date.now() + seconds * 1000;
+        barrier.members = [...new Set([...barrier.members, ...members])];
+      });
+    },
+    async barrier(pipeline, runId) {
+      return (await peek(pipeline)).barriers[runId]?.members ?? [];
+    },
+    async leaveBarrier(pipeline, runId, members) {
+      await coordinate(pipeline, (doc) => {
+        const barrier = doc.barriers[runId];
+        if (barrier) barrier.members = barrier.members.filter((m) => !members.includes(m));
+      });
+    },
+    async cancelRun(pipeline, runId, seconds) {
+      await coordinate(pipeline, (doc) => {
+        doc.cancelled[runId] = Date.now() + seconds * 1000;
+      });
+    },
+    async runCancelled(pipeline, runId) {
+      return (await peek(pipeline)).cancelled[runId] !== undefined;
+    },
   };
-}
-
-/** Appends and syncs: when this resolves, the text survives a crash or power loss. */
-/** Adds a version to its key's list, or replaces the one with its content hash. */
-function keep(map: Map<string, RecordVersion[]>, v: RecordVersion): void {
-  const list = map.get(v.recordKey) ?? [];
-  const at = list.findIndex((x) => x.contentHash === v.contentHash);
-  if (at >= 0) list[at] = v;
-  else list.push(v);
-  map.set(v.recordKey, list);
-}
-
-async function append(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'a');
-  try {
-    await handle.writeFile(text);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Replaces a file atomically: readers see the old content or the new, never a mix. */
-/** A JSON file's content, or undefined when it does not exist. */
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError(
-      `${path}: unreadable (${(cause as Error).message}); remove it to start afresh`,
-    );
-  }
-}
-
-async function replace(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
-}
-
-/** The complete lines of a log; a last line without its newline was torn by a crash and is skipped. */
-async function readLog(path: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw cause;
-  }
-  const lines = text.split('\n');
-  lines.pop(); // after the last newline: empty, or a torn line
-  return lines.filter(Boolean);
-}
-
-function parseJson<T>(line: string): T | undefined {
-  try {
-    return JSON.parse(line) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (cause) {
-    return (cause as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

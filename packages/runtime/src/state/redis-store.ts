@@ -4,6 +4,14 @@ import type { Redis } from 'ioredis';
 import { bullPrefix, commitJobId, QUEUES, RUN_SLOT_SECONDS } from '../queue/topology.js';
 import { connectRedis } from '../redis.js';
 import {
+  CLAIM,
+  CLAIM_INCIDENT,
+  KEEP_VERSIONS,
+  RELEASE,
+  RENEW,
+  TAKE_SLOT,
+} from './redis-scripts.js';
+import {
   type DeadLetter,
   type DeliveryIntent,
   decodeAt,
@@ -11,6 +19,7 @@ import {
   type Incident,
   oldestFirst,
   type RecordVersion,
+  type RunCoordination,
   type RunRecord,
   type StateStore,
 } from './store.js';
@@ -28,54 +37,11 @@ export interface RedisStateOptions {
   keepRuns?: number;
 }
 
-/**
- * Keeps record versions: per key (a hash field) one line per version, `hash digest at [class]`;
- * a line whose hash is given again is replaced. One script, so concurrent jobs lose no version.
- */
-const KEEP_VERSIONS = `
-for i = 1, #ARGV, 3 do
-  local field, prefix, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local current = redis.call('HGET', KEYS[1], field)
-  local out, found = {}, false
-  if current then
-    for line in string.gmatch(current, '[^\\n]+') do
-      if string.sub(line, 1, #prefix) == prefix then
-        out[#out + 1] = entry
-        found = true
-      else
-        out[#out + 1] = line
-      end
-    end
-  end
-  if not found then out[#out + 1] = entry end
-  redis.call('HSET', KEYS[1], field, table.concat(out, '\\n'))
-end
-return 1`;
-
 /** The Redis store: the {@link StateStore} contract, and a ledger lookup that loads nothing. */
 export interface RedisStateStore extends StateStore {
   /** For each content hash, whether the destination confirmed it (one SMISMEMBER). */
   held(pipeline: string, destination: string, hashes: readonly string[]): Promise<boolean[]>;
 }
-
-/** Deletes the lock only if it is still ours (another run may hold it after an expiry). */
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-/**
- * Takes an incident (KEYS[1] hash, field ARGV[1]) unless it was notified after ARGV[3]: ISO 8601
- * UTC timestamps of one length compare as strings. Stores ARGV[2], keeping the open one's openedAt.
- */
-const CLAIM_INCIDENT = `
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-local incident = cjson.decode(ARGV[2])
-if current then
-  local open = cjson.decode(current)
-  if open.notifiedAt > ARGV[3] then return {0, current} end
-  incident.openedAt = open.openedAt
-end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(incident))
-return {1, current or ''}`;
-/** Extends the lock only if it is still ours. */
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
  * State in Redis, for worker mode and for several machines sharing one state: the same contract
@@ -89,25 +55,45 @@ export function createRedisStateStore(
   options: RedisStateOptions = {},
 ): RedisStateStore {
   const prefix = options.prefix ?? '{scorebridge}';
-  const lockMs = options.lockMs ?? 60_000;
   const key = (pipeline: string, ...parts: string[]) => [prefix, pipeline, ...parts].join(':');
+  const at = { redis, key, prefix, options };
+  return { ...recordState(at), ...historyState(at), ...runState(at) };
+}
 
-  /**
-   * The worker-mode run holding the pipeline's run slot, if it is still going: its commit job
-   * exists and has not finished, or the slot was taken in the last minutes and its flow is being
-   * added.
-   */
-  async function workerRun(pipeline: string): Promise<string | undefined> {
-    const slot = key(pipeline, 'active-run');
-    const [holder, ttl] = await Promise.all([redis.get(slot), redis.pttl(slot)]);
-    if (!holder) return undefined;
-    const commit = `${bullPrefix(prefix)}:${QUEUES.commit}:${commitJobId(holder)}`;
-    const [exists, finished] = await Promise.all([
-      redis.exists(commit),
-      redis.hexists(commit, 'finishedOn'),
-    ]);
-    const justTaken = ttl > 0 && RUN_SLOT_SECONDS * 1000 - ttl < 300_000;
-    return (exists === 1 && finished === 0) || (exists === 0 && justTaken) ? holder : undefined;
+/** What every part of the store works with. */
+interface At {
+  readonly redis: Redis;
+  readonly key: (pipeline: string, ...parts: string[]) => string;
+  readonly prefix: string;
+  readonly options: RedisStateOptions;
+}
+
+/** Cursors, ledgers, versions and intents. */
+function recordState({
+  redis,
+  key,
+}: At): Omit<
+  RedisStateStore,
+  keyof ReturnType<typeof historyState> | keyof ReturnType<typeof runState>
+> {
+  async function versions(pipeline: string, keys: readonly string[]): Promise<RecordVersion[][]> {
+    if (keys.length === 0) return [];
+    const values = await redis.hmget(key(pipeline, 'versions'), ...keys);
+    return values.map((v, i) =>
+      (v ?? '')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [contentHash, digest, at, update] = line.split(' ');
+          return {
+            recordKey: keys[i]!,
+            contentHash: contentHash!,
+            digest: digest!,
+            ...decodeAt(at!),
+            ...(update ? { update: update as RecordVersion['update'] } : {}),
+          };
+        }),
+    );
   }
 
   return {
@@ -129,25 +115,7 @@ export function createRedisStateStore(
       const flags = await redis.smismember(key(pipeline, 'ledger', destination), ...hashes);
       return flags.map((f) => f === 1);
     },
-    async versions(pipeline, keys) {
-      if (keys.length === 0) return [];
-      const values = await redis.hmget(key(pipeline, 'versions'), ...keys);
-      return values.map((v, i) =>
-        (v ?? '')
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => {
-            const [contentHash, digest, at, update] = line.split(' ');
-            return {
-              recordKey: keys[i]!,
-              contentHash: contentHash!,
-              digest: digest!,
-              ...decodeAt(at!),
-              ...(update ? { update: update as RecordVersion['update'] } : {}),
-            };
-          }),
-      );
-    },
+    versions,
     async versionsOf(pipeline, appointmentNumber) {
       const number = appointmentNumber.replace(/[\s*?[\]\\]+/g, '');
       const keys: string[] = [];
@@ -160,7 +128,7 @@ export function createRedisStateStore(
         for (let i = 0; i < pairs.length; i += 2)
           if (pairs[i]!.split('|')[2] === number) keys.push(pairs[i]!);
       }
-      return (await this.versions(pipeline, keys)).flat();
+      return (await versions(pipeline, keys)).flat();
     },
     async recordVersions(pipeline, versions) {
       if (versions.length === 0) return;
@@ -194,6 +162,12 @@ export function createRedisStateStore(
         (v) => JSON.parse(v) as DeliveryIntent,
       );
     },
+  };
+}
+
+/** Dead letters, runs and incidents. */
+function historyState({ redis, key, options }: At) {
+  return {
     async addDeadLetters(pipeline, letters) {
       if (letters.length === 0) return 0;
       // HSETNX: a dead letter filed again keeps its first filing (and answers 0).
@@ -247,6 +221,31 @@ export function createRedisStateStore(
         (v) => JSON.parse(v) as RunRecord,
       );
     },
+  } satisfies Partial<StateStore>;
+}
+
+/** The run lock of an inline run, and the run slot and marks of worker-mode runs. */
+function runState({ redis, key, prefix, options }: At): Pick<StateStore, RunCoordination | 'lock'> {
+  const lockMs = options.lockMs ?? 60_000;
+  /**
+   * The worker-mode run holding the pipeline's run slot, if it is still going: its commit job
+   * exists and has not finished, or the slot was taken in the last minutes and its flow is being
+   * added.
+   */
+  async function workerRun(pipeline: string): Promise<string | undefined> {
+    const slot = key(pipeline, 'active-run');
+    const [holder, ttl] = await Promise.all([redis.get(slot), redis.pttl(slot)]);
+    if (!holder) return undefined;
+    const commit = `${bullPrefix(prefix)}:${QUEUES.commit}:${commitJobId(holder)}`;
+    const [exists, finished] = await Promise.all([
+      redis.exists(commit),
+      redis.hexists(commit, 'finishedOn'),
+    ]);
+    const justTaken = ttl > 0 && RUN_SLOT_SECONDS * 1000 - ttl < 300_000;
+    return (exists === 1 && finished === 0) || (exists === 0 && justTaken) ? holder : undefined;
+  }
+
+  return {
     async lock(pipeline) {
       const lock = key(pipeline, 'lock');
       const token = `${process.pid}:${randomBytes(8).toString('hex')}`;
@@ -277,6 +276,57 @@ export function createRedisStateStore(
         clearInterval(renew);
         await redis.eval(RELEASE, 1, lock, token);
       };
+    },
+    async takeRunSlot(pipeline, runId, { seconds, over }) {
+      const taken = await redis.eval(
+        TAKE_SLOT,
+        2,
+        key(pipeline, 'active-run'),
+        key(pipeline, 'lock'),
+        runId,
+        String(seconds),
+        over ?? '',
+      );
+      return taken === 1 ? { taken: true } : { taken: false, holder: String(taken) };
+    },
+    async runSlot(pipeline) {
+      return (await redis.get(key(pipeline, 'active-run'))) ?? undefined;
+    },
+    async releaseRunSlot(pipeline, runId) {
+      await redis.eval(RELEASE, 1, key(pipeline, 'active-run'), runId);
+    },
+    async claim(pipeline, runId, destination, owner, hashes, seconds) {
+      if (hashes.length === 0) return [];
+      const mine = (await redis.eval(
+        CLAIM,
+        1,
+        key(pipeline, 'claims', runId, destination),
+        owner,
+        String(seconds),
+        ...hashes,
+      )) as number[];
+      return mine.map((m) => m === 1);
+    },
+    async addToBarrier(pipeline, runId, members, seconds) {
+      if (members.length === 0) return;
+      const barrier = key(pipeline, 'barrier', runId);
+      await redis
+        .multi()
+        .sadd(barrier, ...members)
+        .expire(barrier, seconds)
+        .exec();
+    },
+    async barrier(pipeline, runId) {
+      return redis.smembers(key(pipeline, 'barrier', runId));
+    },
+    async leaveBarrier(pipeline, runId, members) {
+      if (members.length > 0) await redis.srem(key(pipeline, 'barrier', runId), ...members);
+    },
+    async cancelRun(pipeline, runId, seconds) {
+      await redis.set(key(pipeline, 'cancelled', runId), '1', 'EX', seconds);
+    },
+    async runCancelled(pipeline, runId) {
+      return (await redis.exists(key(pipeline, 'cancelled', runId))) === 1;
     },
   };
 }

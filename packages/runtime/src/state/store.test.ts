@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type TestRedis } from '../../../../test/harness/redis.mjs';
+import { RUN_SLOT_SECONDS } from '../queue/topology.js';
 import { createFileStateStore } from './file-store.js';
 import { createRedisStateStore } from './redis-store.js';
 import type { DeadLetter, RecordVersion, StateStore } from './store.js';
@@ -219,6 +220,68 @@ function contract(name: string, make: () => StateStore) {
       const again = await store.lock('p');
       await again();
       await other();
+    });
+
+    it('lets one run of a pipeline go at a time across both executors: the run slot and the lock exclude each other', async () => {
+      const store = make();
+      const seconds = RUN_SLOT_SECONDS;
+      expect(await store.takeRunSlot('p', 'r1', { seconds })).toEqual({ taken: true });
+      expect(await store.takeRunSlot('p', 'r1', { seconds })).toEqual({ taken: true });
+      expect(await store.takeRunSlot('p', 'r2', { seconds })).toEqual({
+        taken: false,
+        holder: 'r1',
+      });
+      expect(await store.runSlot('p')).toBe('r1');
+      // An inline run waits for the worker-mode run.
+      await expect(store.lock('p')).rejects.toThrow(/worker-mode run going \(r1\)/);
+      // A run known to be over gives way; releasing by another run changes nothing.
+      expect(await store.takeRunSlot('p', 'r2', { seconds, over: 'r1' })).toEqual({ taken: true });
+      await store.releaseRunSlot('p', 'r1');
+      expect(await store.runSlot('p')).toBe('r2');
+      await store.releaseRunSlot('p', 'r2');
+      expect(await store.runSlot('p')).toBeUndefined();
+      // A worker-mode run waits for an inline run.
+      const release = await store.lock('p');
+      expect(await store.takeRunSlot('p', 'r3', { seconds })).toEqual({
+        taken: false,
+        holder: 'inline',
+      });
+      await release();
+      expect(await store.takeRunSlot('p', 'r3', { seconds })).toEqual({ taken: true });
+      await store.releaseRunSlot('p', 'r3');
+    });
+
+    it('claims each record for one delivery job per run and destination, atomically', async () => {
+      const store = make();
+      const hashes = Array.from({ length: 20 }, (_, i) => `h${i}`);
+      const owners = ['job-a', 'job-b', 'job-c'];
+      const claims = await Promise.all(
+        owners.map((o) => store.claim('p', 'run', 'hook', o, hashes, 60)),
+      );
+      // Every record has exactly one owner, however the claims interleaved.
+      for (let i = 0; i < hashes.length; i++)
+        expect(claims.filter((c) => c[i]).length, `claims of ${hashes[i]}`).toBe(1);
+      // A retry of a job keeps what it claimed; another run or destination claims afresh.
+      const a = claims[0]!;
+      expect(await store.claim('p', 'run', 'hook', 'job-a', hashes, 60)).toEqual(a);
+      expect(await store.claim('p', 'run2', 'hook', 'job-b', hashes, 60)).toEqual(
+        hashes.map(() => true),
+      );
+      expect(await store.claim('p', 'run', 'files', 'job-c', ['h0'], 60)).toEqual([true]);
+    });
+
+    it("keeps a run's barrier until its members leave, and marks a run cancelled", async () => {
+      const store = make();
+      await store.addToBarrier('p', 'run', ['fetch|1', 'fetch|2'], 60);
+      await store.addToBarrier('p', 'run', ['fetch|2', 'deliver|3'], 60);
+      expect((await store.barrier('p', 'run')).sort()).toEqual(['deliver|3', 'fetch|1', 'fetch|2']);
+      await store.leaveBarrier('p', 'run', ['fetch|1', 'deliver|3']);
+      expect(await store.barrier('p', 'run')).toEqual(['fetch|2']);
+      expect(await store.barrier('p', 'other')).toEqual([]);
+      expect(await store.runCancelled('p', 'run')).toBe(false);
+      await store.cancelRun('p', 'run', 60);
+      expect(await store.runCancelled('p', 'run')).toBe(true);
+      expect(await store.runCancelled('p', 'other')).toBe(false);
     });
   });
 }

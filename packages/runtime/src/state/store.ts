@@ -158,9 +158,66 @@ export interface StateStore {
     incident: Incident,
     notifiedBy: Date,
   ): Promise<{ claimed: boolean; previous?: Incident }>;
-  /** Takes the pipeline's run lock; throws when another run holds it. Returns the release. */
+  /**
+   * Takes the pipeline's run lock for an inline run (`scorebridge run`, `dlq replay`), renewed
+   * while held; throws when another run holds it — an inline run, or a worker-mode run holding
+   * the run slot ({@link takeRunSlot}). Returns the release.
+   */
   lock(pipeline: string): Promise<() => Promise<void>>;
+  /**
+   * Takes the pipeline's run slot for a worker-mode run, for `seconds` unless released first:
+   * when it is free, already this run's, or held by `over` (a run the caller knows is finished)
+   * — and no inline run holds the lock. With {@link lock}, one exclusion for both executors.
+   * `holder` is the run holding it, or `inline`.
+   */
+  takeRunSlot(
+    pipeline: string,
+    runId: string,
+    options: { readonly seconds: number; readonly over?: string },
+  ): Promise<{ taken: true } | { taken: false; holder: string }>;
+  /** The worker-mode run holding the slot, if any (it may be over: ask its queue). */
+  runSlot(pipeline: string): Promise<string | undefined>;
+  /** Lets go of the slot, if `runId` still holds it. */
+  releaseRunSlot(pipeline: string, runId: string): Promise<void>;
+  /**
+   * Claims each content hash for `owner` (a delivery job) within a run and destination,
+   * atomically: true where `owner` holds it (now or before), false where another does. Claims
+   * lapse `seconds` after the last claim in that run and destination.
+   */
+  claim(
+    pipeline: string,
+    runId: string,
+    destination: string,
+    owner: string,
+    hashes: readonly string[],
+    seconds: number,
+  ): Promise<boolean[]>;
+  /** Adds members (jobs a run's deliveries wait for) to the run's barrier, kept `seconds`. */
+  addToBarrier(
+    pipeline: string,
+    runId: string,
+    members: readonly string[],
+    seconds: number,
+  ): Promise<void>;
+  /** The run's barrier: the members still waited for. */
+  barrier(pipeline: string, runId: string): Promise<string[]>;
+  leaveBarrier(pipeline: string, runId: string, members: readonly string[]): Promise<void>;
+  /** Marks a run cancelled (`scorebridge backfill --cancel`) for `seconds`. */
+  cancelRun(pipeline: string, runId: string, seconds: number): Promise<void>;
+  runCancelled(pipeline: string, runId: string): Promise<boolean>;
 }
+
+/** The methods by which runs of one pipeline coordinate (worker mode's, and with inline runs). */
+export type RunCoordination =
+  | 'takeRunSlot'
+  | 'runSlot'
+  | 'releaseRunSlot'
+  | 'claim'
+  | 'addToBarrier'
+  | 'barrier'
+  | 'leaveBarrier'
+  | 'cancelRun'
+  | 'runCancelled';
 
 /** A version's place in its key's history: window start, then place in the response. */
 export function versionOrder(v: Pick<RecordVersion, 'at' | 'seq'>): string {
