@@ -45,6 +45,7 @@ export {
   redisPrefix,
 } from './queue/topology.js';
 export { connectRedis, redactRedisUrl } from './redis.js';
+export { sourceClientOptions } from './run/context.js';
 export {
   countsOf,
   type DestinationSummary,
@@ -52,7 +53,6 @@ export {
   type RunOptions,
   type RunSummary,
   runPipeline,
-  sourceClientOptions,
 } from './run/runner.js';
 export { createFileStateStore } from './state/file-store.js';
 export {

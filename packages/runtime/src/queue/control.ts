@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { RunJobData, RunOutcome } from './executor.js';
+import type { RunJobData, RunOutcome } from './payloads.js';
 import {
   bullPrefix,
   cancelKey,

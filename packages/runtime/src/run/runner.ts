@@ -1,12 +1,9 @@
 import {
-  backoffDelay,
   ConfigError,
   createToeflAccessClient,
-  DEFAULT_RETRY_POLICY,
-  type Destination,
+  type DeliveryBatch,
   type DestinationAdapter,
   type DestinationLogger,
-  isRetryable,
   pause,
   type ScoreRecord,
   type SerializedError,
@@ -14,35 +11,33 @@ import {
   type SourceEvent,
   serializeError,
   silentLogger,
+  type ToeflAccessClient,
   type ToeflAccessClientOptions,
 } from '@scorebridge/core';
-import {
-  alertAfterRun,
-  destinationAlert,
-  pipelineAlerter,
-  serverErrorStreak,
-  sourceAlert,
-} from '../alerts/alerts.js';
+import { serverErrorStreak, sourceAlert } from '../alerts/alerts.js';
 import { clockFrom } from '../clock.js';
-import { destinationContext, type Pipeline } from '../config/load.js';
-import type { PipelineConfig } from '../config/schema.js';
+import type { Pipeline } from '../config/load.js';
+import type { DestinationConfig } from '../config/schema.js';
 import type { DeadLetter, StateStore } from '../state/store.js';
+import { batchOf, intentOf, readWindow } from './batches.js';
+import { type PipelineContext, pipelineContext } from './context.js';
 import {
-  batchOf,
-  confirmedThrough,
+  type DeliveryTarget,
   deliverAndSettle,
-  intentOf,
-  MAX_ROUTINE_PAUSE_SECONDS,
-  parseDeadLetters,
-  passes,
-  planWindow,
-  readWindow,
-  refusedBy,
-  selectForDelivery,
+  deliverBatch,
+  type Settled,
   settlePending,
-  type UpdateCounts,
-  updateClassifier,
-} from './stages.js';
+} from './deliver.js';
+import { finishRun } from './finish.js';
+import {
+  addFresh,
+  type FreshLetters,
+  fileLetters,
+  parseDeadLetters,
+  refusedBy,
+} from './letters.js';
+import { confirmedThrough, MAX_ROUTINE_PAUSE_SECONDS, passes, planWindow } from './plan.js';
+import { selectForDelivery, type UpdateCounts, updateClassifier } from './versions.js';
 
 /** Options of {@link runPipeline}. */
 export interface RunOptions {
@@ -147,8 +142,8 @@ export type RunEvent =
     };
 
 interface Target {
-  readonly config: PipelineConfig['destinations'][number];
-  readonly destination: Destination;
+  readonly config: DestinationConfig;
+  readonly delivery: DeliveryTarget;
   readonly summary: DestinationSummary;
   ledger: Set<string>;
   cursor: Date | undefined;
@@ -157,40 +152,104 @@ interface Target {
   readonly outcomes?: Map<string, 'delivered' | 'superseded' | 'rejected'>;
 }
 
+/** One slice read whole: its records to deliver (with their places), its dead letters, counts. */
+interface SliceRead {
+  readonly read: ScoreRecord[];
+  readonly seqs: Map<string, number>;
+  readonly deadLetters: DeadLetter[];
+  fetched: number;
+  parseIssues: number;
+  filtered: number;
+  /** Held by every destination still going: counted, not kept (nothing to decide). */
+  held: number;
+  interrupted: boolean;
+  error: unknown;
+}
+
 /**
  * Runs a pipeline once, inline: plan the window from the destinations' cursors → fetch slices →
  * parse → filter → per destination skip what its ledger holds → deliver in batches → record
  * outcomes → dead-letter rejects and parse issues → advance each cursor only over slices that
  * destination confirmed. A crash at any point loses nothing: each batch is announced (an intent)
  * before delivery and settled after; the next run asks the destination about unsettled ones.
+ * The stages are those worker mode runs (`./plan`, `./versions`, `./batches`, `./deliver`,
+ * `./letters`, `./finish`); this module only orders them in one process.
  */
 export async function runPipeline(options: RunOptions): Promise<RunSummary> {
   const { pipeline, store } = options;
-  const { config } = pipeline;
-  const name = config.name;
   const dryRun = options.dryRun ?? false;
-  const release = dryRun ? async () => {} : await store.lock(name);
-  const logger = options.logger ?? silentLogger;
-  const clock = clockFrom(options.now);
-  const now = clock();
-  const alerter = dryRun ? undefined : pipelineAlerter(pipeline, store, logger, clock);
-  const targets: Target[] = [];
-  const replay = options.only;
+  const release = dryRun ? async () => {} : await store.lock(pipeline.config.name);
+  const ctx = pipelineContext({
+    pipeline,
+    adapters: options.adapters,
+    store,
+    logger: options.logger ?? silentLogger,
+    clock: clockFrom(options.now),
+    alerts: !dryRun,
+    client: options.client,
+    missing: (message) => new ConfigError(message),
+  });
   try {
-    const openLetters = await store.deadLetters(name);
-    for (const d of config.destinations) {
+    const run = new InlineRun(options, ctx);
+    await run.prepare();
+    return await run.go();
+  } finally {
+    await ctx.close();
+    await release();
+  }
+}
+
+/** One inline run: its targets, its tally, and the stages in order. */
+class InlineRun {
+  private readonly targets: Target[] = [];
+  private readonly dryRun: boolean;
+  private readonly now: Date;
+  private readonly known = new Set<string>();
+  private readonly fresh: FreshLetters = {};
+  private readonly streak = serverErrorStreak();
+  private readonly seen = new Set<string>();
+  private readonly classifier: ReturnType<typeof updateClassifier>;
+  private readonly client: ToeflAccessClient;
+  private summary!: RunSummary;
+  /** Reports a slice shares with the one read before it, read once (the client skips them). */
+  private previous = new Set<string>();
+
+  constructor(
+    private readonly options: RunOptions,
+    private readonly ctx: PipelineContext,
+  ) {
+    this.dryRun = options.dryRun ?? false;
+    this.now = ctx.clock();
+    this.classifier = updateClassifier(ctx.store, ctx.name, ctx.pipeline.layouts, {
+      dryRun: this.dryRun,
+    });
+    this.client = createToeflAccessClient({
+      ...ctx.clientOptions,
+      signal: options.signal,
+      onEvent: (event) => {
+        this.streak.observe(event);
+        options.onEvent?.({ type: 'source', event });
+      },
+    });
+  }
+
+  private get interrupted() {
+    return this.options.signal?.aborted === true;
+  }
+
+  /** Every destination with its ledger, cursor and refusals; the window; the summary. */
+  async prepare(): Promise<void> {
+    const { ctx, options } = this;
+    const openLetters = await ctx.store.deadLetters(ctx.name);
+    for (const l of openLetters) this.known.add(l.id);
+    for (const d of ctx.pipeline.config.destinations) {
       if (options.only && !options.only.destinations.has(d.id)) continue;
-      const adapter = options.adapters.find((a) => a.type === d.type);
-      if (!adapter)
-        throw new ConfigError(
-          `${pipeline.file}: destination ${d.id}: no adapter of type ${d.type}`,
-        );
-      const outcomes = replay
+      const outcomes = options.only
         ? new Map<string, 'delivered' | 'superseded' | 'rejected'>()
         : undefined;
-      targets.push({
+      this.targets.push({
         config: d,
-        destination: adapter.create(d.options, destinationContext(pipeline, d.id, logger)),
+        delivery: ctx.target(d.id),
         summary: {
           id: d.id,
           type: d.type,
@@ -203,163 +262,66 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
           resent: 0,
           ...(outcomes ? { outcomes } : {}),
         },
-        ledger: await store.ledger(name, d.id),
-        cursor: await store.cursor(name, d.id),
+        ledger: await ctx.store.ledger(ctx.name, d.id),
+        cursor: await ctx.store.cursor(ctx.name, d.id),
         refused: refusedBy(openLetters, d.id),
         ...(outcomes ? { outcomes } : {}),
       });
     }
-
-    const classifier = updateClassifier(store, name, pipeline.layouts, { dryRun });
-    const known = new Set(openLetters.map((l) => l.id));
-    const freshByKind: Record<string, number> = {};
-    const streak = serverErrorStreak();
-    const seen = new Set<string>();
     const window = planWindow(
-      config,
-      targets.map((t) => t.cursor),
-      now,
+      ctx.pipeline.config,
+      this.targets.map((t) => t.cursor),
+      this.now,
       options.from,
       options.to,
     );
-    const summary: RunSummary = {
-      pipeline: name,
+    this.summary = {
+      pipeline: ctx.name,
       window: window ? { from: window.from.toISOString(), to: window.to.toISOString() } : null,
       slices: 0,
       fetched: 0,
       parseIssues: 0,
-      destinations: targets.map((t) => t.summary),
-      dryRun,
-      updates: classifier.counts,
-      deadLettersSeen: seen,
+      destinations: this.targets.map((t) => t.summary),
+      dryRun: this.dryRun,
+      updates: this.classifier.counts,
+      deadLettersSeen: this.seen,
       ok: true,
     };
+  }
 
-    const client = createToeflAccessClient({
-      ...sourceClientOptions(pipeline),
-      signal: options.signal,
-      onEvent: (event) => {
-        streak.observe(event);
-        options.onEvent?.({ type: 'source', event });
-      },
-      ...options.client,
-    });
-    // Batches an earlier run left unsettled go first, exactly as they were.
-    if (!dryRun) for (const t of targets) await settlePendingOf(t, client);
-    if (!window) return await finish(summary);
-    const slices = client.plan(window.from, window.to);
+  /**
+   * Batches an earlier run left unsettled go first, exactly as they were; then the slices,
+   * newest first: the first version of a key the run meets is its newest, and the older ones met
+   * after it are superseded — a run delivers one version per key, the newest it read. The next
+   * slice streams in while this one is delivered (one slice ahead, no more).
+   */
+  async go(): Promise<RunSummary> {
+    const { summary, options } = this;
+    if (!this.dryRun) for (const t of this.targets) await this.settlePendingOf(t);
+    const window = summary.window && {
+      from: new Date(summary.window.from),
+      to: new Date(summary.window.to),
+    };
+    if (!window) return this.finish();
+    const slices = this.client.plan(window.from, window.to);
     (summary as { slices: number }).slices = slices.length;
     options.onEvent?.({ type: 'plan', window, slices: slices.length });
-    const backfill =
-      options.from !== undefined || options.to !== undefined || options.only !== undefined;
-
-    // Newest slice first: the first version of a key the run meets is its newest, and the older
-    // ones met after it are superseded — a run delivers one version per key, the newest it read.
-    // A cursor moves only over an unbroken run of confirmed slices from the first, so it moves
-    // once the run has confirmed the oldest slice.
     const order = [...slices.keys()].reverse();
-    const confirmed = new Map(targets.map((t) => [t, new Set<number>()]));
-    const interrupted = () => options.signal?.aborted === true;
-    /** Reports a slice shares with the one read before it, read once (the client skips them). */
-    let previous = new Set<string>();
-    /**
-     * Reads one slice whole: its records to deliver (with their places in the response), its
-     * parse dead letters and counts. Never throws: a failure is returned, for its turn.
-     */
-    const readSlice = async (slice: Slice) => {
-      const current = new Set(previous);
-      const got = {
-        read: [] as ScoreRecord[],
-        seqs: new Map<string, number>(),
-        deadLetters: [] as DeadLetter[],
-        fetched: 0,
-        parseIssues: 0,
-        filtered: 0,
-        /** Held by every destination still going: counted, not kept (nothing to decide). */
-        held: 0,
-        interrupted: false,
-        error: undefined as unknown,
-      };
-      try {
-        for await (const batch of client.fetchSlice(slice, current)) {
-          // Interrupted (Ctrl-C): stop here; this slice's cursor does not move, nothing is lost.
-          if (interrupted()) {
-            got.interrupted = true;
-            return got;
-          }
-          for (const entry of batch) {
-            const place = got.fetched++;
-            if (entry.issues.length > 0) {
-              got.parseIssues++;
-              got.deadLetters.push(...parseDeadLetters(entry, slice));
-              continue;
-            }
-            const record = entry.record!;
-            if (!passes(config, record)) {
-              got.filtered++;
-              continue;
-            }
-            if (
-              replay &&
-              !replay.versions?.has(record.contentHash) &&
-              !replay.recordKeys?.has(record.recordKey)
-            )
-              continue;
-            if (
-              !replay &&
-              targets.every((t) => t.summary.failed || t.ledger.has(record.contentHash))
-            ) {
-              got.held++;
-              continue;
-            }
-            got.seqs.set(record.contentHash, place);
-            got.read.push(record);
-          }
-        }
-        previous = new Set([...current].filter((id) => !previous.has(id)));
-      } catch (error) {
-        got.error = error;
-        got.interrupted = interrupted();
-      }
-      return got;
-    };
-    // The next slice streams in while this one is delivered (one slice ahead, no more).
-    let ahead = order.length > 0 ? readSlice(slices[order[0]!]!) : undefined;
+    const confirmed = new Map(this.targets.map((t) => [t, new Set<number>()]));
+    let ahead = order.length > 0 ? this.readSlice(slices[order[0]!]!) : undefined;
     try {
       for (const [ordinal, index] of order.entries()) {
-        const slice = slices[index]!;
         const got = await ahead!;
         ahead = undefined;
-        summary.fetched += got.fetched;
-        summary.parseIssues += got.parseIssues;
-        await file(got.deadLetters);
-        if (got.error instanceof ConfigError) throw got.error;
-        if (got.interrupted || interrupted()) break;
-        if (got.error) {
-          summary.sourceFailed = serializeError(got.error);
-          summary.ok = false;
-          const alert = sourceAlert(summary.sourceFailed);
-          if (alert) await alerter?.open(alert);
-          break;
-        }
+        if (!(await this.takeSlice(got))) break;
         const next = order[ordinal + 1];
-        if (next !== undefined) ahead = readSlice(slices[next]!);
-        for (const t of targets)
-          if (!t.summary.failed) {
-            t.summary.filtered += got.filtered;
-            t.summary.unchanged += got.held;
-          }
-        if (got.read.length > 0) await classifier.classify(got.read, slice, got.seqs);
-        for (const t of targets) {
-          if (t.summary.failed) continue;
-          await deliverSlice(t, got.read, slice);
-          if (!t.summary.failed) confirmed.get(t)!.add(index);
-        }
+        if (next !== undefined) ahead = this.readSlice(slices[next]!);
+        await this.deliverSliceAll(got, slices[index]!, (t) => confirmed.get(t)!.add(index));
         options.onEvent?.({
           type: 'slice',
           index: ordinal,
           slices: slices.length,
-          slice,
+          slice: slices[index]!,
           fetched: summary.fetched,
         });
       }
@@ -367,254 +329,296 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
       // A slice read ahead and not reached (the run stopped): its records are read again next run.
       await ahead;
     }
-    // The cursor moves only over slices this destination fully confirmed (or dead-lettered).
-    if (!dryRun && !backfill)
-      for (const t of targets) {
-        const upTo = confirmedThrough(slices.length, (i) => confirmed.get(t)!.has(i));
-        const end = upTo >= 0 ? slices[upTo]!.to : undefined;
-        if (end && (!t.cursor || end > t.cursor)) {
-          await store.setCursor(name, t.config.id, end);
-          t.cursor = end;
+    const backfill = options.from !== undefined || options.to !== undefined || !!options.only;
+    if (!this.dryRun && !backfill) await this.moveCursors(slices, confirmed);
+    return this.finish();
+  }
+
+  /** Counts a slice read and files its dead letters; false when the run stops here. */
+  private async takeSlice(got: SliceRead): Promise<boolean> {
+    const { summary } = this;
+    summary.fetched += got.fetched;
+    summary.parseIssues += got.parseIssues;
+    await this.file(got.deadLetters);
+    if (got.error instanceof ConfigError) throw got.error;
+    if (got.interrupted || this.interrupted) return false;
+    if (got.error) {
+      summary.sourceFailed = serializeError(got.error);
+      summary.ok = false;
+      const alert = sourceAlert(summary.sourceFailed);
+      if (alert) await this.ctx.alerter?.open(alert);
+      return false;
+    }
+    return true;
+  }
+
+  /** Reads one slice whole. Never throws: a failure is returned, for its turn. */
+  private async readSlice(slice: Slice): Promise<SliceRead> {
+    const { options, targets } = this;
+    const config = this.ctx.pipeline.config;
+    const current = new Set(this.previous);
+    const got: SliceRead = {
+      read: [],
+      seqs: new Map(),
+      deadLetters: [],
+      fetched: 0,
+      parseIssues: 0,
+      filtered: 0,
+      held: 0,
+      interrupted: false,
+      error: undefined,
+    };
+    const replay = options.only;
+    try {
+      for await (const batch of this.client.fetchSlice(slice, current)) {
+        // Interrupted (Ctrl-C): stop here; this slice's cursor does not move, nothing is lost.
+        if (this.interrupted) {
+          got.interrupted = true;
+          return got;
+        }
+        for (const entry of batch) {
+          const place = got.fetched++;
+          if (entry.issues.length > 0) {
+            got.parseIssues++;
+            got.deadLetters.push(...parseDeadLetters(entry, slice));
+            continue;
+          }
+          const record = entry.record!;
+          if (!passes(config, record)) got.filtered++;
+          else if (replay) {
+            if (
+              replay.versions?.has(record.contentHash) ||
+              replay.recordKeys?.has(record.recordKey)
+            ) {
+              got.seqs.set(record.contentHash, place);
+              got.read.push(record);
+            }
+          } else if (targets.every((t) => t.summary.failed || t.ledger.has(record.contentHash)))
+            got.held++;
+          else {
+            got.seqs.set(record.contentHash, place);
+            got.read.push(record);
+          }
         }
       }
-    return await finish(summary);
-
-    async function file(letters: DeadLetter[]): Promise<void> {
-      const fresh = letters.filter((l) => {
-        seen.add(l.id);
-        return !known.has(l.id);
-      });
-      for (const l of fresh) {
-        known.add(l.id);
-        freshByKind[l.kind] = (freshByKind[l.kind] ?? 0) + 1;
-      }
-      if (fresh.length > 0 && !dryRun) await store.addDeadLetters(name, fresh);
+      this.previous = new Set([...current].filter((id) => !this.previous.has(id)));
+    } catch (error) {
+      got.error = error;
+      got.interrupted = this.interrupted;
     }
+    return got;
+  }
 
-    /**
-     * Batches an earlier run announced and never settled, settled before any new batch forms:
-     * by asking the destination, or by sending each again exactly as it was (its window read
-     * again, one fetch per window). A destination that fails here is given up for this run.
-     */
-    async function settlePendingOf(t: Target, source: typeof client): Promise<void> {
-      const windows = new Map<string, Promise<ScoreRecord[]>>();
-      for (const intent of await store.intents(name, t.config.id)) {
-        if (t.summary.failed) return;
-        const window = intent.window;
-        const records = () => {
-          if (!window) return Promise.resolve([]);
-          const key = `${window.from}|${window.to}`;
-          if (!windows.has(key)) windows.set(key, readWindow(source, window));
-          return windows.get(key)!;
-        };
-        await attempt(
-          t,
-          async () => {
-            const settled = await settlePending({
-              store,
-              pipeline: name,
-              destinationId: t.config.id,
-              type: t.config.type,
-              destination: t.destination,
-              intent,
-              records,
-              file,
-            });
-            if (settled.resent) t.summary.resent++;
-            return settled;
-          },
-          intent.batchId,
-          true,
-        );
+  /** A slice's records to every destination still going; `confirmed` for those that kept up. */
+  private async deliverSliceAll(got: SliceRead, slice: Slice, confirmed: (t: Target) => void) {
+    for (const t of this.targets)
+      if (!t.summary.failed) {
+        t.summary.filtered += got.filtered;
+        t.summary.unchanged += got.held;
+      }
+    if (got.read.length > 0) await this.classifier.classify(got.read, slice, got.seqs);
+    for (const t of this.targets) {
+      if (t.summary.failed) continue;
+      await this.deliverSlice(t, got.read, slice);
+      if (!t.summary.failed) confirmed(t);
+    }
+  }
+
+  /** The cursor moves only over slices this destination fully confirmed (or dead-lettered). */
+  private async moveCursors(slices: readonly Slice[], confirmed: Map<Target, Set<number>>) {
+    for (const t of this.targets) {
+      const upTo = confirmedThrough(slices.length, (i) => confirmed.get(t)!.has(i));
+      const end = upTo >= 0 ? slices[upTo]!.to : undefined;
+      if (end && (!t.cursor || end > t.cursor)) {
+        await this.ctx.store.setCursor(this.ctx.name, t.config.id, end);
+        t.cursor = end;
       }
     }
+  }
 
-    /** A slice's records for one destination: the delivery rules, then batches of batchSize. */
-    async function deliverSlice(t: Target, read: readonly ScoreRecord[], slice: Slice) {
-      const selection = await selectForDelivery({
-        versions: classifier.versions,
-        pipeline: name,
-        records: read,
-        held: read.map((r) => t.ledger.has(r.contentHash)),
-        refused: t.refused,
-        // A replay reads only the versions it replays: each is sent even if held or refused.
-        replay: replay ? new Set(read.map((r) => r.contentHash)) : undefined,
-      });
-      t.summary.unchanged += selection.unchanged;
-      t.summary.superseded += selection.superseded.length;
-      t.summary.refused += selection.refused;
-      for (const r of selection.superseded) t.outcomes?.set(r.contentHash, 'superseded');
-      const { send } = selection;
-      for (let i = 0; i < send.length && !t.summary.failed; i += t.config.batchSize)
-        await flush(t, send.slice(i, i + t.config.batchSize), slice);
+  /** Files dead letters not already open; counts the fresh ones by kind (for the alert). */
+  private readonly file = async (letters: DeadLetter[]): Promise<void> => {
+    const fresh = letters.filter((l) => {
+      this.seen.add(l.id);
+      return !this.known.has(l.id);
+    });
+    for (const l of fresh) this.known.add(l.id);
+    if (fresh.length > 0 && !this.dryRun)
+      addFresh(this.fresh, await fileLetters(this.ctx.store, this.ctx.name, fresh));
+  };
+
+  /**
+   * Batches an earlier run announced and never settled, settled before any new batch forms:
+   * by asking the destination, or by sending each again exactly as it was (its window read
+   * again, one fetch per window). A destination that fails here is given up for this run.
+   */
+  private async settlePendingOf(t: Target): Promise<void> {
+    const { store, name } = this.ctx;
+    const windows = new Map<string, Promise<ScoreRecord[]>>();
+    for (const intent of await store.intents(name, t.config.id)) {
+      if (t.summary.failed) return;
+      const window = intent.window;
+      const records = () => {
+        if (!window) return Promise.resolve([]);
+        const key = `${window.from}|${window.to}`;
+        if (!windows.has(key)) windows.set(key, readWindow(this.client, window));
+        return windows.get(key)!;
+      };
+      const settle = async () => {
+        const settled = await settlePending({
+          ...this.deliveryArgs(t),
+          intent,
+          records,
+        });
+        if (settled.resent) t.summary.resent++;
+        return settled;
+      };
+      await this.attempt(t, settle, intent.batchId, intent.window, true);
     }
+  }
 
-    async function flush(t: Target, records: ScoreRecord[], slice: Slice): Promise<void> {
-      if (records.length === 0) return;
-      const batch = batchOf(
-        name,
-        t.config.id,
-        records,
-        slice,
-        await classifier.classify(records, slice),
-      );
-      if (dryRun) {
-        // What the destination would refuse whatever happens (a format it cannot write).
-        const refused = records.filter((r) => t.destination.refuses?.(r) !== undefined).length;
-        t.summary.delivered += records.length - refused;
-        t.summary.deadLettered += refused;
+  /** A slice's records for one destination: the delivery rules, then batches of batchSize. */
+  private async deliverSlice(t: Target, read: readonly ScoreRecord[], slice: Slice) {
+    const replay = this.options.only;
+    const selection = await selectForDelivery({
+      versions: this.classifier.versions,
+      pipeline: this.ctx.name,
+      records: read,
+      held: read.map((r) => t.ledger.has(r.contentHash)),
+      refused: t.refused,
+      // A replay reads only the versions it replays: each is sent even if held or refused.
+      replay: replay ? new Set(read.map((r) => r.contentHash)) : undefined,
+    });
+    t.summary.unchanged += selection.unchanged;
+    t.summary.superseded += selection.superseded.length;
+    t.summary.refused += selection.refused;
+    for (const r of selection.superseded) t.outcomes?.set(r.contentHash, 'superseded');
+    const { send } = selection;
+    for (let i = 0; i < send.length && !t.summary.failed; i += t.config.batchSize)
+      await this.flush(t, send.slice(i, i + t.config.batchSize), slice);
+  }
+
+  private async flush(t: Target, records: ScoreRecord[], slice: Slice): Promise<void> {
+    if (records.length === 0) return;
+    const { store, name } = this.ctx;
+    const updates = await this.classifier.classify(records, slice);
+    const batch = batchOf(name, t.config.id, records, slice, updates);
+    if (this.dryRun) {
+      // What the destination would refuse whatever happens (a format it cannot write).
+      const refused = records.filter((r) => t.delivery.destination.refuses?.(r) !== undefined);
+      t.summary.delivered += records.length - refused.length;
+      t.summary.deadLettered += refused.length;
+      return;
+    }
+    await store.addIntent(name, t.config.id, intentOf(batch));
+    const send = () => deliverAndSettle({ ...this.deliveryArgs(t), batch });
+    await this.attempt(t, send, batch.id, batch.window);
+  }
+
+  private deliveryArgs(t: Target) {
+    return {
+      store: this.ctx.store,
+      pipeline: this.ctx.name,
+      destinationId: t.config.id,
+      type: t.config.type,
+      destination: t.delivery.destination,
+      file: this.file,
+    };
+  }
+
+  /**
+   * Delivers (a batch, or a pending batch re-sent) by the rule both executors share
+   * ({@link deliverBatch}): tries again in this process, waiting what the destination asks up to
+   * {@link MAX_ROUTINE_PAUSE_SECONDS}; a destination given up stops for this run, its intent kept.
+   */
+  private async attempt(
+    t: Target,
+    send: () => Promise<Settled>,
+    batchId: string,
+    window: DeliveryBatch['window'],
+    resending = false,
+  ): Promise<void> {
+    const attempts = (this.options.deliveryRetries ?? 3) + 1;
+    for (let attempt = 1; ; attempt++) {
+      const result = await deliverBatch(t.delivery, {
+        batchId,
+        send,
+        attempt,
+        attempts,
+        maxPauseSeconds: MAX_ROUTINE_PAUSE_SECONDS,
+        countPauses: true,
+        stopped: () => this.interrupted,
+        window: window ?? this.summary.window ?? { from: '', to: '' },
+      });
+      if (result.status === 'done') return this.count(t, result.settled, batchId, resending);
+      if (result.status === 'stopped') {
+        // Interrupted while retrying: not the destination's fault; the intent stays.
+        t.summary.failed = result.failure;
         return;
       }
-      await store.addIntent(name, t.config.id, intentOf(batch));
-      await attempt(
-        t,
-        () =>
-          deliverAndSettle({
-            store,
-            pipeline: name,
-            destinationId: t.config.id,
-            type: t.config.type,
-            destination: t.destination,
-            batch,
-            file,
-          }),
-        batch.id,
-      );
+      if (result.status === 'gave-up') {
+        t.summary.failed = result.failure;
+        this.summary.ok = false;
+        return;
+      }
+      const delayMs = result.status === 'pause' ? result.seconds * 1000 : result.delayMs;
+      this.options.onEvent?.({
+        type: 'retry',
+        destination: t.config.id,
+        attempt,
+        attempts,
+        delayMs,
+        error: result.failure,
+      });
+      await pause(delayMs, this.options.signal).catch(() => undefined);
     }
-
-    /**
-     * Delivers (a batch, or a pending batch re-sent), retrying what is worth retrying; a
-     * destination that keeps failing is given up for this run, its intent kept for the next.
-     */
-    async function attempt(
-      t: Target,
-      deliver: () => Promise<{
-        delivered: readonly (readonly [string, string])[];
-        rejected: DeadLetter[];
-      }>,
-      batchId: string,
-      resending = false,
-    ): Promise<void> {
-      const retries = options.deliveryRetries ?? 3;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const { delivered, rejected } = await deliver();
-          for (const [, h] of delivered) {
-            t.ledger.add(h);
-            t.outcomes?.set(h, 'delivered');
-          }
-          for (const l of rejected) if (l.contentHash) t.outcomes?.set(l.contentHash, 'rejected');
-          // A re-sent batch's records were read by an earlier run: counted apart (resent).
-          if (!resending) {
-            t.summary.delivered += delivered.length;
-            t.summary.deadLettered += rejected.length;
-          }
-          options.onEvent?.({
-            type: 'delivered',
-            destination: t.config.id,
-            batchId,
-            delivered: delivered.length,
-            rejected: rejected.length,
-          });
-          return;
-        } catch (error) {
-          const failure = serializeError(error);
-          // A destination that said how long to wait (Retry-After) is waited for, if that fits a run.
-          const asked = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
-          if (options.signal?.aborted) {
-            // Interrupted while retrying: not the destination's fault; the intent stays.
-            t.summary.failed = failure;
-            return;
-          }
-          if (
-            !isRetryable(failure.kind) ||
-            attempt > retries ||
-            (asked !== undefined && asked > MAX_ROUTINE_PAUSE_SECONDS)
-          ) {
-            // The intent stays: if the batch landed after all, the next run will find out.
-            t.summary.failed = failure;
-            summary.ok = false;
-            logger.error(`[${t.config.type}] ${t.config.id}: giving up for this run`, {
-              error: failure,
-            });
-            const alert = destinationAlert(t.config, failure);
-            if (alert) await alerter?.open(alert);
-            return;
-          }
-          const delayMs = Math.max(
-            backoffDelay(attempt, DEFAULT_RETRY_POLICY),
-            (asked ?? 0) * 1000,
-          );
-          options.onEvent?.({
-            type: 'retry',
-            destination: t.config.id,
-            attempt,
-            attempts: retries + 1,
-            delayMs,
-            error: failure,
-          });
-          await pause(delayMs, options.signal).catch(() => undefined);
-        }
-      }
-    }
-
-    async function finish(result: RunSummary): Promise<RunSummary> {
-      if (options.signal?.aborted) {
-        result.interrupted = true;
-        result.ok = false;
-      }
-      for (const t of targets) if (t.cursor) t.summary.cursor = t.cursor.toISOString();
-      if (alerter && !result.interrupted) {
-        if (!result.sourceFailed && result.window) await alerter.resolve('source:');
-        for (const t of targets)
-          if (!t.summary.failed && t.summary.delivered > 0)
-            await alerter.resolve(`destination:${t.config.id}`);
-        await alertAfterRun(alerter, store, {
-          pipeline,
-          consecutive500s: streak.longest,
-          sourceOk: !result.sourceFailed,
-          freshDeadLetters: freshByKind,
-          now,
-        });
-      }
-      if (!dryRun) {
-        await store.recordRun(name, {
-          startedAt: now.toISOString(),
-          finishedAt: clock().toISOString(),
-          ok: result.ok,
-          ...(result.interrupted ? { interrupted: true } : {}),
-          window: result.window,
-          parseIssues: result.parseIssues,
-          ...(Object.keys(result.updates).length > 0 ? { updates: result.updates } : {}),
-          destinations: result.destinations.map((d) => ({
-            id: d.id,
-            ...countsOf(d),
-            ...(d.failed ? { failed: d.failed.message } : {}),
-          })),
-        });
-      }
-      return result;
-    }
-  } finally {
-    await Promise.allSettled(targets.map((t) => t.destination.close()));
-    await release();
   }
-}
 
-/** The TOEFL Access client settings a pipeline's source describes. */
-export function sourceClientOptions(pipeline: Pipeline): ToeflAccessClientOptions {
-  const { source } = pipeline.config;
-  return {
-    baseUrl: source.baseUrl,
-    authcode: source.authcode.reveal(),
-    format: source.format,
-    type: source.type,
-    reportBy: source.reportBy,
-    maxWindowDays: source.maxWindowDays,
-    layouts: pipeline.layouts,
-    jsonMapping: source.jsonMapping ? { fields: source.jsonMapping } : undefined,
-    encoding: source.encoding,
-    idleTimeoutMs: source.idleTimeoutSeconds * 1000,
-    deadlineMs: source.deadlineSeconds * 1000,
-  };
+  private count(t: Target, settled: Settled, batchId: string, resending: boolean): void {
+    const { delivered, rejected } = settled;
+    for (const [, h] of delivered) {
+      t.ledger.add(h);
+      t.outcomes?.set(h, 'delivered');
+    }
+    for (const l of rejected) if (l.contentHash) t.outcomes?.set(l.contentHash, 'rejected');
+    // A re-sent batch's records were read by an earlier run: counted apart (resent).
+    if (!resending) {
+      t.summary.delivered += delivered.length;
+      t.summary.deadLettered += rejected.length;
+    }
+    this.options.onEvent?.({
+      type: 'delivered',
+      destination: t.config.id,
+      batchId,
+      delivered: delivered.length,
+      rejected: rejected.length,
+    });
+  }
+
+  private async finish(): Promise<RunSummary> {
+    const { summary } = this;
+    if (this.interrupted) {
+      summary.interrupted = true;
+      summary.ok = false;
+    }
+    for (const t of this.targets) if (t.cursor) t.summary.cursor = t.cursor.toISOString();
+    if (this.dryRun) return summary;
+    await finishRun(this.ctx, {
+      startedAt: this.now.toISOString(),
+      ok: summary.ok,
+      interrupted: summary.interrupted ?? false,
+      window: summary.window,
+      parseIssues: summary.parseIssues,
+      updates: summary.updates,
+      destinations: summary.destinations.map((d) => ({
+        id: d.id,
+        ...countsOf(d),
+        ...(d.failed ? { failed: d.failed.message } : {}),
+      })),
+      sourceOk: !summary.sourceFailed,
+      consecutive500s: this.streak.longest,
+      freshDeadLetters: this.fresh,
+    });
+    return summary;
+  }
 }
