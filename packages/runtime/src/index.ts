@@ -46,14 +46,14 @@ export {
 } from './queue/topology.js';
 export { connectRedis, redactRedisUrl } from './redis.js';
 export { sourceClientOptions } from './run/context.js';
+export { runPipeline } from './run/runner.js';
 export {
   countsOf,
   type DestinationSummary,
   type RunEvent,
   type RunOptions,
   type RunSummary,
-  runPipeline,
-} from './run/runner.js';
+} from './run/summary.js';
 export { createFileStateStore } from './state/file-store.js';
 export {
   createRedisStateStore,

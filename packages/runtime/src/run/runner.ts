@@ -1,170 +1,23 @@
 import {
   ConfigError,
   createToeflAccessClient,
-  type DeliveryBatch,
-  type DestinationAdapter,
-  type DestinationLogger,
-  pause,
-  type ScoreRecord,
-  type SerializedError,
   type Slice,
-  type SourceEvent,
   serializeError,
   silentLogger,
   type ToeflAccessClient,
-  type ToeflAccessClientOptions,
 } from '@scorebridge/core';
 import { serverErrorStreak, sourceAlert } from '../alerts/alerts.js';
 import { clockFrom } from '../clock.js';
-import type { Pipeline } from '../config/load.js';
-import type { DestinationConfig } from '../config/schema.js';
-import type { DeadLetter, StateStore } from '../state/store.js';
-import { batchOf, intentOf, readWindow } from './batches.js';
+import type { DeadLetter } from '../state/store.js';
 import { type PipelineContext, pipelineContext } from './context.js';
-import {
-  type DeliveryTarget,
-  deliverAndSettle,
-  deliverBatch,
-  type Settled,
-  settlePending,
-} from './deliver.js';
 import { finishRun } from './finish.js';
-import {
-  addFresh,
-  type FreshLetters,
-  fileLetters,
-  parseDeadLetters,
-  refusedBy,
-} from './letters.js';
-import { confirmedThrough, MAX_ROUTINE_PAUSE_SECONDS, passes, planWindow } from './plan.js';
-import { selectForDelivery, type UpdateCounts, updateClassifier } from './versions.js';
-
-/** Options of {@link runPipeline}. */
-export interface RunOptions {
-  readonly pipeline: Pipeline;
-  readonly adapters: readonly DestinationAdapter[];
-  readonly store: StateStore;
-  /** Backfill: fetch this range instead of planning from the cursors (cursors are not moved). */
-  readonly from?: Date;
-  readonly to?: Date;
-  /** Fetch and count what would be delivered where; deliver nothing, write nothing. */
-  readonly dryRun?: boolean;
-  /**
-   * Replaying dead letters: only these destinations, and only these versions (content hashes),
-   * or any version of these record keys (letters without a hash) — delivered even if the ledger
-   * holds them or the destination refused them before; a newer version read still supersedes.
-   */
-  readonly only?: {
-    readonly destinations: ReadonlySet<string>;
-    readonly versions?: ReadonlySet<string>;
-    readonly recordKeys?: ReadonlySet<string>;
-  };
-  /** Progress, for a display or a log. */
-  readonly onEvent?: (event: RunEvent) => void;
-  readonly logger?: DestinationLogger;
-  readonly signal?: AbortSignal;
-  /**
-   * When the run starts: the end of its window, and the start of the clock its run record and
-   * alerts read (which then moves on in real time). @default the system clock
-   */
-  readonly now?: Date;
-  /** Client settings to override (tests shorten retries and timeouts). */
-  readonly client?: Partial<ToeflAccessClientOptions>;
-  /** Whole-batch delivery retries before a destination is given up for this run. @default 3 */
-  readonly deliveryRetries?: number;
-}
-
-/** What happened per destination. */
-export interface DestinationSummary {
-  readonly id: string;
-  readonly type: string;
-  delivered: number;
-  unchanged: number;
-  /** Not sent: a newer version of their key was read (in this run or before). */
-  superseded: number;
-  /** Not sent: this destination refused the version before (open dead letters; replay sends them). */
-  refused: number;
-  filtered: number;
-  deadLettered: number;
-  /** Batches of an earlier run whose outcome was unknown, re-sent as they were before this run's. */
-  resent: number;
-  /**
-   * Replays only: what became of each version (by content hash) at this destination, so that
-   * each dead letter is resolved, or kept open with its new reason, by its own outcome.
-   */
-  readonly outcomes?: Map<string, 'delivered' | 'superseded' | 'rejected'>;
-  /** Why the destination stopped early, when it did (its cursor stays where it was). */
-  failed?: SerializedError;
-  cursor?: string;
-}
-
-/** A destination's counts, as the run history and `--json` give them. */
-export function countsOf(d: DestinationSummary) {
-  const { delivered, unchanged, superseded, refused, filtered, deadLettered, resent } = d;
-  return { delivered, unchanged, superseded, refused, filtered, deadLettered, resent };
-}
-
-/** The outcome of a run. */
-export interface RunSummary {
-  readonly pipeline: string;
-  readonly window: { readonly from: string; readonly to: string } | null;
-  readonly slices: number;
-  fetched: number;
-  parseIssues: number;
-  readonly destinations: DestinationSummary[];
-  /** Why fetching stopped early, when it did. */
-  sourceFailed?: SerializedError;
-  readonly dryRun: boolean;
-  /** Re-sent reports met for the first time in this run, by what they changed. */
-  readonly updates: UpdateCounts;
-  /** Dead-letter ids met in this run (filed now or before): replay resolves the others. */
-  readonly deadLettersSeen: ReadonlySet<string>;
-  /** True when every slice was fetched and every destination kept up. */
-  ok: boolean;
-  /** Stopped by its signal (Ctrl-C) before the end: recorded as such; the next run carries on. */
-  interrupted?: boolean;
-}
-
-/** Progress of a run. */
-export type RunEvent =
-  | { type: 'plan'; window: Slice; slices: number }
-  | { type: 'slice'; index: number; slices: number; slice: Slice; fetched: number }
-  | { type: 'source'; event: SourceEvent }
-  | { type: 'delivered'; destination: string; batchId: string; delivered: number; rejected: number }
-  | {
-      type: 'retry';
-      destination: string;
-      /** The attempt that failed (1-based), of `attempts` in all. */
-      attempt: number;
-      attempts: number;
-      delayMs: number;
-      error: SerializedError;
-    };
-
-interface Target {
-  readonly config: DestinationConfig;
-  readonly delivery: DeliveryTarget;
-  readonly summary: DestinationSummary;
-  ledger: Set<string>;
-  cursor: Date | undefined;
-  /** Versions this destination refused (open dead letters): not sent again unless replayed. */
-  refused: Set<string>;
-  readonly outcomes?: Map<string, 'delivered' | 'superseded' | 'rejected'>;
-}
-
-/** One slice read whole: its records to deliver (with their places), its dead letters, counts. */
-interface SliceRead {
-  readonly read: ScoreRecord[];
-  readonly seqs: Map<string, number>;
-  readonly deadLetters: DeadLetter[];
-  fetched: number;
-  parseIssues: number;
-  filtered: number;
-  /** Held by every destination still going: counted, not kept (nothing to decide). */
-  held: number;
-  interrupted: boolean;
-  error: unknown;
-}
+import { type InlineShared, InlineTarget } from './inline-target.js';
+import { addFresh, type FreshLetters, fileLetters, refusedBy } from './letters.js';
+import { confirmedThrough, planWindow } from './plan.js';
+import { readSlice, type SliceRead } from './read.js';
+import type { DestinationSummary, RunOptions, RunSummary } from './summary.js';
+import { countsOf } from './summary.js';
+import { updateClassifier } from './versions.js';
 
 /**
  * Runs a pipeline once, inline: plan the window from the destinations' cursors → fetch slices →
@@ -201,7 +54,7 @@ export async function runPipeline(options: RunOptions): Promise<RunSummary> {
 
 /** One inline run: its targets, its tally, and the stages in order. */
 class InlineRun {
-  private readonly targets: Target[] = [];
+  private readonly targets: InlineTarget[] = [];
   private readonly dryRun: boolean;
   private readonly now: Date;
   private readonly known = new Set<string>();
@@ -233,6 +86,23 @@ class InlineRun {
     });
   }
 
+  /** What each destination of the run works with. */
+  private get shared(): InlineShared {
+    return {
+      ctx: this.ctx,
+      options: this.options,
+      classifier: this.classifier,
+      client: this.client,
+      dryRun: this.dryRun,
+      file: this.file,
+      interrupted: () => this.interrupted,
+      failed: () => {
+        this.summary.ok = false;
+      },
+      window: () => this.summary.window,
+    };
+  }
+
   private get interrupted() {
     return this.options.signal?.aborted === true;
   }
@@ -247,26 +117,29 @@ class InlineRun {
       const outcomes = options.only
         ? new Map<string, 'delivered' | 'superseded' | 'rejected'>()
         : undefined;
-      this.targets.push({
-        config: d,
-        delivery: ctx.target(d.id),
-        summary: {
-          id: d.id,
-          type: d.type,
-          delivered: 0,
-          unchanged: 0,
-          superseded: 0,
-          refused: 0,
-          filtered: 0,
-          deadLettered: 0,
-          resent: 0,
-          ...(outcomes ? { outcomes } : {}),
-        },
-        ledger: await ctx.store.ledger(ctx.name, d.id),
-        cursor: await ctx.store.cursor(ctx.name, d.id),
-        refused: refusedBy(openLetters, d.id),
+      const summary: DestinationSummary = {
+        id: d.id,
+        type: d.type,
+        delivered: 0,
+        unchanged: 0,
+        superseded: 0,
+        refused: 0,
+        filtered: 0,
+        deadLettered: 0,
+        resent: 0,
         ...(outcomes ? { outcomes } : {}),
-      });
+      };
+      this.targets.push(
+        new InlineTarget(
+          d,
+          ctx.target(d.id),
+          summary,
+          await ctx.store.ledger(ctx.name, d.id),
+          await ctx.store.cursor(ctx.name, d.id),
+          refusedBy(openLetters, d.id),
+          this.shared,
+        ),
+      );
     }
     const window = planWindow(
       ctx.pipeline.config,
@@ -297,7 +170,7 @@ class InlineRun {
    */
   async go(): Promise<RunSummary> {
     const { summary, options } = this;
-    if (!this.dryRun) for (const t of this.targets) await this.settlePendingOf(t);
+    if (!this.dryRun) for (const t of this.targets) await t.settlePending();
     const window = summary.window && {
       from: new Date(summary.window.from),
       to: new Date(summary.window.to),
@@ -354,63 +227,24 @@ class InlineRun {
 
   /** Reads one slice whole. Never throws: a failure is returned, for its turn. */
   private async readSlice(slice: Slice): Promise<SliceRead> {
-    const { options, targets } = this;
-    const config = this.ctx.pipeline.config;
     const current = new Set(this.previous);
-    const got: SliceRead = {
-      read: [],
-      seqs: new Map(),
-      deadLetters: [],
-      fetched: 0,
-      parseIssues: 0,
-      filtered: 0,
-      held: 0,
-      interrupted: false,
-      error: undefined,
-    };
-    const replay = options.only;
-    try {
-      for await (const batch of this.client.fetchSlice(slice, current)) {
-        // Interrupted (Ctrl-C): stop here; this slice's cursor does not move, nothing is lost.
-        if (this.interrupted) {
-          got.interrupted = true;
-          return got;
-        }
-        for (const entry of batch) {
-          const place = got.fetched++;
-          if (entry.issues.length > 0) {
-            got.parseIssues++;
-            got.deadLetters.push(...parseDeadLetters(entry, slice));
-            continue;
-          }
-          const record = entry.record!;
-          if (!passes(config, record)) got.filtered++;
-          else if (replay) {
-            if (
-              replay.versions?.has(record.contentHash) ||
-              replay.recordKeys?.has(record.recordKey)
-            ) {
-              got.seqs.set(record.contentHash, place);
-              got.read.push(record);
-            }
-          } else if (targets.every((t) => t.summary.failed || t.ledger.has(record.contentHash)))
-            got.held++;
-          else {
-            got.seqs.set(record.contentHash, place);
-            got.read.push(record);
-          }
-        }
-      }
+    const got = await readSlice(this.client, slice, current, {
+      config: this.ctx.pipeline.config,
+      replay: this.options.only,
+      held: (r) => this.targets.every((t) => t.summary.failed || t.ledger.has(r.contentHash)),
+      interrupted: () => this.interrupted,
+    });
+    if (!got.error && !got.interrupted)
       this.previous = new Set([...current].filter((id) => !this.previous.has(id)));
-    } catch (error) {
-      got.error = error;
-      got.interrupted = this.interrupted;
-    }
     return got;
   }
 
   /** A slice's records to every destination still going; `confirmed` for those that kept up. */
-  private async deliverSliceAll(got: SliceRead, slice: Slice, confirmed: (t: Target) => void) {
+  private async deliverSliceAll(
+    got: SliceRead,
+    slice: Slice,
+    confirmed: (t: InlineTarget) => void,
+  ) {
     for (const t of this.targets)
       if (!t.summary.failed) {
         t.summary.filtered += got.filtered;
@@ -419,13 +253,13 @@ class InlineRun {
     if (got.read.length > 0) await this.classifier.classify(got.read, slice, got.seqs);
     for (const t of this.targets) {
       if (t.summary.failed) continue;
-      await this.deliverSlice(t, got.read, slice);
+      await t.deliverSlice(got.read, slice);
       if (!t.summary.failed) confirmed(t);
     }
   }
 
   /** The cursor moves only over slices this destination fully confirmed (or dead-lettered). */
-  private async moveCursors(slices: readonly Slice[], confirmed: Map<Target, Set<number>>) {
+  private async moveCursors(slices: readonly Slice[], confirmed: Map<InlineTarget, Set<number>>) {
     for (const t of this.targets) {
       const upTo = confirmedThrough(slices.length, (i) => confirmed.get(t)!.has(i));
       const end = upTo >= 0 ? slices[upTo]!.to : undefined;
@@ -446,154 +280,6 @@ class InlineRun {
     if (fresh.length > 0 && !this.dryRun)
       addFresh(this.fresh, await fileLetters(this.ctx.store, this.ctx.name, fresh));
   };
-
-  /**
-   * Batches an earlier run announced and never settled, settled before any new batch forms:
-   * by asking the destination, or by sending each again exactly as it was (its window read
-   * again, one fetch per window). A destination that fails here is given up for this run.
-   */
-  private async settlePendingOf(t: Target): Promise<void> {
-    const { store, name } = this.ctx;
-    const windows = new Map<string, Promise<ScoreRecord[]>>();
-    for (const intent of await store.intents(name, t.config.id)) {
-      if (t.summary.failed) return;
-      const window = intent.window;
-      const records = () => {
-        if (!window) return Promise.resolve([]);
-        const key = `${window.from}|${window.to}`;
-        if (!windows.has(key)) windows.set(key, readWindow(this.client, window));
-        return windows.get(key)!;
-      };
-      const settle = async () => {
-        const settled = await settlePending({
-          ...this.deliveryArgs(t),
-          intent,
-          records,
-        });
-        if (settled.resent) t.summary.resent++;
-        return settled;
-      };
-      await this.attempt(t, settle, intent.batchId, intent.window, true);
-    }
-  }
-
-  /** A slice's records for one destination: the delivery rules, then batches of batchSize. */
-  private async deliverSlice(t: Target, read: readonly ScoreRecord[], slice: Slice) {
-    const replay = this.options.only;
-    const selection = await selectForDelivery({
-      versions: this.classifier.versions,
-      pipeline: this.ctx.name,
-      records: read,
-      held: read.map((r) => t.ledger.has(r.contentHash)),
-      refused: t.refused,
-      // A replay reads only the versions it replays: each is sent even if held or refused.
-      replay: replay ? new Set(read.map((r) => r.contentHash)) : undefined,
-    });
-    t.summary.unchanged += selection.unchanged;
-    t.summary.superseded += selection.superseded.length;
-    t.summary.refused += selection.refused;
-    for (const r of selection.superseded) t.outcomes?.set(r.contentHash, 'superseded');
-    const { send } = selection;
-    for (let i = 0; i < send.length && !t.summary.failed; i += t.config.batchSize)
-      await this.flush(t, send.slice(i, i + t.config.batchSize), slice);
-  }
-
-  private async flush(t: Target, records: ScoreRecord[], slice: Slice): Promise<void> {
-    if (records.length === 0) return;
-    const { store, name } = this.ctx;
-    const updates = await this.classifier.classify(records, slice);
-    const batch = batchOf(name, t.config.id, records, slice, updates);
-    if (this.dryRun) {
-      // What the destination would refuse whatever happens (a format it cannot write).
-      const refused = records.filter((r) => t.delivery.destination.refuses?.(r) !== undefined);
-      t.summary.delivered += records.length - refused.length;
-      t.summary.deadLettered += refused.length;
-      return;
-    }
-    await store.addIntent(name, t.config.id, intentOf(batch));
-    const send = () => deliverAndSettle({ ...this.deliveryArgs(t), batch });
-    await this.attempt(t, send, batch.id, batch.window);
-  }
-
-  private deliveryArgs(t: Target) {
-    return {
-      store: this.ctx.store,
-      pipeline: this.ctx.name,
-      destinationId: t.config.id,
-      type: t.config.type,
-      destination: t.delivery.destination,
-      file: this.file,
-    };
-  }
-
-  /**
-   * Delivers (a batch, or a pending batch re-sent) by the rule both executors share
-   * ({@link deliverBatch}): tries again in this process, waiting what the destination asks up to
-   * {@link MAX_ROUTINE_PAUSE_SECONDS}; a destination given up stops for this run, its intent kept.
-   */
-  private async attempt(
-    t: Target,
-    send: () => Promise<Settled>,
-    batchId: string,
-    window: DeliveryBatch['window'],
-    resending = false,
-  ): Promise<void> {
-    const attempts = (this.options.deliveryRetries ?? 3) + 1;
-    for (let attempt = 1; ; attempt++) {
-      const result = await deliverBatch(t.delivery, {
-        batchId,
-        send,
-        attempt,
-        attempts,
-        maxPauseSeconds: MAX_ROUTINE_PAUSE_SECONDS,
-        countPauses: true,
-        stopped: () => this.interrupted,
-        window: window ?? this.summary.window ?? { from: '', to: '' },
-      });
-      if (result.status === 'done') return this.count(t, result.settled, batchId, resending);
-      if (result.status === 'stopped') {
-        // Interrupted while retrying: not the destination's fault; the intent stays.
-        t.summary.failed = result.failure;
-        return;
-      }
-      if (result.status === 'gave-up') {
-        t.summary.failed = result.failure;
-        this.summary.ok = false;
-        return;
-      }
-      const delayMs = result.status === 'pause' ? result.seconds * 1000 : result.delayMs;
-      this.options.onEvent?.({
-        type: 'retry',
-        destination: t.config.id,
-        attempt,
-        attempts,
-        delayMs,
-        error: result.failure,
-      });
-      await pause(delayMs, this.options.signal).catch(() => undefined);
-    }
-  }
-
-  private count(t: Target, settled: Settled, batchId: string, resending: boolean): void {
-    const { delivered, rejected } = settled;
-    for (const [, h] of delivered) {
-      t.ledger.add(h);
-      t.outcomes?.set(h, 'delivered');
-    }
-    for (const l of rejected) if (l.contentHash) t.outcomes?.set(l.contentHash, 'rejected');
-    // A re-sent batch's records were read by an earlier run: counted apart (resent).
-    if (!resending) {
-      t.summary.delivered += delivered.length;
-      t.summary.deadLettered += rejected.length;
-    }
-    this.options.onEvent?.({
-      type: 'delivered',
-      destination: t.config.id,
-      batchId,
-      delivered: delivered.length,
-      rejected: rejected.length,
-    });
-  }
 
   private async finish(): Promise<RunSummary> {
     const { summary } = this;
