@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { RunJobData, RunOutcome } from './payloads.js';
+import { createRedisStateStore } from '../state/redis-store.js';
+import type { RunJobData, RunOutcome, RunStarted } from './payloads.js';
 import {
   bullPrefix,
-  cancelKey,
   commitJobId,
   deliverQueue,
   parseJobId,
@@ -49,6 +49,27 @@ export function queueControl(redis: Redis, prefix: string) {
       return { runId: runIdOf(pipeline, jobId), jobId };
     },
 
+    /**
+     * Asks the workers for a regular run now, as the pipeline's schedule would: its window ends
+     * now, and each destination's cursor moves over what it confirmed. Skipped (as a tick is)
+     * while another run of the pipeline is going.
+     */
+    async enqueueRun(pipeline: string): Promise<{ runId: string; jobId: string }> {
+      const jobId = `now.${pipeline}.${Date.now()}.${randomBytes(4).toString('hex')}`;
+      await run.add('run', { pipeline } satisfies RunJobData, {
+        jobId,
+        removeOnComplete: { age: 86_400 },
+        removeOnFail: { age: 7 * 86_400 },
+      });
+      return { runId: runIdOf(pipeline, jobId), jobId };
+    },
+
+    /** The answer of a run job: the run it started, or why it was skipped (undefined: not yet run). */
+    async runStarted(jobId: string): Promise<RunStarted | undefined> {
+      const job = await run.getJob(jobId);
+      return job && (await job.isCompleted()) ? (job.returnvalue as RunStarted) : undefined;
+    },
+
     /** Where a run stands. */
     async progress(runId: string): Promise<RunProgress> {
       const parent = await Job.fromId(commit, commitJobId(runId));
@@ -80,7 +101,7 @@ export function queueControl(redis: Redis, prefix: string) {
      * ends recorded as interrupted. What was delivered stays delivered (and in the ledgers).
      */
     async cancel(pipeline: string, runId: string): Promise<void> {
-      await redis.set(cancelKey(prefix, pipeline, runId), '1', 'EX', 7 * 86_400);
+      await createRedisStateStore(redis, { prefix }).cancelRun(pipeline, runId, 7 * 86_400);
     },
 
     /** Why the run job `jobId` failed, when it did (e.g. no worker knows the pipeline). */

@@ -39,10 +39,6 @@ export const deliverQueue = (pipeline: string, destination: string) =>
 /** BullMQ's prefix under a ScoreBridge prefix. */
 export const bullPrefix = (prefix: string) => `${prefix}:bull`;
 
-/** The key that marks a run cancelled (`scorebridge backfill --cancel`), beside the pipeline's state. */
-export const cancelKey = (prefix: string, pipeline: string, runId: string) =>
-  `${prefix}:${pipeline}:cancelled:${runId}`;
-
 /** The scheduler id of a pipeline (one per pipeline, however many workers upsert it). */
 export const schedulerId = (pipeline: string) => `pipeline.${pipeline}`;
 

@@ -24,7 +24,7 @@ export interface RunFacts {
 /**
  * The end of a run, one rule for both executors: unless it was interrupted, incidents it proved
  * over are resolved (the source's, when every slice was fetched; a destination's, when it took
- * records and did not stop) and the run-wide alerts follow ({@link alertAfterRun}); then the run
+ * records — new ones, or batches an earlier run left pending — and did not stop) and the run-wide alerts follow ({@link alertAfterRun}); then the run
  * is recorded. Resolves to the record kept.
  */
 export async function finishRun(ctx: PipelineContext, facts: RunFacts): Promise<RunRecord> {
@@ -32,7 +32,8 @@ export async function finishRun(ctx: PipelineContext, facts: RunFacts): Promise<
   if (alerter && !facts.interrupted) {
     if (facts.sourceOk && facts.window) await alerter.resolve('source:');
     for (const d of facts.destinations)
-      if (!d.failed && d.delivered > 0) await alerter.resolve(`destination:${d.id}`);
+      if (!d.failed && d.delivered + (d.resent ?? 0) > 0)
+        await alerter.resolve(`destination:${d.id}`);
     await alertAfterRun(alerter, store, {
       pipeline: ctx.pipeline,
       consecutive500s: facts.consecutive500s,
