@@ -71,7 +71,7 @@ const executors: [string, Executor, boolean][] = [
       const first = await s.run({ now: MID });
       const second = await s.run();
       // The table `scorebridge run` prints says what the re-sent reports changed.
-      const { summaryTable } = await import('../../packages/cli/src/commands/pipeline.js');
+      const { summaryTable } = await import('../../packages/cli/src/commands/run.js');
       expect(summaryTable(second)).toMatch(
         /\nscorebridge: Re-sent reports met: (\d+ (scores-changed|mybest-changed|other-fields)(, )?)+/,
       );

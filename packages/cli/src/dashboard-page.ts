@@ -1,5 +1,5 @@
 import type { Pipeline, RunRecord, StateStore } from '@scorebridge/runtime';
-import { runLine } from './commands/pipeline.js';
+import { runLine } from './commands/status.js';
 import { type TracedVersion, traceVersions } from './commands/trace.js';
 
 /**

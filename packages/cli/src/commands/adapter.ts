@@ -3,6 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { ConfigError } from '@scorebridge/core';
 import { type Io, write } from '../io.js';
 import { names, templates } from '../scaffold/templates.js';
+import type { AdapterNewOptions } from './adapter.command.js';
 
 /** ScoreBridge's own version: the scaffold's packages are made for it. */
 function ownVersion(): string {
@@ -17,7 +18,7 @@ function ownVersion(): string {
  */
 export async function adapterNewCommand(
   type: string,
-  options: { dir?: string; scope?: string },
+  options: Partial<AdapterNewOptions>,
   io: Io,
 ): Promise<number> {
   if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(type))

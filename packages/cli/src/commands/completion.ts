@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { CommandUnknownOpts as Command } from '@commander-js/extra-typings';
 import { EXIT, type Io, write } from '../io.js';
 
 /** A command path (`run`, `layout discover`) with its long options and subcommands. */

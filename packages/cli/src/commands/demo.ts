@@ -2,7 +2,9 @@ import { dirname, resolve } from 'node:path';
 import { startSandbox } from '@scorebridge/sandbox';
 import { loadPipelineFile } from '../adapters.js';
 import { type Io, write } from '../io.js';
-import { runCommand, stateDirectory } from './pipeline.js';
+import type { DemoOptions } from './demo.command.js';
+import { runCommand } from './run.js';
+import { stateDirectory } from './state.js';
 
 /**
  * `npm run demo`: the embedded default. Starts the TOEFL Access sandbox in this process, runs
@@ -10,10 +12,7 @@ import { runCommand, stateDirectory } from './pipeline.js';
  * file, relative to it), prints the summary and
  * where the files are. No Redis, no credentials. Running it again delivers nothing new.
  */
-export async function demoCommand(
-  options: { pipeline: string; records: number; stateDir?: string },
-  io: Io,
-): Promise<number> {
+export async function demoCommand(options: DemoOptions, io: Io): Promise<number> {
   // The sandbox's clock is pinned to the start of today, so every run today sees the same data.
   const today = new Date(io.clock().toISOString().slice(0, 10));
   const sandbox = await startSandbox({ seed: 7, records: options.records, days: 365, now: today });

@@ -11,6 +11,7 @@ import {
   type ResponseFormat,
 } from '@scorebridge/core';
 import { EXIT, type Io, write } from '../io.js';
+import type { DiscoverOptions } from './layout.command.js';
 
 /**
  * ETS's test environment, as published: the endpoint serving the same 11 score sets as
@@ -25,19 +26,6 @@ export const ETS_TEST = {
   authcode: 'ZXh0c3lzaWJ0MjZ0c3Q6cGFzczAxMDIwMw==',
 } as const;
 
-/** Options of `scorebridge layout discover`. */
-export interface DiscoverCommandOptions {
-  baseUrl?: string;
-  authcodeEnv?: string;
-  from?: string;
-  to?: string;
-  etsTest: boolean;
-  outDir: string;
-  type: string;
-  reportBy: string;
-  maxWindowDays?: number;
-}
-
 /**
  * Fetches one window as ScoreLink and as JSON, learns where each JSON field sits in the line,
  * and writes the JSON mapping, a layout override with the sub-fields found inside raw spans,
@@ -45,7 +33,7 @@ export interface DiscoverCommandOptions {
  * says why), 3 when TOEFL Access refused or failed.
  */
 export async function discoverCommand(
-  options: DiscoverCommandOptions,
+  options: DiscoverOptions,
   io: Io,
   env: NodeJS.ProcessEnv,
 ): Promise<number> {

@@ -4,33 +4,15 @@ import {
   formatEtsDate,
   parseIsoInput,
   planSlices,
-  type ResponseFormat,
   resolveLayouts,
   type Slice,
   type SourceEvent,
 } from '@scorebridge/core';
 import { EXIT, type Io, write } from '../io.js';
-import { type RecordOutput, RecordPrinter } from '../output.js';
+import { RecordPrinter } from '../output.js';
+import type { FetchOptions } from './fetch.command.js';
 import { readJsonMapping } from './parse.js';
 import { printJson } from './views.js';
-
-/** Options of `scorebridge fetch`. */
-export interface FetchCommandOptions {
-  baseUrl: string;
-  authcodeEnv: string;
-  from: string;
-  to: string;
-  format: ResponseFormat;
-  out: RecordOutput;
-  layout?: string;
-  jsonMap?: string;
-  type: string;
-  reportBy: string;
-  maxWindowDays: number;
-  /** Print the requests the window needs, and make none. */
-  plan?: boolean;
-  json?: boolean;
-}
 
 /**
  * Fetches a report-date window from TOEFL Access (in slices of at most `maxWindowDays`) and
@@ -38,7 +20,7 @@ export interface FetchCommandOptions {
  * refused or failed (the message says what to do), 1 when records had issues.
  */
 export async function fetchCommand(
-  options: FetchCommandOptions,
+  options: FetchOptions,
   io: Io,
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
@@ -94,7 +76,7 @@ export async function fetchCommand(
 }
 
 /** `fetch --plan`: the slices of the window, as the client would request them; no request. */
-async function printPlan(options: FetchCommandOptions, io: Io): Promise<number> {
+async function printPlan(options: FetchOptions, io: Io): Promise<number> {
   const from = parseIsoInput(options.from, '--from');
   const to = parseIsoInput(options.to, '--to');
   const slices = planSlices(from, to, options.maxWindowDays);

@@ -9,12 +9,10 @@ import {
   loadLayoutFile,
 } from '@scorebridge/core';
 import { EXIT, type Io, write } from '../io.js';
+import type { LayoutImportOptions, LayoutShowOptions } from './layout.command.js';
 
 /** `scorebridge layout show`: the effective layout as a table, with certainty. */
-export async function layoutShow(
-  options: { layout?: string; builtin: BuiltinLayoutName; json: boolean },
-  io: Io,
-): Promise<number> {
+export async function layoutShow(options: LayoutShowOptions, io: Io): Promise<number> {
   const layout = options.layout ? loadLayoutFile(options.layout) : builtinLayout(options.builtin);
   await write(
     io.stdout,
@@ -55,7 +53,7 @@ export function renderTable(layout: Layout): string {
 /** `scorebridge layout import`: an ETS layout spreadsheet saved as CSV → a layout or override file. */
 export async function layoutImport(
   csvPath: string,
-  options: { extends?: string; name?: string; recordLength?: number; output?: string },
+  options: Partial<LayoutImportOptions>,
   io: Io,
 ): Promise<number> {
   if (options.extends && !(BUILTIN_LAYOUT_NAMES as readonly string[]).includes(options.extends)) {

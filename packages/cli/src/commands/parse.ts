@@ -6,29 +6,16 @@ import {
   parseRecords,
   type ResponseFormat,
   resolveLayouts,
-  type SourceEncoding,
 } from '@scorebridge/core';
 import { EXIT, type Io, openInput, write } from '../io.js';
-import { type RecordOutput, RecordPrinter } from '../output.js';
-
-/** Options of `scorebridge parse`. */
-export interface ParseCommandOptions {
-  format: ResponseFormat;
-  out: RecordOutput;
-  layout?: string;
-  encoding: SourceEncoding;
-  jsonMap?: string;
-}
+import { RecordPrinter } from '../output.js';
+import type { ParseOptions } from './parse.command.js';
 
 /**
  * Parses a ScoreLink or JSON body into canonical records on stdout; each issue goes to stderr
  * with its line and field. Returns 1 when any record had an issue (good records still printed).
  */
-export async function parseCommand(
-  input: string,
-  options: ParseCommandOptions,
-  io: Io,
-): Promise<number> {
+export async function parseCommand(input: string, options: ParseOptions, io: Io): Promise<number> {
   const layouts = resolveLayouts(options.layout);
   const printer = new RecordPrinter(options.out, layouts, io);
   const source = input === '-' ? 'stdin' : input;

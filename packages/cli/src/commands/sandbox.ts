@@ -7,24 +7,11 @@ import {
   startSandbox,
 } from '@scorebridge/sandbox';
 import { EXIT, type Io, write } from '../io.js';
-
-/** Options of `scorebridge sandbox`. */
-export interface SandboxCommandOptions {
-  port: number;
-  host: string;
-  seed: number;
-  records: number;
-  days: number;
-  authcode?: string[];
-  faults?: string;
-  errorFormat: 'text' | 'json';
-  hiddenLayout?: number;
-  ambiguous: boolean;
-}
+import type { SandboxOptions } from './sandbox.command.js';
 
 /** Runs the TOEFL Access sandbox until SIGINT or SIGTERM (or `stop` resolves, in tests). */
 export async function sandboxCommand(
-  options: SandboxCommandOptions,
+  options: SandboxOptions,
   io: Io,
   stop?: Promise<unknown>,
 ): Promise<number> {

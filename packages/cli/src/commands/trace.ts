@@ -7,7 +7,8 @@ import {
   versionOrder,
 } from '@scorebridge/runtime';
 import { EXIT, type Io, write } from '../io.js';
-import { loadForState, type StateOptions, withStore } from './pipeline.js';
+import { loadForState, withStore } from './state.js';
+import type { TraceOptions } from './trace.command.js';
 import { printJson } from './views.js';
 
 /** One version of a report and what became of it at each destination. */
@@ -63,7 +64,7 @@ export async function traceVersions(
 export async function traceCommand(
   file: string,
   appointmentNumber: string,
-  options: StateOptions & { json?: boolean },
+  options: TraceOptions,
   io: Io,
 ): Promise<number> {
   const pipeline = await loadForState(file);

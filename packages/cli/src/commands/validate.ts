@@ -2,11 +2,12 @@ import { ConfigError } from '@scorebridge/core';
 import { loadPipelineFile } from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';
 import { printJson } from '../json.js';
+import type { ValidateOptions } from './validate.command.js';
 
 /** `scorebridge validate`: every file checked, every problem listed. */
 export async function validateCommand(
   files: string[],
-  options: { resolve?: boolean; json?: boolean },
+  options: Partial<ValidateOptions>,
   io: Io,
 ): Promise<number> {
   let bad = 0;

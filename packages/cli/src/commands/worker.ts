@@ -16,24 +16,11 @@ import { createLogUpdate } from 'log-update';
 import { loadPipelineFile } from '../adapters.js';
 import { dashboardCredentials, startDashboard } from '../dashboard.js';
 import { EXIT, type Io, write } from '../io.js';
-import { createLogger, type LogLevel } from '../logging.js';
+import { createLogger } from '../logging.js';
+import type { BackfillOptions } from './backfill.command.js';
+import type { ScheduleListOptions } from './schedule.command.js';
 import { printJson } from './views.js';
-
-/** Options of `scorebridge worker`. */
-export interface WorkerCommandOptions {
-  redis?: string;
-  concurrency?: number;
-  healthPort?: number;
-  metricsPort?: number;
-  dashboard?: number;
-  /** Where health, metrics and the dashboard listen. */
-  host: string;
-  /** The earlier name of `host`. */
-  healthHost?: string;
-  shutdownSeconds: number;
-  lockSeconds: number;
-  logLevel: LogLevel;
-}
+import type { WorkerOptions } from './worker.command.js';
 
 /** The Redis URL from `--redis` or the environment; worker mode has no other home. */
 function redisUrl(option: string | undefined): string {
@@ -63,7 +50,7 @@ export function pipelineFiles(paths: readonly string[]): string[] {
  */
 export async function workerCommand(
   paths: readonly string[],
-  options: WorkerCommandOptions,
+  options: WorkerOptions,
   io: Io,
 ): Promise<never> {
   const host = options.healthHost ?? options.host;
@@ -212,18 +199,9 @@ function scheduleText(p: Pipeline): string {
 /** `scorebridge backfill`: asks the workers for a range (or picks up one), then follows it to the end. */
 export async function backfillCommand(
   file: string,
-  options: {
-    from?: string;
-    to?: string;
-    redis?: string;
-    wait: boolean;
+  options: BackfillOptions & {
+    /** How often the run's progress is read (tests shorten it). @default 1000 */
     pollMs?: number;
-    /** The outcome (or, without --wait, the queued run) as one JSON document on stdout. */
-    json?: boolean;
-    /** Follow a run already queued, by its id. */
-    attach?: string;
-    /** Cancel a run: what is not done yet is not done. */
-    cancel?: string;
   },
   io: Io,
 ): Promise<number> {
@@ -355,7 +333,7 @@ function exitOf(o: RunOutcome): number {
 export async function scheduleCommand(
   action: 'list' | 'remove',
   pipeline: string | undefined,
-  options: { redis?: string; json?: boolean },
+  options: Partial<ScheduleListOptions>,
   io: Io,
 ): Promise<number> {
   const redis = await connectRedis(redisUrl(options.redis));

@@ -251,7 +251,7 @@ async function giveUp(
     });
   }
   target.logger.error(
-    `[${config.type}] ${config.id}: ${intent?.entries.length ?? 0} record(s) given up for now`,
+    `[${config.type}] ${config.id}: giving up for this run: ${intent?.entries.length ?? 0} record(s) wait as dead letters until a later run delivers them`,
     { error: failure },
   );
   const alert = destinationAlert(config, failure);
