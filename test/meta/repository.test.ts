@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPipeline, pipelineJsonSchema } from '@scorebridge/runtime';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { builtInAdapters } from '../../packages/cli/src/adapters.js';
 
@@ -62,5 +63,32 @@ describe('the repository', () => {
       readFileSync(join(root, 'pipelines', 'pipeline.schema.json'), 'utf8'),
     );
     expect(shipped).toEqual(JSON.parse(JSON.stringify(pipelineJsonSchema(ADAPTERS))));
+  });
+
+  it('keeps runtime and CLI modules small enough to read: no function past ~120 lines, no file past ~400', () => {
+    const files = ['packages/runtime/src', 'packages/cli/src'].flatMap((dir) =>
+      (readdirSync(join(root, dir), { recursive: true }) as string[])
+        .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
+        .map((f) => join(dir, f)),
+    );
+    expect(files.length).toBeGreaterThan(30);
+    const long: string[] = [];
+    for (const file of files) {
+      const text = readFileSync(join(root, file), 'utf8');
+      const lines = text.split('\n').length;
+      if (lines > 400) long.push(`${file}: ${lines} lines`);
+      const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+      const visit = (node: ts.Node) => {
+        if (ts.isFunctionLike(node) && 'body' in node && node.body) {
+          const from = source.getLineAndCharacterOfPosition(node.getStart()).line;
+          const to = source.getLineAndCharacterOfPosition(node.end).line;
+          if (to - from + 1 > 120)
+            long.push(`${file}:${from + 1}: a function of ${to - from + 1} lines`);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    expect(long, 'split these (docs/development.md, "Layout")').toEqual([]);
   });
 });

@@ -27,6 +27,16 @@ export function names(type: string, scope: string | undefined, version: string):
 
 export function templates(n: Names): Record<string, string> {
   return {
+    ...packageFiles(n),
+    ...sourceFiles(n),
+    ...destinationFiles(n),
+    ...testAndReadme(n),
+  };
+}
+
+/** package.json, the TypeScript configurations, .gitignore. */
+function packageFiles(n: Names): Record<string, string> {
+  return {
     'package.json': `${JSON.stringify(
       {
         name: n.packageName,
@@ -81,6 +91,12 @@ export function templates(n: Names): Record<string, string> {
       2,
     )}\n`,
     '.gitignore': 'node_modules/\ndist/\n',
+  };
+}
+
+/** The adapter's options and errors. */
+function sourceFiles(n: Names): Record<string, string> {
+  return {
     'src/options.ts': `import { secretSchema, z } from '@scorebridge/core';
 
 /** The options a pipeline gives this destination (\`destinations[].options\`), checked at load. */
@@ -133,6 +149,12 @@ export function unreachable(where: string, what: string, cause: unknown): Destin
   );
 }
 `,
+  };
+}
+
+/** The destination and the package's entry point. */
+function destinationFiles(n: Names): Record<string, string> {
+  return {
     'src/destination.ts': `import type {
   DeliveryBatch,
   Destination,
@@ -213,6 +235,12 @@ export const adapter = defineAdapter({
   create: create${n.pascal}Destination,
 });
 `,
+  };
+}
+
+/** The contract test and the README. */
+function testAndReadme(n: Names): Record<string, string> {
+  return {
     'src/destination.test.ts': `import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runDestinationContract, type StoredRecord } from '@scorebridge/adapter-kit';

@@ -125,6 +125,74 @@ const destinationBase = z.object({
     .describe('At most `max` deliveries per `perSeconds` (worker mode).'),
 });
 
+const notificationsSchema = z
+  .object({
+    slack: z
+      .object({
+        webhookUrl: secretSchema,
+        mention: z
+          .string()
+          .optional()
+          .describe('Added to every alert, e.g. <!subteam^S0123> or <@U0123>.'),
+        cooldownMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('An open incident is not repeated before this many minutes.'),
+        consecutive500s: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('HTTP 500s in a row from TOEFL Access that make an alert.'),
+        cursorStaleHours: z
+          .number()
+          .positive()
+          .optional()
+          .describe("Alert when a destination's cursor is older than this."),
+        keyRotationDays: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('Remind when source.keyIssuedOn is older than this (ETS advises quarterly).'),
+      })
+      .strict()
+      .optional()
+      .describe('Alerts to a Slack channel through an incoming webhook (docs/operations.md).'),
+  })
+  .strict()
+  .optional()
+  .describe('Who is told when something needs a person.');
+
+const queueSchema = z
+  .object({
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('Deliveries at once per destination in each worker process.'),
+    attempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(50)
+      .optional()
+      .describe('Tries of each job before it is given up (dead letters).'),
+    backoffSeconds: z
+      .number()
+      .positive()
+      .max(3600)
+      .optional()
+      .describe("The first retry's delay; each next one doubles it."),
+  })
+  .strict()
+  .optional()
+  .describe('Worker mode: how jobs of this pipeline are run and retried.');
+
 /** The pipeline schema for a set of adapters: destinations are typed by their adapter. */
 export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
   const destinations = adapters.map((adapter) =>
@@ -196,76 +264,8 @@ export function pipelineSchema(adapters: readonly DestinationAdapter[]) {
           { when: () => true },
         )
         .describe('Where the scores go; each destination keeps its own cursor.'),
-      notifications: z
-        .object({
-          slack: z
-            .object({
-              webhookUrl: secretSchema,
-              mention: z
-                .string()
-                .optional()
-                .describe('Added to every alert, e.g. <!subteam^S0123> or <@U0123>.'),
-              cooldownMinutes: z
-                .number()
-                .int()
-                .min(1)
-                .optional()
-                .describe('An open incident is not repeated before this many minutes.'),
-              consecutive500s: z
-                .number()
-                .int()
-                .min(1)
-                .optional()
-                .describe('HTTP 500s in a row from TOEFL Access that make an alert.'),
-              cursorStaleHours: z
-                .number()
-                .positive()
-                .optional()
-                .describe("Alert when a destination's cursor is older than this."),
-              keyRotationDays: z
-                .number()
-                .int()
-                .min(1)
-                .optional()
-                .describe(
-                  'Remind when source.keyIssuedOn is older than this (ETS advises quarterly).',
-                ),
-            })
-            .strict()
-            .optional()
-            .describe(
-              'Alerts to a Slack channel through an incoming webhook (docs/operations.md).',
-            ),
-        })
-        .strict()
-        .optional()
-        .describe('Who is told when something needs a person.'),
-      queue: z
-        .object({
-          concurrency: z
-            .number()
-            .int()
-            .min(1)
-            .max(64)
-            .optional()
-            .describe('Deliveries at once per destination in each worker process.'),
-          attempts: z
-            .number()
-            .int()
-            .min(1)
-            .max(50)
-            .optional()
-            .describe('Tries of each job before it is given up (dead letters).'),
-          backoffSeconds: z
-            .number()
-            .positive()
-            .max(3600)
-            .optional()
-            .describe("The first retry's delay; each next one doubles it."),
-        })
-        .strict()
-        .optional()
-        .describe('Worker mode: how jobs of this pipeline are run and retried.'),
+      notifications: notificationsSchema,
+      queue: queueSchema,
     })
     .strict();
 }

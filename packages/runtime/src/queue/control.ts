@@ -27,42 +27,32 @@ export function queueControl(redis: Redis, prefix: string) {
   };
   const run = queue(QUEUES.run);
   const commit = queue(QUEUES.commit);
+  const enqueue = async (kind: string, data: RunJobData) => {
+    const jobId = `${kind}.${data.pipeline}.${Date.now()}.${randomBytes(4).toString('hex')}`;
+    await run.add('run', data, {
+      jobId,
+      removeOnComplete: { age: 86_400 },
+      removeOnFail: { age: 7 * 86_400 },
+    });
+    return { runId: runIdOf(data.pipeline, jobId), jobId };
+  };
 
   return {
     /** Asks the workers for a backfill of [from, to]; it waits for a run in flight to finish. */
-    async enqueueBackfill(
-      pipeline: string,
-      from: Date,
-      to: Date,
-    ): Promise<{ runId: string; jobId: string }> {
-      const jobId = `backfill.${pipeline}.${Date.now()}.${randomBytes(4).toString('hex')}`;
-      await run.add(
-        'run',
-        {
-          pipeline,
-          from: from.toISOString(),
-          to: to.toISOString(),
-          backfill: true,
-        } satisfies RunJobData,
-        { jobId, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
-      );
-      return { runId: runIdOf(pipeline, jobId), jobId };
-    },
+    enqueueBackfill: (pipeline: string, from: Date, to: Date) =>
+      enqueue('backfill', {
+        pipeline,
+        from: from.toISOString(),
+        to: to.toISOString(),
+        backfill: true,
+      }),
 
     /**
      * Asks the workers for a regular run now, as the pipeline's schedule would: its window ends
      * now, and each destination's cursor moves over what it confirmed. Skipped (as a tick is)
      * while another run of the pipeline is going.
      */
-    async enqueueRun(pipeline: string): Promise<{ runId: string; jobId: string }> {
-      const jobId = `now.${pipeline}.${Date.now()}.${randomBytes(4).toString('hex')}`;
-      await run.add('run', { pipeline } satisfies RunJobData, {
-        jobId,
-        removeOnComplete: { age: 86_400 },
-        removeOnFail: { age: 7 * 86_400 },
-      });
-      return { runId: runIdOf(pipeline, jobId), jobId };
-    },
+    enqueueRun: (pipeline: string) => enqueue('now', { pipeline }),
 
     /** The answer of a run job: the run it started, or why it was skipped (undefined: not yet run). */
     async runStarted(jobId: string): Promise<RunStarted | undefined> {
@@ -71,30 +61,7 @@ export function queueControl(redis: Redis, prefix: string) {
     },
 
     /** Where a run stands. */
-    async progress(runId: string): Promise<RunProgress> {
-      const parent = await Job.fromId(commit, commitJobId(runId));
-      if (!parent) return { state: 'queued', done: 0, failed: 0, total: 0, slices: 0, fetched: 0 };
-      const state = await parent.getState();
-      const counts = await parent.getDependenciesCount();
-      const done = counts.processed ?? 0;
-      const failed = (counts.ignored ?? 0) + (counts.failed ?? 0);
-      const total = done + failed + (counts.unprocessed ?? 0);
-      // The slices are known once planned (a fixed total); deliveries are added as they are fetched.
-      const slices = (parent.data as { slices?: unknown[] }).slices?.length ?? 0;
-      const deps = await parent.getDependencies({ processed: { count: 10_000 } });
-      const fetched = Object.keys(deps.processed ?? {}).filter(
-        (key) => parseJobId(key)?.kind === 'fetch',
-      ).length;
-      const shape = { done, failed, total, slices, fetched };
-      // The job was read before its state: it may have finished in between, so what it returned
-      // (or why it failed) is read again now that the state says it is over.
-      const over = state === 'completed' || state === 'failed';
-      const finished = over ? ((await Job.fromId(commit, commitJobId(runId))) ?? parent) : parent;
-      if (state === 'completed')
-        return { state: 'done', ...shape, outcome: finished.returnvalue as RunOutcome };
-      if (state === 'failed') return { state: 'failed', ...shape, reason: finished.failedReason };
-      return { state: 'running', ...shape };
-    },
+    progress: (runId: string) => progressOf(commit, runId),
 
     /**
      * Cancels a run: its fetch and delivery jobs not yet done stage and deliver nothing, and it
@@ -173,4 +140,30 @@ export interface RunProgress {
   readonly fetched: number;
   readonly outcome?: RunOutcome;
   readonly reason?: string;
+}
+
+/** Where a run stands: its commit job's state and its children. */
+async function progressOf(commit: Queue, runId: string): Promise<RunProgress> {
+  const parent = await Job.fromId(commit, commitJobId(runId));
+  if (!parent) return { state: 'queued', done: 0, failed: 0, total: 0, slices: 0, fetched: 0 };
+  const state = await parent.getState();
+  const counts = await parent.getDependenciesCount();
+  const done = counts.processed ?? 0;
+  const failed = (counts.ignored ?? 0) + (counts.failed ?? 0);
+  const total = done + failed + (counts.unprocessed ?? 0);
+  // The slices are known once planned (a fixed total); deliveries are added as they are fetched.
+  const slices = (parent.data as { slices?: unknown[] }).slices?.length ?? 0;
+  const deps = await parent.getDependencies({ processed: { count: 10_000 } });
+  const fetched = Object.keys(deps.processed ?? {}).filter(
+    (key) => parseJobId(key)?.kind === 'fetch',
+  ).length;
+  const shape = { done, failed, total, slices, fetched };
+  // The job was read before its state: it may have finished in between, so what it returned
+  // (or why it failed) is read again now that the state says it is over.
+  const over = state === 'completed' || state === 'failed';
+  const finished = over ? ((await Job.fromId(commit, commitJobId(runId))) ?? parent) : parent;
+  if (state === 'completed')
+    return { state: 'done', ...shape, outcome: finished.returnvalue as RunOutcome };
+  if (state === 'failed') return { state: 'failed', ...shape, reason: finished.failedReason };
+  return { state: 'running', ...shape };
 }

@@ -1,12 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/**
- * Worker mode's Prometheus metrics (prom-client), in a registry of their own. Counters move when
- * a run commits (once per run, in the process that commits it), response times as the source
- * answers; queue depths, cursor ages and destinations' allowances (`Destination.usage()`) are
- * read when scraped.
- */
-export function workerMetrics(read: {
+/** What worker metrics read when scraped. */
+export interface MetricsReader {
   queueDepths(): Promise<{ queue: string; state: string; count: number }[]>;
   cursorAges(): Promise<{ pipeline: string; destination: string; seconds: number }[]>;
   usage(): {
@@ -17,7 +12,15 @@ export function workerMetrics(read: {
     used: number;
     limit: number;
   }[];
-}) {
+}
+
+/**
+ * Worker mode's Prometheus metrics (prom-client), in a registry of their own. Counters move when
+ * a run commits (once per run, in the process that commits it), response times as the source
+ * answers; queue depths, cursor ages and destinations' allowances (`Destination.usage()`) are
+ * read when scraped.
+ */
+export function workerMetrics(read: MetricsReader) {
   const registry = new Registry();
   const records = (name: string, help: string) =>
     new Counter({
@@ -51,6 +54,43 @@ export function workerMetrics(read: {
     labelNames: ['pipeline'],
     registers: [registry],
   });
+  scrapedGauges(registry, read);
+
+  return {
+    registry,
+    run(
+      pipeline: string,
+      outcome: {
+        fetched: number;
+        parseIssues: number;
+        destinations: readonly {
+          id: string;
+          delivered: number;
+          unchanged: number;
+          deadLettered: number;
+        }[];
+      },
+    ) {
+      fetched.inc({ pipeline }, outcome.fetched);
+      if (outcome.parseIssues > 0)
+        deadLettered.inc({ pipeline, destination: '*' }, outcome.parseIssues);
+      for (const d of outcome.destinations) {
+        delivered.inc({ pipeline, destination: d.id }, d.delivered);
+        unchanged.inc({ pipeline, destination: d.id }, d.unchanged);
+        deadLettered.inc({ pipeline, destination: d.id }, d.deadLettered);
+      }
+    },
+    response(pipeline: string, status: number, ms: number, consecutive500s: number) {
+      responses.observe({ pipeline, status: String(status) }, ms / 1000);
+      serverErrors.set({ pipeline }, consecutive500s);
+    },
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof workerMetrics>;
+
+/** Gauges read when Prometheus scrapes: queue depths, cursor ages, destinations' allowances. */
+function scrapedGauges(registry: Registry, read: MetricsReader): void {
   new Gauge({
     name: 'scorebridge_queue_jobs',
     help: 'Jobs per queue and state',
@@ -102,36 +142,4 @@ export function workerMetrics(read: {
     "A destination's allowance, as its service last said",
     (u) => u.limit,
   );
-
-  return {
-    registry,
-    run(
-      pipeline: string,
-      outcome: {
-        fetched: number;
-        parseIssues: number;
-        destinations: readonly {
-          id: string;
-          delivered: number;
-          unchanged: number;
-          deadLettered: number;
-        }[];
-      },
-    ) {
-      fetched.inc({ pipeline }, outcome.fetched);
-      if (outcome.parseIssues > 0)
-        deadLettered.inc({ pipeline, destination: '*' }, outcome.parseIssues);
-      for (const d of outcome.destinations) {
-        delivered.inc({ pipeline, destination: d.id }, d.delivered);
-        unchanged.inc({ pipeline, destination: d.id }, d.unchanged);
-        deadLettered.inc({ pipeline, destination: d.id }, d.deadLettered);
-      }
-    },
-    response(pipeline: string, status: number, ms: number, consecutive500s: number) {
-      responses.observe({ pipeline, status: String(status) }, ms / 1000);
-      serverErrors.set({ pipeline }, consecutive500s);
-    },
-  };
 }
-
-export type WorkerMetrics = ReturnType<typeof workerMetrics>;

@@ -61,6 +61,30 @@ function pipelineFiles(root: string) {
 }
 type Files = ReturnType<typeof pipelineFiles>;
 
+/** Every version met, by key: read once per pipeline, kept up to date by this process's writes. */
+function versionsFor(files: Files, pipeline: string) {
+  let map = files.versionMaps.get(pipeline);
+  if (!map) {
+    map = (async () => {
+      const out = new Map<string, RecordVersion[]>();
+      for (const line of await readLog(await files.fileOf(pipeline, 'versions.log'))) {
+        const [recordKey, contentHash, digest, at, update] = line.split('\t');
+        if (!recordKey || !contentHash || !digest || !at) continue;
+        keep(out, {
+          recordKey,
+          contentHash,
+          digest,
+          ...decodeAt(at),
+          ...(update ? { update: update as RecordVersion['update'] } : {}),
+        });
+      }
+      return out;
+    })();
+    files.versionMaps.set(pipeline, map);
+  }
+  return map;
+}
+
 /** Cursors, ledgers, versions and intents. */
 function recordState(
   files: Files,
@@ -78,28 +102,7 @@ function recordState(
   | 'intents'
 > {
   const { fileOf, writable } = files;
-  const versionsOf = (pipeline: string) => {
-    let map = files.versionMaps.get(pipeline);
-    if (!map) {
-      map = (async () => {
-        const out = new Map<string, RecordVersion[]>();
-        for (const line of await readLog(await fileOf(pipeline, 'versions.log'))) {
-          const [recordKey, contentHash, digest, at, update] = line.split('\t');
-          if (!recordKey || !contentHash || !digest || !at) continue;
-          keep(out, {
-            recordKey,
-            contentHash,
-            digest,
-            ...decodeAt(at),
-            ...(update ? { update: update as RecordVersion['update'] } : {}),
-          });
-        }
-        return out;
-      })();
-      files.versionMaps.set(pipeline, map);
-    }
-    return map;
-  };
+  const versionsOf = (pipeline: string) => versionsFor(files, pipeline);
   async function cursors(pipeline: string): Promise<Record<string, string>> {
     const path = await fileOf(pipeline, 'cursors.json');
     try {
