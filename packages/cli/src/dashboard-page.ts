@@ -1,6 +1,7 @@
 import type { Pipeline, RunRecord, StateStore } from '@scorebridge/runtime';
 import { runLine } from './commands/status.js';
 import { type TracedVersion, traceVersions } from './commands/trace.js';
+import { pipelineStatus } from './status-view.js';
 
 /**
  * The ScoreBridge page of the dashboard: per pipeline a health badge, its destinations with
@@ -10,8 +11,6 @@ import { type TracedVersion, traceVersions } from './commands/trace.js';
 
 const esc = (value: unknown) =>
   String(value ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-type Health = { level: 'ok' | 'attention' | 'failing'; why: string };
 
 /** A pipeline's run in flight: its id and how far it is (worker mode's `runInProgress`). */
 export type InProgress = (pipeline: string) => Promise<
@@ -26,16 +25,6 @@ export type InProgress = (pipeline: string) => Promise<
     }
   | undefined
 >;
-
-function health(runs: readonly RunRecord[], incidents: number, letters: number): Health {
-  const last = runs.at(-1);
-  if (incidents > 0) return { level: 'failing', why: `${incidents} open alert(s)` };
-  if (last && !last.ok && !last.interrupted)
-    return { level: 'failing', why: 'the last run failed' };
-  if (letters > 0) return { level: 'attention', why: `${letters} dead letter(s) to look at` };
-  if (!last) return { level: 'attention', why: 'no run yet' };
-  return { level: 'ok', why: 'the last run went well' };
-}
 
 /** `3 h ago`, `2 d ago`. */
 function age(from: Date, now: Date): string {
@@ -79,17 +68,19 @@ async function section(
   const live = running
     ? `<div class="running" role="status" data-run="${esc(running.runId)}"><strong>Run in progress</strong> <code>${esc(running.runId)}</code>: ${running.state === 'queued' ? 'waiting for a worker' : `slices fetched ${running.fetched} of ${running.slices} · jobs done ${running.done}${running.failed ? `, ${running.failed} failed` : ''} of ${running.total} so far`}</div>`
     : '';
-  const letters = await store.deadLetters(name);
-  const incidents = Object.entries(await store.incidents(name));
-  const runs = await store.runs(name, 100);
-  const h = health(runs, incidents.length, letters.length);
-  const rows: string[] = [];
-  for (const d of p.config.destinations) {
-    const cursor = await store.cursor(name, d.id);
-    rows.push(
-      `<tr><th scope="row">${esc(d.id)}</th><td>${esc(d.type)}</td><td>${cursor ? `${esc(cursor.toISOString())} <span class="muted">(${age(cursor, now)})</span>` : 'none yet'}</td><td>${letters.filter((l) => l.destination === d.id).length}</td></tr>`,
-    );
-  }
+  const {
+    letters,
+    incidents,
+    runs,
+    health: h,
+    destinations,
+  } = await pipelineStatus(p, store, {
+    runs: 100,
+  });
+  const rows = destinations.map(
+    (d) =>
+      `<tr><th scope="row">${esc(d.id)}</th><td>${esc(d.type)}</td><td>${d.cursor ? `${esc(d.cursor)} <span class="muted">(${age(new Date(d.cursor), now)})</span>` : 'none yet'}</td><td>${d.deadLetters}</td></tr>`,
+  );
   return `<section class="pipeline" data-pipeline="${esc(name)}" aria-labelledby="p-${esc(name)}">
 <h2 id="p-${esc(name)}">${esc(name)} <span class="badge ${h.level}" data-health="${h.level}">${{ ok: 'Healthy', attention: 'Needs attention', failing: 'Failing' }[h.level]}</span> <span class="muted">${esc(h.why)}</span></h2>
 ${p.config.description ? `<p>${esc(p.config.description)}</p>` : ''}
@@ -99,7 +90,7 @@ ${live}
 <h3>Delivered per day</h3>
 ${perDay(runs)}
 <h3>Open alerts</h3>
-${incidents.length ? `<ul>${incidents.map(([k, i]) => `<li><code>${esc(k)}</code> ${esc(i.title)} (since ${esc(i.openedAt)})</li>`).join('')}</ul>` : '<p>None.</p>'}
+${incidents.length ? `<ul>${incidents.map((i) => `<li><code>${esc(i.key)}</code> ${esc(i.title)} (since ${esc(i.openedAt)})</li>`).join('')}</ul>` : '<p>None.</p>'}
 <h3>Last runs</h3>
 ${
   runs.length

@@ -1,6 +1,5 @@
 import { formatEtsDate } from '@scorebridge/core';
 import {
-  type Incident,
   type Pipeline,
   queueControl,
   type Redis,
@@ -10,8 +9,8 @@ import {
 } from '@scorebridge/runtime';
 
 import { EXIT, type Io, write } from '../io.js';
+import { type PipelineStatus, pipelineStatus } from '../status-view.js';
 import { updatesText } from './run.js';
-
 import { loadForState, withStore } from './state.js';
 import type { StatusOptions } from './status.command.js';
 import { printJson } from './views.js';
@@ -28,22 +27,11 @@ export async function statusCommand(file: string, options: StatusOptions, io: Io
 }
 
 /** What `status` shows, as data: `--json` prints it, the text renders it. */
-interface StatusView {
-  pipeline: string;
+type StatusView = {
   file: string;
   state: string;
-  destinations: {
-    id: string;
-    type: string;
-    cursor: string | null;
-    confirmed: number;
-    deadLetters: number;
-  }[];
-  sourceDeadLetters: number;
-  incidents: ({ key: string } & Incident)[];
-  runs: RunRecord[];
   queues: Awaited<ReturnType<ReturnType<typeof queueControl>['counts']>> | null;
-}
+} & Omit<PipelineStatus, 'letters'>;
 
 async function statusView(
   pipeline: Pipeline,
@@ -52,42 +40,25 @@ async function statusView(
   where: string,
   redis?: Redis,
 ): Promise<StatusView> {
-  const name = pipeline.config.name;
-  const letters = await store.deadLetters(name);
-  const destinations = [];
-  for (const d of pipeline.config.destinations) {
-    destinations.push({
-      id: d.id,
-      type: d.type,
-      cursor: (await store.cursor(name, d.id))?.toISOString() ?? null,
-      confirmed: (await store.ledger(name, d.id)).size,
-      deadLetters: letters.filter((l) => l.destination === d.id).length,
-    });
+  const { letters: _letters, ...status } = await pipelineStatus(pipeline, store, {
+    runs: 20,
+    ledgers: true,
+  });
+  const queues = redis ? await queueCounts(redis, pipeline) : null;
+  return { ...status, file, state: where, queues };
+}
+
+/** Worker mode's queues of the pipeline: jobs waiting, active, delayed and failed. */
+async function queueCounts(redis: Redis, pipeline: Pipeline) {
+  const control = queueControl(redis, redisPrefix());
+  try {
+    return await control.counts(
+      pipeline.config.name,
+      pipeline.config.destinations.map((d) => d.id),
+    );
+  } finally {
+    await control.close();
   }
-  const incidents = Object.entries(await store.incidents(name)).map(([key, i]) => ({ key, ...i }));
-  const queues = redis
-    ? await (async () => {
-        const control = queueControl(redis, redisPrefix());
-        try {
-          return await control.counts(
-            name,
-            pipeline.config.destinations.map((d) => d.id),
-          );
-        } finally {
-          await control.close();
-        }
-      })()
-    : null;
-  return {
-    pipeline: name,
-    file,
-    state: where,
-    destinations,
-    sourceDeadLetters: letters.filter((l) => l.destination === '*').length,
-    incidents,
-    runs: await store.runs(name, 20),
-    queues,
-  };
 }
 
 /**
