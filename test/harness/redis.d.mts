@@ -18,3 +18,24 @@ export function startRedis(options?: {
   own?: boolean;
   appendfsync?: 'always' | 'everysec' | 'no';
 }): Promise<TestRedis>;
+
+/** A Redis Cluster of `masters` (default 3) throwaway redis-servers, every slot covered. */
+export function startRedisCluster(options?: { masters?: number }): Promise<{
+  readonly url: string;
+  readonly prefix: string;
+  readonly nodes: readonly { readonly port: number; readonly url: string }[];
+  stop(): Promise<void>;
+}>;
+
+/** A master, a replica and three sentinels (quorum 2), as a `redis+sentinel://` URL. */
+export function startRedisSentinel(): Promise<{
+  readonly url: string;
+  readonly prefix: string;
+  /** The port of the server the sentinels name master now. */
+  master(): Promise<number>;
+  /** SIGKILLs the master; resolves to its port. */
+  killMaster(): Promise<number>;
+  /** Resolves once the sentinels name a master other than `port`. */
+  failedOver(port: number): Promise<void>;
+  stop(): Promise<void>;
+}>;

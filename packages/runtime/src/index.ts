@@ -44,7 +44,13 @@ export {
   QUEUES,
   redisPrefix,
 } from './queue/topology.js';
-export { connectRedis, redactRedisUrl } from './redis.js';
+export {
+  connectRedis,
+  type RedisConnection,
+  type RedisTarget,
+  redactRedisUrl,
+  redisTarget,
+} from './redis.js';
 export { sourceClientOptions } from './run/context.js';
 export { runPipeline } from './run/runner.js';
 export {

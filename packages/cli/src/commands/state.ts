@@ -5,7 +5,7 @@ import {
   createFileStateStore,
   openRedisStateStore,
   type Pipeline,
-  type Redis,
+  type RedisConnection as Redis,
   redactRedisUrl,
   redisPrefix,
   type StateStore,

@@ -2,7 +2,7 @@ import { formatEtsDate } from '@scorebridge/core';
 import {
   type Pipeline,
   queueControl,
-  type Redis,
+  type RedisConnection as Redis,
   type RunRecord,
   redisPrefix,
   type StateStore,

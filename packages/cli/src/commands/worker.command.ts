@@ -76,8 +76,10 @@ Environment:
 Slack alerts (notifications.slack in a pipeline) come from workers as from runs: see
 docs/operations.md for every alert and what to do.
 
-Redis must be 6.2 or newer with maxmemory-policy noeviction (checked at start) and should keep
-an append-only file. Examples:
+The Redis: redis://host:6379 (rediss:// for TLS); a Sentinel set's master,
+redis+sentinel://s1:26379,s2:26379,s3:26379/<master name>; or a Cluster,
+redis+cluster://n1:7000,n2:7001 (docs/worker.md). It must be 6.2 or newer with
+maxmemory-policy noeviction (checked at start) and should keep an append-only file. Examples:
   scorebridge worker pipelines/ --redis redis://redis.internal:6379 --health-port 8080
   scorebridge backfill pipelines/university.yaml --from 2026-01-01 --redis redis://…`,
     );

@@ -11,9 +11,9 @@ import {
   UnrecoverableError,
   type Worker,
 } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.js';
 import type { Pipeline } from '../config/load.js';
+import type { RedisConnection as Redis } from '../redis.js';
 import { type PipelineContext, pipelineContext } from '../run/context.js';
 import type { RedisStateStore } from '../state/redis-store.js';
 import type { workerMetrics } from './metrics.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '../redis.js';
 import { createRedisStateStore } from '../state/redis-store.js';
 import type { RunJobData, RunOutcome, RunStarted } from './payloads.js';
 import {

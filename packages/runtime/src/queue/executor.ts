@@ -6,9 +6,9 @@ import {
   type ToeflAccessClientOptions,
 } from '@scorebridge/core';
 import { type Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../clock.js';
 import type { Pipeline } from '../config/load.js';
+import type { RedisConnection as Redis } from '../redis.js';
 import { connectRedis } from '../redis.js';
 import { createRedisStateStore } from '../state/redis-store.js';
 import type { StateStore } from '../state/store.js';

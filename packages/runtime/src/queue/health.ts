@@ -1,6 +1,6 @@
 import type { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { stalledWorkerAlert } from '../alerts/alerts.js';
+import type { RedisConnection as Redis } from '../redis.js';
 import type { PipelineContext } from '../run/context.js';
 
 /** What the liveness endpoint reports. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection as Redis } from '../redis.js';
 
 /** What a worker learns about its Redis before it starts. */
 export interface RedisReport {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@scorebridge/core';
-import type { Redis } from 'ioredis';
 import { bullPrefix, commitJobId, QUEUES, RUN_SLOT_SECONDS } from '../queue/topology.js';
+import type { RedisConnection as Redis } from '../redis.js';
 import { connectRedis } from '../redis.js';
 import {
   CLAIM,

@@ -1,0 +1,106 @@
+import {
+  connectRedis,
+  dataKeys,
+  loadPipeline,
+  queueControl,
+  startWorkers,
+} from '@scorebridge/runtime';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ADAPTERS,
+  FAST_CLIENT,
+  FIRST_RUN,
+  groundTruth,
+  NOW,
+  setup,
+  storedVersions,
+  testClock,
+} from '../harness/pipeline.js';
+import { startRedisCluster, startRedisSentinel } from '../harness/redis.mjs';
+import { DATA_KEY } from '../harness/workers.js';
+
+/**
+ * Worker mode on a highly available Redis, through ioredis's own clients: a Redis Cluster of
+ * three masters, and a Sentinel set whose master is killed (SIGKILL) and replaced by its replica.
+ */
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function backfillOn(
+  url: string,
+  prefix: string,
+  options: { records: number; between?: () => Promise<void> },
+) {
+  const s = await setup({
+    sandbox: { records: options.records },
+    destinations: [{ id: 'files', format: 'ndjson', batchSize: 20 }],
+  });
+  cleanups.push(() => s.close());
+  const workers = await startWorkers({
+    redisUrl: url,
+    prefix,
+    pipelines: [loadPipeline(s.pipelineFile, { adapters: ADAPTERS, env: s.env })],
+    adapters: ADAPTERS,
+    keys: dataKeys({ SCOREBRIDGE_DATA_KEY: DATA_KEY }),
+    lockMs: 2000,
+    concurrency: 2,
+    client: FAST_CLIENT,
+    clock: testClock(),
+  });
+  cleanups.push(() => workers.close(2000));
+  const conn = await connectRedis(url);
+  cleanups.push(async () => conn.disconnect());
+  const control = queueControl(conn, prefix);
+  cleanups.push(() => control.close());
+  const follow = async (to: Date) => {
+    const { runId } = await control.enqueueBackfill('test', FIRST_RUN, to);
+    for (;;) {
+      const p = await control.progress(runId);
+      if (p.state === 'done') return p.outcome!;
+      if (p.state === 'failed') throw new Error(p.reason);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  if (!options.between) return { s, outcome: await follow(NOW) };
+  // Half the data, the failover, then the rest: the same workers deliver it on the new master.
+  const outcome = await follow(new Date('2026-09-15T00:00:00Z'));
+  await options.between();
+  return { s, outcome, again: await follow(NOW) };
+}
+
+describe('worker mode on a highly available Redis', () => {
+  it('runs on a three-master Redis Cluster (redis+cluster://): every record once', async () => {
+    const cluster = await startRedisCluster({ masters: 3 });
+    cleanups.push(() => cluster.stop());
+    const { s, outcome } = await backfillOn(cluster.url, cluster.prefix, { records: 300 });
+    expect(outcome.ok).toBe(true);
+    const stored = storedVersions(s.out.files!);
+    expect(stored.length).toBe(new Set(stored).size);
+    expect(new Set(stored)).toEqual(await groundTruth(s.sandbox));
+  });
+
+  it('carries on by itself after Sentinel fails the master over (redis+sentinel://): the next backfill delivers the rest, nothing twice', async () => {
+    const sentinel = await startRedisSentinel();
+    cleanups.push(() => sentinel.stop());
+    const { s, outcome, again } = await backfillOn(sentinel.url, sentinel.prefix, {
+      records: 300,
+      // Between runs: the master killed, the sentinels promote the replica, and the same workers
+      // (and connections) run the next backfill on the new master.
+      between: async () => {
+        const port = await sentinel.killMaster();
+        await sentinel.failedOver(port);
+      },
+    });
+    expect(outcome.ok).toBe(true);
+    expect(again!.ok).toBe(true);
+    // The first half is held (the ledger came through the failover), the rest is delivered.
+    expect(again!.destinations[0]!.delivered).toBeGreaterThan(0);
+    expect(again!.destinations[0]!.unchanged).toBe(outcome.destinations[0]!.delivered);
+    const stored = storedVersions(s.out.files!);
+    expect(stored.length, 'each version stored once').toBe(new Set(stored).size);
+    expect(new Set(stored)).toEqual(await groundTruth(s.sandbox));
+  });
+});
