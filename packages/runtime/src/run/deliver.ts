@@ -139,7 +139,7 @@ export async function settlePending(args: {
 /** What became of one try at delivering a batch (see {@link deliverBatch}). */
 export type DeliveryResult =
   | { readonly status: 'done'; readonly settled: Settled }
-  /** Worth another try after `delayMs` (backoff, or the destination's Retry-After). */
+  /** Worth another try after `delayMs` (backoff). */
   | { readonly status: 'retry'; readonly delayMs: number; readonly failure: SerializedError }
   /**
    * The destination said when (Retry-After): wait `seconds`, this destination only. The batch did
