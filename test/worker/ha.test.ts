@@ -1,10 +1,13 @@
 import {
   connectRedis,
+  createRedisStateStore,
   dataKeys,
   loadPipeline,
+  QUEUES,
   queueControl,
   startWorkers,
 } from '@scorebridge/runtime';
+import { FlowProducer } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ADAPTERS,
@@ -17,11 +20,12 @@ import {
   testClock,
 } from '../harness/pipeline.js';
 import { startRedisCluster, startRedisSentinel } from '../harness/redis.mjs';
-import { DATA_KEY } from '../harness/workers.js';
+import { DATA_KEY, workerSetup } from '../harness/workers.js';
 
 /**
  * Worker mode on a highly available Redis, through ioredis's own clients: a Redis Cluster of
- * three masters, and a Sentinel set whose master is killed (SIGKILL) and replaced by its replica.
+ * three masters; a Sentinel set whose master is killed (SIGKILL) mid-backfill and between two,
+ * the sentinels promoting its replica; and a run whose jobs a failover lost.
  */
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -99,6 +103,91 @@ describe('worker mode on a highly available Redis', () => {
     // The first half is held (the ledger came through the failover), the rest is delivered.
     expect(again!.destinations[0]!.delivered).toBeGreaterThan(0);
     expect(again!.destinations[0]!.unchanged).toBe(outcome.destinations[0]!.delivered);
+    const stored = storedVersions(s.out.files!);
+    expect(stored.length, 'each version stored once').toBe(new Set(stored).size);
+    expect(new Set(stored)).toEqual(await groundTruth(s.sandbox));
+  });
+
+  it('abandons a run whose jobs a failover lost, and the next run delivers everything once', async () => {
+    const w = await workerSetup({ sandbox: { records: 150 } });
+    cleanups.push(() => w.close());
+    // What a failover to a lagging replica leaves: a run holding the pipeline's slot whose commit
+    // waits for a child that is gone from Redis.
+    const runId = 'test.lostlostlost';
+    const bull = `${w.redis.prefix}:bull`;
+    const flows = new FlowProducer({ connection: w.conn, prefix: bull });
+    await flows.add({
+      name: 'commit',
+      queueName: QUEUES.commit,
+      data: {
+        pipeline: 'test',
+        runId,
+        window: { from: FIRST_RUN.toISOString(), to: NOW.toISOString() },
+        slices: [],
+        backfill: true,
+        startedAt: NOW.toISOString(),
+      },
+      opts: { jobId: `${runId}.commit` },
+      children: [
+        { name: 'fetch', queueName: 'gone', data: {}, opts: { jobId: `${runId}.fetch.0` } },
+      ],
+    });
+    await flows.close();
+    await w.conn.del(`${bull}:gone:${runId}.fetch.0`);
+    const store = createRedisStateStore(w.conn, { prefix: w.redis.prefix });
+    expect(await store.takeRunSlot('test', runId, { seconds: 600 })).toEqual({ taken: true });
+    const logs: string[] = [];
+    await w.start({
+      logger: {
+        debug() {},
+        info() {},
+        warn: (m: string) => logs.push(m),
+        error: (m: string) => logs.push(m),
+      },
+    });
+    const outcome = await w.backfill();
+    expect(outcome.ok).toBe(true);
+    expect(logs.join('\n')).toMatch(
+      /run test\.lostlostlost can never finish: the 1 job\(s\) it waits for are gone/,
+    );
+    const stored = storedVersions(w.out.files!);
+    expect(stored.length).toBe(new Set(stored).size);
+    expect(new Set(stored)).toEqual(await groundTruth(w.sandbox));
+  });
+
+  it('carries on by itself when the master is killed during a backfill (Sentinel fails over): every record once', async () => {
+    const sentinel = await startRedisSentinel();
+    cleanups.push(() => sentinel.stop());
+    const s = await setup({
+      sandbox: { records: 600 },
+      destinations: [{ id: 'files', format: 'ndjson', batchSize: 20 }],
+    });
+    cleanups.push(() => s.close());
+    const workers = await startWorkers({
+      redisUrl: sentinel.url,
+      prefix: sentinel.prefix,
+      pipelines: [loadPipeline(s.pipelineFile, { adapters: ADAPTERS, env: s.env })],
+      adapters: ADAPTERS,
+      keys: dataKeys({ SCOREBRIDGE_DATA_KEY: DATA_KEY }),
+      lockMs: 2000,
+      concurrency: 2,
+      client: FAST_CLIENT,
+      clock: testClock(),
+    });
+    cleanups.push(() => workers.close(2000));
+    const conn = await connectRedis(sentinel.url);
+    cleanups.push(async () => conn.disconnect());
+    const control = queueControl(conn, sentinel.prefix);
+    cleanups.push(() => control.close());
+    const { runId } = await control.enqueueBackfill('test', FIRST_RUN, NOW);
+    const progress = () => control.progress(runId);
+    await expect.poll(async () => (await progress()).done, { timeout: 30_000 }).toBeGreaterThan(3);
+    // Mid-run: SIGKILL of the master (once its replica has caught up), the sentinels promote the
+    // replica, and the workers find it by themselves.
+    const killed = await sentinel.killMaster();
+    await sentinel.failedOver(killed);
+    await expect.poll(async () => (await progress()).state, { timeout: 60_000 }).toBe('done');
+    expect((await progress()).outcome!.ok).toBe(true);
     const stored = storedVersions(s.out.files!);
     expect(stored.length, 'each version stored once').toBe(new Set(stored).size);
     expect(new Set(stored)).toEqual(await groundTruth(s.sandbox));

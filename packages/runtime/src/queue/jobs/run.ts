@@ -26,7 +26,12 @@ export function createRunProcessor(ctx: WorkerContext) {
     const runId = runIdOf(name, job.id!);
     // One run of a pipeline at a time, in either mode: two would deliver the same records side by side.
     const holder = await ctx.store.runSlot(name);
-    const over = holder && holder !== runId && (await ctx.runIsOver(holder)) ? holder : undefined;
+    const over =
+      holder &&
+      holder !== runId &&
+      ((await ctx.runIsOver(holder)) || (await abandonLost(ctx, name, holder)))
+        ? holder
+        : undefined;
     const slot = await ctx.store.takeRunSlot(name, runId, { seconds: RUN_SLOT_SECONDS, over });
     if (!slot.taken) {
       const going =
@@ -57,6 +62,36 @@ export function createRunProcessor(ctx: WorkerContext) {
     ctx.log.info(`${name}: run ${runId} started: ${slices.length} slice(s)`, iso(window));
     return { runId, slices: slices.length };
   };
+}
+
+/**
+ * A run that can never finish: its commit waits for children none of which exist any more (a
+ * Redis failover to a replica that lacked them: replication is asynchronous). It is abandoned —
+ * its commit job removed, so the run holding the slot is over — and this run carries on: it
+ * plans from the cursors, which that run never moved, and the ledgers and intents keep anything
+ * from being delivered twice. Resolves to whether it was abandoned.
+ */
+async function abandonLost(ctx: WorkerContext, pipeline: string, runId: string): Promise<boolean> {
+  const commit = await ctx.queue(QUEUES.commit).getJob(commitJobId(runId));
+  if (!commit || (await commit.getState()) !== 'waiting-children') return false;
+  const { unprocessed = 0 } = await commit.getDependenciesCount({ unprocessed: true });
+  if (unprocessed === 0 || unprocessed > 1000) return false;
+  const { unprocessed: keys = [] } = await commit.getDependencies({
+    unprocessed: { count: 1000 },
+  });
+  for (const key of keys) {
+    // `<prefix>:<queue>:<job id>`: queue names and job ids hold no colon.
+    const id = key.slice(key.lastIndexOf(':') + 1);
+    const queue = key.slice(0, key.lastIndexOf(':'));
+    const name = queue.slice(queue.lastIndexOf(':') + 1);
+    if (await ctx.queue(name).getJob(id)) return false;
+  }
+  ctx.log.warn(
+    `${pipeline}: run ${runId} can never finish: the ${unprocessed} job(s) it waits for are gone from Redis (a failover that lost writes?); it is abandoned, and this run carries on from the cursors`,
+    { event: 'run-abandoned' },
+  );
+  await commit.remove();
+  return true;
 }
 
 /**
