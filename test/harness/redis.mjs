@@ -105,6 +105,33 @@ function redisCli(args) {
   });
 }
 
+/**
+ * A redis-server of a cluster or Sentinel set on a free loopback port: its own directory, an
+ * append-only file synced on every write, noeviction, and these further arguments.
+ */
+async function server(kind, extra) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `sb-redis-${kind}-`));
+  const child = await launch([
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--maxmemory-policy',
+    'noeviction',
+    ...extra,
+  ]);
+  return { port, child };
+}
+
 const until = async (what, check, ms = 30_000) => {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -123,25 +150,11 @@ export async function startRedisCluster(options = {}) {
   const masters = options.masters ?? 3;
   const nodes = [];
   for (let i = 0; i < masters; i++) {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'sb-redis-cluster-'));
-    const child = await launch([
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--maxmemory-policy',
-      'noeviction',
+    const { port, child } = await server('cluster', [
       '--cluster-enabled',
       'yes',
       '--cluster-config-file',
-      join(dir, 'nodes.conf'),
+      'nodes.conf',
       '--cluster-node-timeout',
       '2000',
     ]);
@@ -178,31 +191,9 @@ export async function startRedisCluster(options = {}) {
  */
 export async function startRedisSentinel() {
   const name = 'sbmaster';
-  const server = async (extra = []) => {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'sb-redis-sentinel-'));
-    const child = await launch([
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'always',
-      '--maxmemory-policy',
-      'noeviction',
-      ...extra,
-    ]);
-    return { port, child };
-  };
   // Replicas sync at once (diskless sync otherwise waits 5 s for more replicas to join).
-  const master = await server(['--repl-diskless-sync-delay', '0']);
-  const replica = await server([
+  const master = await server('sentinel', ['--repl-diskless-sync-delay', '0']);
+  const replica = await server('sentinel', [
     '--replicaof',
     '127.0.0.1',
     String(master.port),

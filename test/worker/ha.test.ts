@@ -33,13 +33,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function backfillOn(
-  url: string,
-  prefix: string,
-  options: { records: number; between?: () => Promise<void> },
-) {
+/** A set-up (sandbox, file destination) with workers and a queue control on the Redis at `url`. */
+async function workersOn(url: string, prefix: string, records: number) {
   const s = await setup({
-    sandbox: { records: options.records },
+    sandbox: { records },
     destinations: [{ id: 'files', format: 'ndjson', batchSize: 20 }],
   });
   cleanups.push(() => s.close());
@@ -59,6 +56,15 @@ async function backfillOn(
   cleanups.push(async () => conn.disconnect());
   const control = queueControl(conn, prefix);
   cleanups.push(() => control.close());
+  return { s, control };
+}
+
+async function backfillOn(
+  url: string,
+  prefix: string,
+  options: { records: number; between?: () => Promise<void> },
+) {
+  const { s, control } = await workersOn(url, prefix, options.records);
   const follow = async (to: Date) => {
     const { runId } = await control.enqueueBackfill('test', FIRST_RUN, to);
     for (;;) {
@@ -158,27 +164,7 @@ describe('worker mode on a highly available Redis', () => {
   it('carries on by itself when the master is killed during a backfill (Sentinel fails over): every record once', async () => {
     const sentinel = await startRedisSentinel();
     cleanups.push(() => sentinel.stop());
-    const s = await setup({
-      sandbox: { records: 600 },
-      destinations: [{ id: 'files', format: 'ndjson', batchSize: 20 }],
-    });
-    cleanups.push(() => s.close());
-    const workers = await startWorkers({
-      redisUrl: sentinel.url,
-      prefix: sentinel.prefix,
-      pipelines: [loadPipeline(s.pipelineFile, { adapters: ADAPTERS, env: s.env })],
-      adapters: ADAPTERS,
-      keys: dataKeys({ SCOREBRIDGE_DATA_KEY: DATA_KEY }),
-      lockMs: 2000,
-      concurrency: 2,
-      client: FAST_CLIENT,
-      clock: testClock(),
-    });
-    cleanups.push(() => workers.close(2000));
-    const conn = await connectRedis(sentinel.url);
-    cleanups.push(async () => conn.disconnect());
-    const control = queueControl(conn, sentinel.prefix);
-    cleanups.push(() => control.close());
+    const { s, control } = await workersOn(sentinel.url, sentinel.prefix, 600);
     const { runId } = await control.enqueueBackfill('test', FIRST_RUN, NOW);
     const progress = () => control.progress(runId);
     await expect.poll(async () => (await progress()).done, { timeout: 30_000 }).toBeGreaterThan(3);
