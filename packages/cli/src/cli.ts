@@ -43,6 +43,12 @@ export const redisOption = () =>
     'keep state in Redis instead (runs on several machines share it); default: $SCOREBRIDGE_REDIS_URL',
   );
 
+/** `--type` and `--report-by`: the TOEFL Access query parameters, as `fetch` and `layout discover` send them. */
+export const typeOption = () =>
+  new Option('--type <type>', 'the type/program parameter').default('TOEFL');
+export const reportByOption = () =>
+  new Option('--report-by <value>', 'the reportby parameter').default('scorelinkbyreportdate');
+
 export function nonNegativeInteger(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number');
   return Number(value);

@@ -1,5 +1,5 @@
 import { Command, Option } from '@commander-js/extra-typings';
-import { type Cli, type OptionsOf, positiveInteger } from '../cli.js';
+import { type Cli, type OptionsOf, positiveInteger, reportByOption, typeOption } from '../cli.js';
 
 const declare = () =>
   new Command('fetch')
@@ -25,8 +25,8 @@ const declare = () =>
     )
     .option('--layout <file>', 'a site layout or override file')
     .option('--json-map <file>', 'for --format json: {"fields": {"<JSON key>": "<layout id>"}}')
-    .option('--type <type>', 'the type/program parameter', 'TOEFL')
-    .option('--report-by <value>', 'the reportby parameter', 'scorelinkbyreportdate')
+    .addOption(typeOption())
+    .addOption(reportByOption())
     .option(
       '--max-window-days <n>',
       'the longest window of one request (ETS asks for 30 or less)',

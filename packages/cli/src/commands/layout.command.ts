@@ -1,6 +1,6 @@
 import { Command, Option } from '@commander-js/extra-typings';
 import { BUILTIN_LAYOUT_NAMES } from '@scorebridge/core/light';
-import { type Cli, type OptionsOf, positiveInteger } from '../cli.js';
+import { type Cli, type OptionsOf, positiveInteger, reportByOption, typeOption } from '../cli.js';
 
 const declareShow = () =>
   new Command('show')
@@ -77,8 +77,8 @@ const declareDiscover = () =>
       false,
     )
     .option('-o, --out-dir <dir>', 'where to write the three files', 'layout-discovery')
-    .option('--type <type>', 'the type/program parameter', 'TOEFL')
-    .option('--report-by <value>', 'the reportby parameter', 'scorelinkbyreportdate')
+    .addOption(typeOption())
+    .addOption(reportByOption())
     .option(
       '--max-window-days <n>',
       "the longest window of one request (default 30; with --ets-test one request, as ETS's example)",
