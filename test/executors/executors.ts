@@ -81,10 +81,7 @@ export async function executor(mode: Mode, options: SetupOptions = {}): Promise<
   const w = await workerSetup({ ...options, extra });
   let handle: WorkerHandle | undefined = await w.start({ concurrency: 2 });
   const control = queueControl(w.conn, w.redis.prefix);
-  const follow = async (runId: string): Promise<Outcome> => {
-    const outcome = await w.wait(runId);
-    return outcome;
-  };
+  const follow = (runId: string): Promise<Outcome> => w.wait(runId);
   return {
     mode,
     s: w,

@@ -36,7 +36,7 @@ export async function deliverAndSettle(args: {
   destination: Destination;
   batch: DeliveryBatch;
   file: (letters: DeadLetter[]) => Promise<unknown>;
-}): Promise<{ delivered: (readonly [string, string])[]; rejected: DeadLetter[] }> {
+}): Promise<Settled> {
   const { store, pipeline, destinationId, batch } = args;
   const outcomes = await args.destination.deliver(batch);
   if (outcomes.length !== batch.records.length) {
@@ -84,11 +84,7 @@ export async function settlePending(args: {
   intent: DeliveryIntent;
   records: () => Promise<Iterable<ScoreRecord>>;
   file: (letters: DeadLetter[]) => Promise<unknown>;
-}): Promise<{
-  delivered: readonly (readonly [string, string])[];
-  rejected: DeadLetter[];
-  resent: boolean;
-}> {
+}): Promise<Settled & { readonly resent: boolean }> {
   const { store, pipeline, destinationId, destination, intent } = args;
   if (await destination.delivered?.(intent.batchId)) {
     await store.confirm(pipeline, destinationId, intent.entries);
@@ -124,7 +120,7 @@ export async function settlePending(args: {
       ),
     )
     .map((l) => ({ ...l, retryable: true as const }));
-  let outcome = { delivered: [] as (readonly [string, string])[], rejected: [] as DeadLetter[] };
+  let outcome: Settled = { delivered: [], rejected: [] };
   if (batch.records.length > 0) {
     // The rebuilt batch has another id when entries are missing: announce that one too.
     if (batch.id !== intent.batchId)
