@@ -121,7 +121,7 @@ describe('the dashboard', () => {
       expect(await trace.textContent()).toMatch(/broken \(file\)no.*not delivered/s);
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-trace.png'), fullPage: true });
 
-      await page.goto(`${base}/queues/queue/deliver.test.broken?status=failed`);
+      await page.goto(`${base}/queues/queue/deliver?status=failed`);
       const failed = page.getByText(/failed: ENOTDIR/).first();
       await failed.waitFor({ timeout: 20_000 });
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-failed-job.png'), fullPage: true });

@@ -1,8 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prng } from '@scorebridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FIRST_RUN, groundTruth, storedVersions } from '../harness/pipeline.js';
+import { FIRST_RUN, groundTruth, NOW, storedVersions } from '../harness/pipeline.js';
 import { type WorkerProcess, type WorkerSetup, workerSetup } from '../harness/workers.js';
 
 /**
@@ -59,8 +59,10 @@ describe('scorebridge worker', () => {
     expect(status.stdout).toMatch(
       new RegExp(`first \\(file\\): .*${newest} record versions confirmed; 0 dead letter`),
     );
+    expect(status.stdout).toMatch(/\n {2}deliver\s+0 waiting, 0 active, 0 delayed, 0 failed/);
+    // Both workers announced themselves, each serving the pipeline.
     expect(status.stdout).toMatch(
-      /deliver\.test\.first\s+0 waiting, 0 active, 0 delayed, 0 failed/,
+      /Workers on this Redis: 2\n.*test among them.*\n.*test among them/,
     );
 
     // Logs are JSON lines; each worker serves its metrics and its liveness.
@@ -73,9 +75,7 @@ describe('scorebridge worker', () => {
       const metrics = await (
         await fetch(`http://127.0.0.1:${port('Prometheus metrics')}/metrics`)
       ).text();
-      expect(metrics).toMatch(
-        /scorebridge_queue_jobs\{queue="deliver\.test\.first",state="failed"\} 0/,
-      );
+      expect(metrics).toMatch(/scorebridge_queue_jobs\{queue="deliver",state="failed"\} 0/);
       expect(metrics).toMatch(/# TYPE scorebridge_source_response_seconds histogram/);
       delivered += Number(
         /scorebridge_records_delivered_total\{pipeline="test",destination="first"\} (\d+)/.exec(
@@ -116,6 +116,68 @@ describe('scorebridge worker', () => {
     const result = await s.backfillCommand();
     expect(result.code, result.stderr).toBe(0);
     await expectCompleteAndUnduplicated(s, ['first', 'second']);
+  });
+
+  it('SIGHUP reloads the pipeline files: a fixed file is served, a removed one unscheduled, and status lists what is skipped', async () => {
+    const h = await workerSetup({ sandbox: { records: 200 }, destinations: TWO_DESTINATIONS });
+    s = h;
+    const fleet = join(h.dir, 'fleet');
+    mkdirSync(fleet);
+    const yaml = readFileSync(s.pipelineFile, 'utf8');
+    const elsewhere = join(fleet, 'elsewhere.yaml');
+    writeFileSync(
+      elsewhere,
+      yaml
+        .replace(/^name: .*$/m, 'name: elsewhere')
+        .replace('${env:SB_KEY}', '${env:SB_KEY_NOT_ON_THIS_WORKER}'),
+    );
+    const retired = join(fleet, 'retired.yaml');
+    // Due on 1 January only: nothing runs meanwhile.
+    writeFileSync(
+      retired,
+      `${yaml.replace(/^name: .*$/m, 'name: retired')}schedule:\n  cron: '0 3 1 1 *'\n`,
+    );
+    const w = s.worker([fleet]);
+    await w.started;
+    const schedules = async () => (await h.cli(['schedule', 'list'])).stdout;
+    expect(await schedules()).toMatch(/^retired: cron 0 3 1 1 \*/m);
+    const skippedIn = async () => (await h.cli(['status', h.pipelineFile])).stdout;
+    await expect
+      .poll(skippedIn)
+      .toMatch(
+        /Skipped pipeline files[^\n]*\n {2}\S+: \S+elsewhere\.yaml \(elsewhere\): .*SB_KEY_NOT_ON_THIS_WORKER/,
+      );
+
+    // The site fixes one file and retires another; the worker is told, not restarted.
+    writeFileSync(elsewhere, yaml.replace(/^name: .*$/m, 'name: elsewhere'));
+    rmSync(retired);
+    w.child.kill('SIGHUP');
+    await expect.poll(() => w.log()).toMatch(/reloaded the pipeline files/);
+    const reloaded = w
+      .log()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((l) => l.event === 'pipelines-reloaded');
+    expect(reloaded).toMatchObject({
+      added: ['elsewhere'],
+      changed: [],
+      removed: ['retired'],
+      unscheduled: ['retired'],
+      skipped: [],
+    });
+    expect(await schedules()).not.toMatch(/retired/);
+    await expect.poll(skippedIn).not.toMatch(/Skipped pipeline files/);
+    const run = await s.cli([
+      'backfill',
+      elsewhere,
+      '--from',
+      FIRST_RUN.toISOString(),
+      '--to',
+      NOW.toISOString(),
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^done: 200 fetched/m);
   });
 
   it('refuses to start without a data key or with an unsafe prefix, saying what to set', async () => {

@@ -4,12 +4,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planSlices } from '@scorebridge/core';
-import { createRedisStateStore, QUEUES } from '@scorebridge/runtime';
+import { createRedisStateStore, loadPipeline, QUEUES } from '@scorebridge/runtime';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../adapters/webhook/src/receiver.test-helpers.js';
-import { FIRST_RUN, groundTruth, NOW, type Setup, storedVersions } from '../harness/pipeline.js';
+import {
+  ADAPTERS,
+  FIRST_RUN,
+  groundTruth,
+  NOW,
+  type Setup,
+  storedVersions,
+} from '../harness/pipeline.js';
 import { type WorkerSetup, workerSetup } from '../harness/workers.js';
 import { startSalesforceEmulator } from '../salesforce/emulator.js';
 import { startSlackReceiver } from '../slack/receiver.js';
@@ -97,7 +104,7 @@ describe('worker mode', () => {
     h.env.SB_OUT = join(h.dir, 'out', 'files');
     const handle = await h.start();
     // Deliveries held back, so that records are staged in Redis when it is scanned.
-    const deliverers = handle.workers.filter((w) => w.name.startsWith('deliver.'));
+    const deliverers = handle.workers.filter((w) => w.name === QUEUES.deliver);
     await Promise.all(deliverers.map((w) => w.pause()));
     const runId = await h.enqueue();
     const fetch = new Queue(QUEUES.fetch, { connection: h.conn, prefix: `${h.redis.prefix}:bull` });
@@ -279,7 +286,7 @@ describe('worker mode', () => {
     expect(letters.length).toBe(truth.size);
     expect(letters[0]).toMatchObject({ kind: 'rejected', destination: 'files' });
     expect(letters[0]!.reason).toMatch(/^not delivered: /);
-    const deliver = new Queue('deliver.test.files', {
+    const deliver = new Queue(QUEUES.deliver, {
       connection: h.conn,
       prefix: `${h.redis.prefix}:bull`,
     });
@@ -348,21 +355,27 @@ describe('worker mode', () => {
       format: ndjson`,
     });
     h.env.SB_OUT = join(h.dir, 'limited');
-    // When each delivery job started, as BullMQ stamped it on taking the job (the limiter's
-    // window opens in the same script), from both workers.
+    // When each delivery was let through its destination's gate, by Redis's clock, from both
+    // workers (each with room for many deliveries at once).
     const starts: number[] = [];
-    for (const handle of [await h.start(), await h.start()])
-      for (const w of handle.workers.filter((w) => w.name === 'deliver.test.files'))
-        w.on('active', (job) => starts.push(job.processedOn!));
+    const logger = {
+      debug: (_: string, fields?: Record<string, unknown>) => {
+        if (fields?.event === 'delivery-admitted') starts.push(fields.at as number);
+      },
+      info() {},
+      warn() {},
+      error() {},
+    };
+    await h.start({ logger, deliveries: 8, concurrency: 8 });
+    await h.start({ logger, deliveries: 8, concurrency: 8 });
     const outcome = await h.backfill();
     expect(outcome.destinations[0]!.delivered).toBe((await groundTruth(h.sandbox)).size);
-    // At least 10 batches (more where slices end), at most 2 started in any second. The margin
-    // (300 ms) is for the time between a worker stamping a start and Redis running the script,
-    // which load can stretch; without a limiter, four jobs start within milliseconds.
+    // At least 10 batches (more where slices end), at most 2 let through in any second; without
+    // the gate, eight start within milliseconds.
     starts.sort((a, b) => a - b);
     expect(starts.length).toBeGreaterThanOrEqual(10);
     for (let i = 0; i + 2 < starts.length; i++)
-      expect(starts[i + 2]! - starts[i]!, `jobs ${i} and ${i + 2}`).toBeGreaterThanOrEqual(700);
+      expect(starts[i + 2]! - starts[i]!, `jobs ${i} and ${i + 2}`).toBeGreaterThanOrEqual(1000);
   });
 
   it('Salesforce allowance spent: its queue pauses (only its own), an alert-worthy event is logged, and deliveries resume', async () => {
@@ -394,12 +407,9 @@ describe('worker mode', () => {
     await h.start({ logger: { debug() {}, info() {}, warn: collect, error: collect } });
     org.usage.used = org.usage.limit;
     const runId = await h.enqueue();
-    const crm = new Queue('deliver.test.crm', {
-      connection: h.conn,
-      prefix: `${h.redis.prefix}:bull`,
-    });
-    cleanups.push(() => crm.close());
-    await expect.poll(() => crm.getRateLimitTtl()).toBeGreaterThan(0);
+    const store = createRedisStateStore(h.conn, { prefix: h.redis.prefix });
+    await expect.poll(() => store.deliveriesPaused('test', 'crm')).toBeGreaterThan(0);
+    expect(await store.deliveriesPaused('test', 'files')).toBe(0);
     expect(logged.some((f) => f.event === 'salesforce-api-limit')).toBe(true);
     // The other destination goes on meanwhile.
     await expect.poll(() => storedVersions(h.env.SB_OUT!).length).toBeGreaterThan(0);
@@ -459,7 +469,7 @@ describe('worker mode', () => {
     const DAY = 86_400_000;
     const outcome = await h.wait(await h.enqueue(new Date(at - 20 * DAY), new Date(at + 20 * DAY)));
     expect(outcome.slices).toBe(2);
-    const deliver = new Queue('deliver.test.hook', {
+    const deliver = new Queue(QUEUES.deliver, {
       connection: h.conn,
       prefix: `${h.redis.prefix}:bull`,
     });
@@ -513,6 +523,47 @@ describe('worker mode', () => {
       .poll(() => slack.posts.map((p) => p.text).join('\n'))
       .toMatch(/Resolved: test: Worker .+ stopped taking jobs/);
     expect(slack.posts.filter((p) => /stopped taking jobs/.test(p.text))).toHaveLength(2);
+  });
+
+  it('holds the same few Redis connections whether it serves one pipeline or forty', async () => {
+    const h = await harness({
+      ownRedis: true,
+      destinationsYaml: `  - id: files
+    type: file
+    options:
+      directory: \${env:SB_OUT}
+      format: ndjson
+  - id: copy
+    type: file
+    options:
+      directory: \${env:SB_OUT}
+      format: csv`,
+    });
+    h.env.SB_OUT = join(h.dir, 'out');
+    const yaml = readFileSync(h.pipelineFile, 'utf8');
+    const pipelines = (n: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const file = join(h.dir, `p${i}.yaml`);
+        writeFileSync(file, yaml.replace(/^name: test$/m, `name: uni-${i}`));
+        return loadPipeline(file, { adapters: ADAPTERS, env: h.env });
+      });
+    const clients = async () =>
+      String(await h.conn.client('LIST'))
+        .trim()
+        .split('\n').length;
+    const before = await clients();
+    const connectionsOf = async (n: number) => {
+      const handle = await h.start({ pipelines: pipelines(n) });
+      await Promise.all(handle.workers.map((w) => w.waitUntilReady()));
+      const count = (await clients()) - before;
+      await handle.close(2000);
+      await expect.poll(clients).toBe(before);
+      return count;
+    };
+    const one = await connectionsOf(1);
+    expect(one).toBeGreaterThan(0);
+    expect(one).toBeLessThanOrEqual(12);
+    expect(await connectionsOf(40)).toBe(one);
   });
 
   it('refuses a Redis that could evict jobs, saying what to change', async () => {

@@ -36,7 +36,8 @@ export async function startDashboard(options: {
   host: string;
   queues: readonly unknown[];
   store: StateStore;
-  pipelines: readonly Pipeline[];
+  /** The pipelines served now (a worker's change on SIGHUP). */
+  pipelines: () => readonly Pipeline[];
   credentials: { user: string; password: string };
   /** A pipeline's run in flight and where it stands (worker mode). */
   inProgress?: InProgress;
@@ -53,7 +54,7 @@ export async function startDashboard(options: {
   });
   app.use('/queues', board.getRouter());
   app.get('/', (_req, res, next) => {
-    overviewPage(options.store, options.pipelines, new Date(), options.inProgress).then(
+    overviewPage(options.store, options.pipelines(), new Date(), options.inProgress).then(
       (html) => res.type('html').send(html),
       next,
     );
@@ -61,7 +62,7 @@ export async function startDashboard(options: {
   app.get('/trace', (req, res, next) => {
     const pipeline = String(req.query.pipeline ?? '');
     const number = String(req.query.number ?? '').slice(0, 64);
-    tracePage(options.store, options.pipelines, pipeline, number).then(
+    tracePage(options.store, options.pipelines(), pipeline, number).then(
       ({ status, html }) => res.status(status).type('html').send(html),
       next,
     );

@@ -66,6 +66,8 @@ export {
   openRedisStateStore,
   type RedisStateOptions,
   type RedisStateStore,
+  type SkippedPipeline,
+  type WorkerInfo,
 } from './state/redis-store.js';
 export {
   type DeadLetter,

@@ -31,5 +31,5 @@ export type BackfillOptions = OptionsOf<typeof declare>;
 /** `scorebridge backfill`. */
 export const backfillCommand = (cli: Cli) =>
   declare().action(async (file, options) => {
-    cli.status.code = await (await import('./worker.js')).backfillCommand(file, options, cli.io);
+    cli.status.code = await (await import('./backfill.js')).backfillCommand(file, options, cli.io);
   });

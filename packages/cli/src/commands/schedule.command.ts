@@ -25,7 +25,7 @@ export const scheduleCommand = (cli: Cli) =>
     .description("List worker mode's pipeline schedules in Redis, or remove a retired pipeline's.")
     .addCommand(
       declareList().action(async (options) => {
-        cli.status.code = await (await import('./worker.js')).scheduleCommand(
+        cli.status.code = await (await import('./schedule.js')).scheduleCommand(
           'list',
           undefined,
           options,
@@ -35,7 +35,7 @@ export const scheduleCommand = (cli: Cli) =>
     )
     .addCommand(
       declareRemove().action(async (name, options) => {
-        cli.status.code = await (await import('./worker.js')).scheduleCommand(
+        cli.status.code = await (await import('./schedule.js')).scheduleCommand(
           'remove',
           name,
           options,

@@ -102,3 +102,13 @@ export async function withStore<T>(
     await close();
   }
 }
+
+/** The Redis URL from `--redis` or the environment; worker mode has no other home. */
+export function workerRedisUrl(option: string | undefined): string {
+  const url = option ?? process.env.SCOREBRIDGE_REDIS_URL;
+  if (!url)
+    throw new ConfigError(
+      'worker mode needs Redis: give --redis redis://host:6379 or set SCOREBRIDGE_REDIS_URL',
+    );
+  return url;
+}

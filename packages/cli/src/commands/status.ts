@@ -30,7 +30,10 @@ export async function statusCommand(file: string, options: StatusOptions, io: Io
 type StatusView = {
   file: string;
   state: string;
+  /** Worker mode's shared queues, when the state is in Redis. */
   queues: Awaited<ReturnType<ReturnType<typeof queueControl>['counts']>> | null;
+  /** Worker mode: what the workers on this Redis serve, and this pipeline's paused destinations. */
+  fleet: Awaited<ReturnType<typeof fleetView>> | null;
 } & Omit<PipelineStatus, 'letters'>;
 
 async function statusView(
@@ -44,21 +47,35 @@ async function statusView(
     runs: 20,
     ledgers: true,
   });
-  const queues = redis ? await queueCounts(redis, pipeline) : null;
-  return { ...status, file, state: where, queues };
-}
-
-/** Worker mode's queues of the pipeline: jobs waiting, active, delayed and failed. */
-async function queueCounts(redis: Redis, pipeline: Pipeline) {
+  if (!redis) return { ...status, file, state: where, queues: null, fleet: null };
   const control = queueControl(redis, redisPrefix());
   try {
-    return await control.counts(
-      pipeline.config.name,
-      pipeline.config.destinations.map((d) => d.id),
-    );
+    const queues = await control.counts();
+    return { ...status, file, state: where, queues, fleet: await fleetView(control, pipeline) };
   } finally {
     await control.close();
   }
+}
+
+/**
+ * The workers announced on this Redis: whether each serves the pipeline or skipped its file (and
+ * why); and how long each destination of the pipeline is still paused.
+ */
+async function fleetView(control: ReturnType<typeof queueControl>, pipeline: Pipeline) {
+  const name = pipeline.config.name;
+  const workers = (await control.workers()).map((w) => ({
+    worker: w.name,
+    at: w.at,
+    pipelines: w.pipelines.length,
+    serves: w.pipelines.includes(name),
+    skipped: w.skipped,
+  }));
+  const paused: Record<string, number> = {};
+  for (const d of pipeline.config.destinations) {
+    const ms = await control.paused(name, d.id);
+    if (ms > 0) paused[d.id] = Math.ceil(ms / 1000);
+  }
+  return { workers, paused };
 }
 
 /**
@@ -105,14 +122,34 @@ function statusText(view: StatusView): string {
   const runs = view.runs.slice(-5);
   out.push('', runs.length > 0 ? 'Last runs:' : 'No runs yet.');
   for (const r of runs) out.push(`  ${runLine(r)}`);
+  if (view.fleet) out.push(...fleetText(view.pipeline, view.fleet));
   if (view.queues)
     out.push(
       '',
-      'Queues (worker mode; run and fetch queues are shared by all pipelines):',
+      'Queues (worker mode; shared by every pipeline):',
       ...view.queues.map(
         (c) =>
           `  ${c.queue.padEnd(28)} ${c.waiting} waiting, ${c.active} active, ${c.delayed} delayed, ${c.failed} failed`,
       ),
     );
   return `${out.join('\n')}\n`;
+}
+
+function fleetText(pipeline: string, fleet: NonNullable<StatusView['fleet']>): string[] {
+  const out = ['', `Workers on this Redis: ${fleet.workers.length}`];
+  for (const w of fleet.workers)
+    out.push(
+      `  ${w.worker}: ${w.pipelines} pipeline(s)${w.serves ? `, ${pipeline} among them` : ''}; last seen ${w.at}`,
+    );
+  const skipped = fleet.workers.flatMap((w) => w.skipped.map((s) => ({ worker: w.worker, ...s })));
+  if (skipped.length > 0) {
+    out.push('', 'Skipped pipeline files (fix them, then send the worker SIGHUP):');
+    for (const s of skipped)
+      out.push(
+        `  ${s.worker}: ${s.file}${s.pipeline ? ` (${s.pipeline})` : ''}: ${s.problems.join('; ')}`,
+      );
+  }
+  for (const [d, seconds] of Object.entries(fleet.paused))
+    out.push(`${d}: deliveries paused for ${seconds} s more (the destination asked)`);
+  return out;
 }

@@ -22,6 +22,11 @@ const declare = () =>
       positiveInteger,
     )
     .option(
+      '--deliveries <n>',
+      'deliveries at once in this process, all destinations together (default: the sum of theirs, at most 16)',
+      positiveInteger,
+    )
+    .option(
       '--health-port <port>',
       'serve GET /health: 200 while jobs flow, 503 when work waits and nothing moves or Redis is gone',
       nonNegativeInteger,
@@ -60,8 +65,11 @@ const declare = () =>
       `
 Every worker loads the same pipeline files. Per pipeline, a job scheduler (schedule.every or
 schedule.cron, UTC) adds a run; a run plans the window from the cursors, fetches each slice,
-stages the records — encrypted with SCOREBRIDGE_DATA_KEY — on each destination's own queue
-(rate-limited by the destination's rateLimit), and moves each cursor once its deliveries are done.
+stages the records — encrypted with SCOREBRIDGE_DATA_KEY — as delivery jobs (one queue for all
+destinations; each destination keeps to its own rateLimit and pauses, fleet-wide), and moves each
+cursor once its deliveries are done. A worker holds a fixed number of Redis connections however
+many pipelines it serves. A file it cannot load is skipped and listed (log, /health, status);
+SIGHUP reloads the files: pipelines added, changed or removed (their schedules removed too).
 Transient failures are retried with exponential backoff (queue.attempts, queue.backoffSeconds);
 permanent ones, and the last attempt, become dead letters (scorebridge dlq list --redis).
 

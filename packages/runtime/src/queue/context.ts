@@ -9,7 +9,6 @@ import {
   type JobsOptions,
   type Queue,
   UnrecoverableError,
-  type Worker,
 } from 'bullmq';
 import type { Clock } from '../clock.js';
 import type { Pipeline } from '../config/load.js';
@@ -19,6 +18,13 @@ import type { RedisStateStore } from '../state/redis-store.js';
 import type { workerMetrics } from './metrics.js';
 import type { sealer } from './sealed.js';
 import { bullPrefix, commitJobId, QUEUES } from './topology.js';
+
+/** What a reload changed, by pipeline name. */
+export interface PipelineChange {
+  readonly added: string[];
+  readonly changed: string[];
+  readonly removed: string[];
+}
 
 /** What every job processor of worker mode works with. */
 export interface WorkerContext {
@@ -39,11 +45,15 @@ export interface WorkerContext {
   queues(): Queue[];
   /** A pipeline this worker serves; another is a job it cannot do (not retried). */
   pipeline(name: string): PipelineContext;
+  /** The pipelines served now. */
   readonly pipelines: readonly PipelineContext[];
+  /**
+   * Serves these pipelines from now on (a reload): a pipeline whose configuration is unchanged
+   * keeps its context (its destinations' connections); what changed, came or went is said.
+   */
+  serve(pipelines: readonly Pipeline[], adapters: readonly DestinationAdapter[]): PipelineChange;
   /** A pipeline's job attempts and backoff. */
   retries(p: PipelineContext): Pick<JobsOptions, 'attempts' | 'backoff'>;
-  /** The worker taking a queue's jobs in this process (to pause it: a destination's Retry-After). */
-  worker(queue: string): Worker | undefined;
   /** Whether a run is over: its commit job completed, failed or gone. */
   runIsOver(runId: string): Promise<boolean>;
   /** Closes the queues, the flow producer and every destination created. */
@@ -63,7 +73,6 @@ export interface WorkerContextOptions {
   readonly keep: { readonly completed: number; readonly failed: number };
   readonly client?: Partial<ToeflAccessClientOptions>;
   readonly metrics: ReturnType<typeof workerMetrics>;
-  readonly workers: readonly Worker[];
   /** Where each queue's and the flow producer's connection errors go. */
   readonly onError: (error: Error) => void;
 }
@@ -84,18 +93,42 @@ export function workerContext(options: WorkerContextOptions): WorkerContext {
   const flows = new FlowProducer(connection);
   flows.on('error', options.onError);
   // Destinations are created once per process and kept (connections, tokens).
-  const contexts = options.pipelines.map((pipeline) =>
+  const contextOf = (pipeline: Pipeline, adapters: readonly DestinationAdapter[]) =>
     pipelineContext({
       pipeline,
-      adapters: options.adapters,
+      adapters,
       store,
       logger: log,
       clock,
       client: options.client,
       missing: (message) => new UnrecoverableError(message),
-    }),
-  );
-  const byName = new Map(contexts.map((c) => [c.name, c]));
+    });
+  let byName = new Map<string, PipelineContext>();
+  // Contexts a reload replaced: jobs in hand may still use them, so they close with the worker.
+  const retired: PipelineContext[] = [];
+  const serve = (pipelines: readonly Pipeline[], adapters: readonly DestinationAdapter[]) => {
+    const next = new Map<string, PipelineContext>();
+    const change: PipelineChange = { added: [], changed: [], removed: [] };
+    for (const pipeline of pipelines) {
+      const name = pipeline.config.name;
+      const old = byName.get(name);
+      const same = old && JSON.stringify(old.pipeline.config) === JSON.stringify(pipeline.config);
+      next.set(name, same ? old : contextOf(pipeline, adapters));
+      if (!old) change.added.push(name);
+      else if (!same) {
+        change.changed.push(name);
+        retired.push(old);
+      }
+    }
+    for (const [name, old] of byName)
+      if (!next.has(name)) {
+        change.removed.push(name);
+        retired.push(old);
+      }
+    byName = next;
+    return change;
+  };
+  serve(options.pipelines, options.adapters);
   return {
     log,
     clock,
@@ -111,7 +144,10 @@ export function workerContext(options: WorkerContextOptions): WorkerContext {
     flows,
     queue,
     queues: () => [...queues.values()],
-    pipelines: contexts,
+    get pipelines() {
+      return [...byName.values()];
+    },
+    serve,
     pipeline(name) {
       const p = byName.get(name);
       if (!p)
@@ -127,14 +163,13 @@ export function workerContext(options: WorkerContextOptions): WorkerContext {
         delay: (p.pipeline.config.queue?.backoffSeconds ?? 10) * 1000,
       },
     }),
-    worker: (name) => options.workers.find((w) => w.name === name),
     async runIsOver(runId) {
       const state = await queue(QUEUES.commit).getJobState(commitJobId(runId));
       return state === 'completed' || state === 'failed' || state === 'unknown';
     },
     async close() {
       await Promise.allSettled([
-        ...contexts.map((c) => c.close()),
+        ...[...byName.values(), ...retired].map((c) => c.close()),
         ...[...queues.values()].map((q) => q.close()),
         flows.close(),
       ]);

@@ -3,15 +3,7 @@ import { Job, Queue } from 'bullmq';
 import type { RedisConnection as Redis } from '../redis.js';
 import { createRedisStateStore } from '../state/redis-store.js';
 import type { RunJobData, RunOutcome, RunStarted } from './payloads.js';
-import {
-  bullPrefix,
-  commitJobId,
-  deliverQueue,
-  parseJobId,
-  QUEUES,
-  runIdOf,
-  schedulerId,
-} from './topology.js';
+import { bullPrefix, commitJobId, parseJobId, QUEUES, runIdOf, schedulerId } from './topology.js';
 
 /**
  * What commands other than `worker` do with the queues: ask for a backfill and follow it, and
@@ -77,16 +69,10 @@ export function queueControl(redis: Redis, prefix: string) {
       return job && (await job.isFailed()) ? job.failedReason : undefined;
     },
 
-    /** Jobs per queue and state, for `status`. */
-    async counts(pipeline: string, destinations: readonly string[]) {
-      const names = [
-        QUEUES.run,
-        QUEUES.fetch,
-        QUEUES.commit,
-        ...destinations.map((d) => deliverQueue(pipeline, d)),
-      ];
+    /** Jobs per queue and state (the queues every pipeline shares), for `status`. */
+    async counts() {
       return Promise.all(
-        names.map(async (name) => {
+        Object.values(QUEUES).map(async (name) => {
           const c = await queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed');
           return {
             queue: name,
@@ -98,6 +84,13 @@ export function queueControl(redis: Redis, prefix: string) {
         }),
       );
     },
+
+    /** The worker processes on this Redis, as each last announced itself. */
+    workers: () => createRedisStateStore(redis, { prefix }).workers(),
+
+    /** How long a destination's deliveries are still paused, in ms (0: not paused). */
+    paused: (pipeline: string, destination: string) =>
+      createRedisStateStore(redis, { prefix }).deliveriesPaused(pipeline, destination),
 
     /** Every pipeline's job scheduler in this Redis: its pipeline and when it next fires. */
     async schedules(): Promise<

@@ -10,21 +10,22 @@ import { type Clock, systemClock } from '../clock.js';
 import type { Pipeline } from '../config/load.js';
 import type { RedisConnection as Redis } from '../redis.js';
 import { connectRedis } from '../redis.js';
-import { createRedisStateStore } from '../state/redis-store.js';
+import { createRedisStateStore, type SkippedPipeline } from '../state/redis-store.js';
 import type { StateStore } from '../state/store.js';
-import { type WorkerContext, workerContext } from './context.js';
+import { type PipelineChange, type WorkerContext, workerContext } from './context.js';
 import { queueControl, type RunProgress } from './control.js';
+import { announcer, pruneSchedules, upsertSchedules } from './fleet.js';
 import { type Health, sleep, workerHealth } from './health.js';
 import { createCommitProcessor } from './jobs/commit.js';
 import { createDeliverProcessor, WORKER_NAME } from './jobs/deliver.js';
 import { createFetchProcessor } from './jobs/fetch.js';
 import { createRunProcessor } from './jobs/run.js';
 import { workerMetrics } from './metrics.js';
-import type { RunJobData } from './payloads.js';
 import { checkRedis } from './redis-checks.js';
 import { type DataKey, sealer } from './sealed.js';
-import { bullPrefix, deliverQueue, QUEUES, schedulerId } from './topology.js';
+import { bullPrefix, QUEUES } from './topology.js';
 
+export { durationMs } from './fleet.js';
 export type { Health } from './health.js';
 export type { RunJobData, RunOutcome, RunStarted } from './payloads.js';
 
@@ -34,11 +35,21 @@ export interface WorkerModeOptions {
   /** The hash-tagged prefix of every key (see `redisPrefix`). */
   readonly prefix: string;
   readonly pipelines: readonly Pipeline[];
+  /**
+   * Pipeline files this worker could not load (their secrets are not set here, say): announced,
+   * so `status` lists them, and their schedules are left alone.
+   */
+  readonly skipped?: readonly SkippedPipeline[];
   readonly adapters: readonly DestinationAdapter[];
   /** From SCOREBRIDGE_DATA_KEY: records staged in Redis are sealed with the first. */
   readonly keys: readonly DataKey[];
   /** Deliveries at once per destination in this process (else the pipeline's, else 2). */
   readonly concurrency?: number;
+  /**
+   * Deliveries at once in this process, all destinations together. @default the sum of the
+   * destinations' own, at most 16
+   */
+  readonly deliveries?: number;
   /** A job's lock; a job whose worker died is taken over after about this long. @default 30000 */
   readonly lockMs?: number;
   /** How long finished jobs are kept. @default { completed: 3600, failed: 7 days } */
@@ -78,6 +89,18 @@ export interface WorkerHandle {
   readonly store: StateStore;
   /** The pipeline's run in flight, with where it stands (for a dashboard), or undefined. */
   runInProgress(pipeline: string): Promise<(RunProgress & { runId: string }) | undefined>;
+  /**
+   * Serves another set of pipelines without a restart (the pipeline files changed): schedules of
+   * new and changed pipelines are upserted, and those of pipelines gone from the files (neither
+   * served nor skipped) removed.
+   */
+  reload(
+    pipelines: readonly Pipeline[],
+    adapters: readonly DestinationAdapter[],
+    skipped: readonly SkippedPipeline[],
+  ): Promise<PipelineChange & { unscheduled: string[] }>;
+  /** What this worker skipped, as last loaded. */
+  skipped(): readonly SkippedPipeline[];
 }
 
 /**
@@ -125,15 +148,24 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
       () => ctx,
       () => workers,
     ),
-    workers,
     onError: errors.report,
   });
-  await upsertSchedules(ctx);
+  await upsertSchedules(
+    ctx,
+    ctx.pipelines.map((p) => p.name),
+  );
+  const unscheduled = await pruneSchedules(ctx, options.skipped ?? []);
+  if (unscheduled.length > 0)
+    log.info(
+      `removed the schedules of pipelines no file names any more: ${unscheduled.join(', ')}`,
+    );
+  const fleet = announcer(ctx, WORKER_NAME, options.skipped ?? []);
+  await fleet.announce();
   const health = workerHealth({
     redis,
     workers,
     queue: ctx.queue,
-    pipelines: ctx.pipelines,
+    pipelines: () => ctx.pipelines,
     staleMs: options.staleMs ?? 300_000,
     workerName: WORKER_NAME,
   });
@@ -157,18 +189,34 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
   add(new Worker(QUEUES.run, createRunProcessor(ctx), { ...common, concurrency: 1 }));
   add(new Worker(QUEUES.fetch, createFetchProcessor(ctx), { ...common, concurrency: 2 }));
   add(new Worker(QUEUES.commit, createCommitProcessor(ctx), { ...common, concurrency: 1 }));
+  const deliveries = () => options.deliveries ?? deliverySlots(ctx, options.concurrency);
+  const deliver = new Worker(
+    QUEUES.deliver,
+    createDeliverProcessor(ctx, { perDestination: options.concurrency }),
+    { ...common, concurrency: deliveries() },
+  );
+  add(deliver);
+  const handle = handleOf({ ctx, redis, prefix, report, workers, health, errors, fleet });
+  return {
+    ...handle,
+    async reload(pipelines, adapters, skipped) {
+      const change = ctx.serve(pipelines, adapters);
+      await upsertSchedules(ctx, [...change.added, ...change.changed]);
+      deliver.concurrency = deliveries();
+      await fleet.update(skipped);
+      return { ...change, unscheduled: await pruneSchedules(ctx, skipped) };
+    },
+  };
+}
+
+/** The sum of the destinations' own delivery concurrency, at most 16 (and at least 1). */
+function deliverySlots(ctx: WorkerContext, perDestination: number | undefined): number {
+  let sum = 0;
   for (const p of ctx.pipelines)
-    for (const d of p.pipeline.config.destinations)
-      add(
-        new Worker(deliverQueue(p.name, d.id), createDeliverProcessor(ctx, p, d), {
-          ...common,
-          concurrency: options.concurrency ?? p.pipeline.config.queue?.concurrency ?? 2,
-          ...(d.rateLimit
-            ? { limiter: { max: d.rateLimit.max, duration: d.rateLimit.perSeconds * 1000 } }
-            : {}),
-        }),
-      );
-  return handleOf({ ctx, redis, prefix, report, workers, health, errors });
+    sum +=
+      p.pipeline.config.destinations.length *
+      (perDestination ?? p.pipeline.config.queue?.concurrency ?? 2);
+  return Math.max(1, Math.min(16, sum));
 }
 
 /** Every connection (ours, and each queue's and worker's) reports a lost Redis: said once. */
@@ -189,28 +237,6 @@ function redisErrors(log: DestinationLogger) {
       closing = true;
     },
   };
-}
-
-/** Each pipeline's job scheduler, upserted (or removed when the pipeline has no schedule). */
-async function upsertSchedules(ctx: WorkerContext): Promise<void> {
-  for (const p of ctx.pipelines) {
-    const { schedule, name } = p.pipeline.config;
-    try {
-      if (!schedule) await ctx.queue(QUEUES.run).removeJobScheduler(schedulerId(name));
-      else
-        await ctx
-          .queue(QUEUES.run)
-          .upsertJobScheduler(
-            schedulerId(name),
-            schedule.every
-              ? { every: durationMs(schedule.every) }
-              : { pattern: schedule.cron, tz: 'UTC' },
-            { name: 'run', data: { pipeline: name } satisfies RunJobData, opts: ctx.retention },
-          );
-    } catch (cause) {
-      throw new ConfigError(`${p.pipeline.file}: schedule: ${(cause as Error).message}`);
-    }
-  }
 }
 
 /** Worker metrics, read when scraped: queue depths, cursor ages, destinations' allowances. */
@@ -261,7 +287,8 @@ function handleOf(args: {
   workers: Worker[];
   health: ReturnType<typeof workerHealth>;
   errors: ReturnType<typeof redisErrors>;
-}): WorkerHandle {
+  fleet: ReturnType<typeof announcer>;
+}): Omit<WorkerHandle, 'reload'> {
   const { ctx, redis, workers } = args;
   let control: ReturnType<typeof queueControl> | undefined;
   return {
@@ -271,6 +298,7 @@ function handleOf(args: {
     queues: workers.map((w) => ctx.queue(w.name)),
     store: ctx.store,
     health: args.health.health,
+    skipped: args.fleet.skipped,
     async runInProgress(pipeline) {
       const runId = await ctx.store.runSlot(pipeline);
       if (!runId || (await ctx.runIsOver(runId))) return undefined;
@@ -288,6 +316,7 @@ function handleOf(args: {
       args.errors.closing();
       await control?.close();
       args.health.stop();
+      args.fleet.stop();
       // The whole budget: jobs in hand get most of it, letting go of the rest the remainder.
       const deadline = Date.now() + budgetMs;
       const left = () => Math.max(0, deadline - Date.now());
@@ -303,12 +332,4 @@ function handleOf(args: {
       return { forced };
     },
   };
-}
-
-/** `30m`, `6h`, `1d`, `45s` in milliseconds. */
-export function durationMs(text: string): number {
-  const n = Number(text.slice(0, -1));
-  return (
-    n * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[text.at(-1) as 's' | 'm' | 'h' | 'd']
-  );
 }

@@ -23,7 +23,7 @@ export function workerHealth(options: {
   readonly redis: Redis;
   readonly workers: readonly Worker[];
   readonly queue: (name: string) => Queue;
-  readonly pipelines: readonly PipelineContext[];
+  readonly pipelines: () => readonly PipelineContext[];
   readonly staleMs: number;
   readonly workerName: string;
 }) {
@@ -34,10 +34,8 @@ export function workerHealth(options: {
   async function flowing(): Promise<Health> {
     let waiting = 0;
     for (const w of workers) {
-      const q = options.queue(w.name);
-      // A queue a destination asked to pause (429) is not stalled.
-      if ((await q.getRateLimitTtl()) > 0) continue;
-      waiting += await q.getWaitingCount();
+      // A destination's paused or rate-limited jobs are delayed, not waiting: not stalled.
+      waiting += await options.queue(w.name).getWaitingCount();
     }
     const recent = lastActivity !== null && Date.now() - lastActivity < options.staleMs;
     const moving = active > 0 || waiting === 0 || recent;
@@ -69,7 +67,7 @@ export function workerHealth(options: {
     () => {
       health()
         .then(async (h) => {
-          for (const p of options.pipelines) {
+          for (const p of options.pipelines()) {
             if (h.status === 'stalled')
               await p.alerter?.open(stalledWorkerAlert(options.workerName, h.waiting));
             else if (h.status === 'ok')

@@ -30,10 +30,19 @@ export const QUEUES = {
   fetch: 'fetch',
   /** One job per run, the parent of its fetches and deliveries: moves cursors, records the run. */
   commit: 'commit',
+  /**
+   * Every destination's deliveries, one queue for the fleet (so a worker's connections do not grow
+   * with its pipelines). A destination's rate limit and pauses are its own gate in the state
+   * store, which delays only that destination's jobs.
+   */
+  deliver: 'deliver',
 } as const;
 
-/** A destination's delivery queue: its own, so its rate limit and pauses touch no other. */
-export const deliverQueue = (pipeline: string, destination: string) =>
+/**
+ * The previous release's delivery queue of a destination: a worker drains what an older worker
+ * left there during an upgrade (see `drainLegacyQueues`).
+ */
+export const legacyDeliverQueue = (pipeline: string, destination: string) =>
   `deliver.${pipeline}.${destination}`;
 
 /** BullMQ's prefix under a ScoreBridge prefix. */

@@ -71,3 +71,63 @@ end
 return holder`;
 /** Extends the lock only if it is still ours. */
 export const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+/**
+ * Worker mode's delivery gate of one destination, shared by every worker of the fleet. Times are
+ * Redis's own (`TIME`), so workers' clocks do not matter.
+ *
+ * KEYS[1] the destination's pause (a key whose TTL is the pause left), KEYS[2] its reservations
+ * (a sorted set: job id → the time it may start), KEYS[3] its admissions in the last window (a
+ * sorted set by time). ARGV[1] the job, ARGV[2] at most this many admissions (0: no limit) per
+ * ARGV[3] ms.
+ *
+ * Returns `{ wait, now }`: `wait` 0 admits the job (and records its admission), else the job is to
+ * come back after `wait` ms — until the pause ends, or at the time reserved for it. A job is
+ * reserved the first free time after those already reserved, so a backlog comes back spread out,
+ * once each, instead of all at once; and none is admitted while `max` were in the last window.
+ */
+export const ADMIT = `
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local paused = redis.call('PTTL', KEYS[1])
+if paused > 0 then return {paused, now} end
+local max, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+if max <= 0 then return {0, now} end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+-- A reservation long past is of a job that went away.
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window - 60000)
+local admitted = redis.call('ZCARD', KEYS[3])
+local mine = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if mine and tonumber(mine) > now then return {tonumber(mine) - now, now} end
+if admitted < max and (mine or redis.call('ZCARD', KEYS[2]) == 0) then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[3], now, ARGV[1] .. '@' .. now)
+  redis.call('PEXPIRE', KEYS[3], window + 1000)
+  return {0, now}
+end
+if mine then
+  -- Its time came, but the window is full still (it came back late, another early).
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  local at = tonumber(oldest[2]) + window
+  redis.call('ZADD', KEYS[2], at, ARGV[1])
+  return {at - now, now}
+end
+-- The first time after every admission and reservation at which fewer than max fall in a window.
+local times = {}
+for _, key in ipairs({KEYS[3], KEYS[2]}) do
+  local entries = redis.call('ZRANGE', key, -max, -1, 'WITHSCORES')
+  for i = 2, #entries, 2 do times[#times + 1] = tonumber(entries[i]) end
+end
+table.sort(times)
+local at = now + 1
+if #times >= max then at = math.max(at, times[#times - max + 1] + window) end
+if #times > 0 then at = math.max(at, times[#times]) end
+redis.call('ZADD', KEYS[2], at, ARGV[1])
+redis.call('PEXPIRE', KEYS[2], at - now + window + 60000)
+return {at - now, now}`;
+/** Pauses a destination for ARGV[1] ms (KEYS[1]), unless it is already paused for longer. */
+export const PAUSE = `
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 1`;

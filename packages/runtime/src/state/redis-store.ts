@@ -3,6 +3,7 @@ import { ConfigError } from '@scorebridge/core';
 import { bullPrefix, commitJobId, QUEUES, RUN_SLOT_SECONDS } from '../queue/topology.js';
 import type { RedisConnection as Redis } from '../redis.js';
 import { connectRedis } from '../redis.js';
+import { fleetState, type WorkerInfo } from './redis-fleet.js';
 import {
   CLAIM,
   CLAIM_INCIDENT,
@@ -11,6 +12,9 @@ import {
   RENEW,
   TAKE_SLOT,
 } from './redis-scripts.js';
+
+export type { SkippedPipeline, WorkerInfo } from './redis-fleet.js';
+
 import {
   type DeadLetter,
   type DeliveryIntent,
@@ -41,6 +45,26 @@ export interface RedisStateOptions {
 export interface RedisStateStore extends StateStore {
   /** For each content hash, whether the destination confirmed it (one SMISMEMBER). */
   held(pipeline: string, destination: string, hashes: readonly string[]): Promise<boolean[]>;
+  /**
+   * Worker mode's gate of a destination's deliveries, one for the whole fleet: whether the job may
+   * deliver now (`wait` 0, its admission recorded), or in how many ms it is to come back — the
+   * destination's pause left, or the time its rate limit reserved for the job. `at` is Redis's
+   * time of the answer.
+   */
+  admit(
+    pipeline: string,
+    destination: string,
+    job: string,
+    rate?: { readonly max: number; readonly perSeconds: number },
+  ): Promise<{ wait: number; at: number }>;
+  /** Pauses a destination's deliveries for `ms` (unless paused for longer already), fleet-wide. */
+  pauseDeliveries(pipeline: string, destination: string, ms: number): Promise<void>;
+  /** How long a destination's deliveries are still paused, in ms (0: not paused). */
+  deliveriesPaused(pipeline: string, destination: string): Promise<number>;
+  /** A worker process says what it serves (and what it skipped), for `seconds`. */
+  announceWorker(name: string, info: WorkerInfo, seconds: number): Promise<void>;
+  /** The worker processes that announced themselves and have not lapsed. */
+  workers(): Promise<WorkerInfo[]>;
 }
 
 /**
@@ -57,11 +81,11 @@ export function createRedisStateStore(
   const prefix = options.prefix ?? '{scorebridge}';
   const key = (pipeline: string, ...parts: string[]) => [prefix, pipeline, ...parts].join(':');
   const at = { redis, key, prefix, options };
-  return { ...recordState(at), ...historyState(at), ...runState(at) };
+  return { ...recordState(at), ...historyState(at), ...runState(at), ...fleetState(at) };
 }
 
 /** What every part of the store works with. */
-interface At {
+export interface At {
   readonly redis: Redis;
   readonly key: (pipeline: string, ...parts: string[]) => string;
   readonly prefix: string;
@@ -74,7 +98,9 @@ function recordState({
   key,
 }: At): Omit<
   RedisStateStore,
-  keyof ReturnType<typeof historyState> | keyof ReturnType<typeof runState>
+  | keyof ReturnType<typeof historyState>
+  | keyof ReturnType<typeof runState>
+  | keyof ReturnType<typeof fleetState>
 > {
   async function versions(pipeline: string, keys: readonly string[]): Promise<RecordVersion[][]> {
     if (keys.length === 0) return [];

@@ -324,4 +324,52 @@ describe('redis state store', () => {
     await expect(store.lock('p')).rejects.toThrow(/being run elsewhere/);
     await other();
   });
+
+  it('a delivery gate keeps to a rate across callers: a backlog is reserved times once each, none early', async () => {
+    const store = createRedisStateStore(client, { prefix: `${redis.prefix}:gate` });
+    const rate = { max: 2, perSeconds: 1 };
+    const admitted = new Map<string, number>();
+    const reserved = new Map<string, number>();
+    for (const job of ['j1', 'j2', 'j3', 'j4', 'j5']) {
+      const { wait, at } = await store.admit('p', 'd', job, rate);
+      if (wait === 0) admitted.set(job, at);
+      else reserved.set(job, at + wait);
+    }
+    // Two go at once; the rest are given times, in order, each after the one before.
+    expect([...admitted.keys()]).toEqual(['j1', 'j2']);
+    expect([...reserved.keys()]).toEqual(['j3', 'j4', 'j5']);
+    const times = [...reserved.values()];
+    expect(times[0]).toBeGreaterThanOrEqual(admitted.get('j1')! + 1000);
+    expect(times[2]).toBeGreaterThanOrEqual(admitted.get('j2')! + 1000);
+    expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(1000);
+    // Another destination is not held back.
+    expect((await store.admit('p', 'other', 'x', rate)).wait).toBe(0);
+    // A job asking again before its time keeps its time; each is admitted once its time came.
+    const again = await store.admit('p', 'd', 'j3', rate);
+    expect(again.at + again.wait).toBe(reserved.get('j3'));
+    for (const job of ['j3', 'j4', 'j5'])
+      for (;;) {
+        const { wait, at } = await store.admit('p', 'd', job, rate);
+        if (wait === 0) {
+          admitted.set(job, at);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    const order = ['j1', 'j2', 'j3', 'j4', 'j5'].map((j) => admitted.get(j)!);
+    // At most two admissions in any second, by Redis's clock.
+    for (let i = 0; i + 2 < order.length; i++)
+      expect(order[i + 2]! - order[i]!).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('a paused destination admits nothing until the pause ends; others go on', async () => {
+    const store = createRedisStateStore(client, { prefix: `${redis.prefix}:pause` });
+    await store.pauseDeliveries('p', 'd', 60_000);
+    await store.pauseDeliveries('p', 'd', 1_000); // a shorter pause does not shorten it
+    const { wait } = await store.admit('p', 'd', 'j1');
+    expect(wait).toBeGreaterThan(50_000);
+    expect(await store.deliveriesPaused('p', 'd')).toBeGreaterThan(50_000);
+    expect((await store.admit('p', 'e', 'j1')).wait).toBe(0);
+    expect(await store.deliveriesPaused('p', 'e')).toBe(0);
+  });
 });

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { createToeflAccessClient } from '@scorebridge/core';
-import { DelayedError, type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { DestinationConfig } from '../../config/schema.js';
 import { batchOf, intentOf, readWindow } from '../../run/batches.js';
 import type { PipelineContext } from '../../run/context.js';
@@ -22,7 +22,7 @@ import {
   jobError,
   openRecords,
 } from '../payloads.js';
-import { deliverQueue, parseJobId } from '../topology.js';
+import { parseJobId } from '../topology.js';
 
 /** The worker process, as results name it (`host:pid`). */
 export const WORKER_NAME = `${hostname()}:${process.pid}`;
@@ -34,82 +34,135 @@ interface Plan {
   readonly resend: boolean;
 }
 
+/** Options of {@link createDeliverProcessor}. */
+export interface DeliverOptions {
+  /** Deliveries at once per destination in this process (else the pipeline's, else 2). */
+  readonly perDestination?: number;
+}
+
 /**
- * A delivery job of one destination: a staged part of a slice, or a batch an earlier run left
- * unsettled. A staged part waits for the run's barrier (every fetch and resend done), claims its
- * records (one job per record per run), applies the delivery rules and delivers by the rule both
- * executors share (`deliverBatch`). A pause the destination asks for pauses this destination's
- * queue only, using no attempt; the last attempt failing gives the batch up (dead letters until a
- * later run delivers it).
+ * The processor of the delivery queue, which every destination of every pipeline shares. A job
+ * is a staged part of a slice, or a batch an earlier run left unsettled, of one destination.
+ *
+ * Before it delivers, a job passes its destination's gates: at most `perDestination` of its
+ * deliveries at once in this process, and the destination's fleet-wide gate in the state store
+ * (its rate limit, and a pause it asked for). A job held back is delayed — not retried, using no
+ * attempt — so the shared queue goes on with other destinations' jobs.
  */
-export function createDeliverProcessor(
+export function createDeliverProcessor(ctx: WorkerContext, options: DeliverOptions = {}) {
+  const inHand = new Map<string, number>();
+  return async (job: Job<DeliverJobData>, token?: string): Promise<DeliverResult> => {
+    const p = ctx.pipeline(job.data.pipeline);
+    const d = p.pipeline.config.destinations.find((x) => x.id === job.data.destination);
+    if (!d)
+      throw new UnrecoverableError(
+        `pipeline ${p.name} has no destination "${job.data.destination}" on this worker: start every worker with the same pipeline files`,
+      );
+    const key = `${p.name}\n${d.id}`;
+    const cap = options.perDestination ?? p.pipeline.config.queue?.concurrency ?? 2;
+    const held = inHand.get(key) ?? 0;
+    // Back after about a delivery's time: one of those in hand will likely be done.
+    if (held >= cap) return later(job, token, 1000 + Math.random() * 500);
+    inHand.set(key, held + 1);
+    try {
+      return await deliverJob(ctx, p, d, job, token);
+    } finally {
+      inHand.set(key, (inHand.get(key) ?? 1) - 1);
+    }
+  };
+}
+
+/** Moves a job in hand to the delayed set for `ms`, using no attempt (BullMQ's DelayedError). */
+async function later(job: Job, token: string | undefined, ms: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + Math.ceil(ms), token);
+  throw new DelayedError();
+}
+
+/**
+ * One delivery job. A staged part waits for the run's barrier (every fetch and resend done),
+ * claims its records (one job per record per run), applies the delivery rules and delivers by
+ * the rule both executors share (`deliverBatch`). A pause the destination asks for pauses this
+ * destination only, using no attempt; the last attempt failing gives the batch up (dead letters
+ * until a later run delivers it).
+ */
+async function deliverJob(
   ctx: WorkerContext,
   p: PipelineContext,
   d: DestinationConfig,
-) {
+  job: Job<DeliverJobData>,
+  token: string | undefined,
+): Promise<DeliverResult> {
   const { name } = p;
-  return async (job: Job<DeliverJobData>, token?: string): Promise<DeliverResult> => {
-    const { runId } = parseJobId(job.id!)!;
-    const result: Mutable<DeliverResult> = {
-      delivered: 0,
-      rejected: 0,
-      unmatched: 0,
-      unchanged: 0,
-      superseded: 0,
-      refused: 0,
-      worker: WORKER_NAME,
-    };
-    const fresh: FreshLetters = {};
-    const file = async (letters: DeadLetter[]) => {
-      addFresh(fresh, await fileLetters(ctx.store, name, letters));
-    };
-    let outcome: DeliveryResult;
-    let plan: Plan | undefined;
-    try {
-      if (await ctx.store.runCancelled(name, runId)) return result;
-      plan = job.data.resend
-        ? await resendPlan(ctx, p, d, job, file)
-        : await stagedPlan(ctx, p, d, job, token, result, file);
-      if (!plan) return result;
-      outcome = await deliverBatch(p.target(d.id), {
-        batchId: plan.batchId,
-        send: plan.send,
-        attempt: job.attemptsMade + 1,
-        attempts: job.opts.attempts ?? 1,
-        maxPauseSeconds: Number.POSITIVE_INFINITY,
-        countPauses: false,
-        stopped: () => ctx.store.runCancelled(name, runId),
-        window: job.data.window,
-      });
-    } catch (error) {
-      if (error instanceof DelayedError) throw error;
-      throw jobError(error);
-    }
-    switch (outcome.status) {
-      case 'done': {
-        const { settled } = outcome;
-        const counted = plan.resend
-          ? { resent: settled.resent ? 1 : 0 }
-          : {
-              delivered: settled.delivered.length,
-              rejected: settled.rejected.filter((l) => l.kind !== 'unmatched').length,
-              unmatched: settled.rejected.filter((l) => l.kind === 'unmatched').length,
-            };
-        return { ...result, ...counted, fresh };
-      }
-      case 'stopped':
-        return result;
-      case 'pause': {
-        // Only this destination's queue waits, for as long as it asked; no attempt is used.
-        // It answered "not now", so the batch did not land: a regular job forms it again.
-        await ctx.worker(deliverQueue(name, d.id))?.rateLimit(outcome.seconds * 1000);
-        if (!plan.resend) await ctx.store.clearIntent(name, d.id, plan.batchId);
-        throw Worker.RateLimitError();
-      }
-      default:
-        throw failureError(outcome.failure);
-    }
+  const { runId } = parseJobId(job.id!)!;
+  const result: Mutable<DeliverResult> = {
+    delivered: 0,
+    rejected: 0,
+    unmatched: 0,
+    unchanged: 0,
+    superseded: 0,
+    refused: 0,
+    worker: WORKER_NAME,
   };
+  const fresh: FreshLetters = {};
+  const file = async (letters: DeadLetter[]) => {
+    addFresh(fresh, await fileLetters(ctx.store, name, letters));
+  };
+  let outcome: DeliveryResult;
+  let plan: Plan | undefined;
+  try {
+    if (await ctx.store.runCancelled(name, runId)) return result;
+    if (!job.data.resend && !(await barrierOpen(ctx, name, runId))) return later(job, token, 500);
+    const gate = await ctx.store.admit(name, d.id, job.id!, d.rateLimit);
+    if (gate.wait > 0) return later(job, token, gate.wait + Math.random() * 50);
+    ctx.log.debug(`${name}/${d.id}: job ${job.id} admitted`, {
+      event: 'delivery-admitted',
+      pipeline: name,
+      destination: d.id,
+      at: gate.at,
+    });
+    plan = job.data.resend
+      ? await resendPlan(ctx, p, d, job, file)
+      : await stagedPlan(ctx, p, d, job, result, file);
+    if (!plan) return result;
+    outcome = await deliverBatch(p.target(d.id), {
+      batchId: plan.batchId,
+      send: plan.send,
+      attempt: job.attemptsMade + 1,
+      attempts: job.opts.attempts ?? 1,
+      maxPauseSeconds: Number.POSITIVE_INFINITY,
+      countPauses: false,
+      stopped: () => ctx.store.runCancelled(name, runId),
+      window: job.data.window,
+    });
+  } catch (error) {
+    if (error instanceof DelayedError) throw error;
+    throw jobError(error);
+  }
+  switch (outcome.status) {
+    case 'done': {
+      const { settled } = outcome;
+      const counted = plan.resend
+        ? { resent: settled.resent ? 1 : 0 }
+        : {
+            delivered: settled.delivered.length,
+            rejected: settled.rejected.filter((l) => l.kind !== 'unmatched').length,
+            unmatched: settled.rejected.filter((l) => l.kind === 'unmatched').length,
+          };
+      return { ...result, ...counted, fresh };
+    }
+    case 'stopped':
+      return result;
+    case 'pause': {
+      // Only this destination waits, for as long as it asked, across the fleet; no attempt is
+      // used. It answered "not now", so the batch did not land: a regular job forms it again.
+      const ms = outcome.seconds * 1000;
+      await ctx.store.pauseDeliveries(name, d.id, ms);
+      if (!plan.resend) await ctx.store.clearIntent(name, d.id, plan.batchId);
+      return later(job, token, ms + Math.random() * Math.min(1000, ms / 10));
+    }
+    default:
+      throw failureError(outcome.failure);
+  }
 }
 
 /** A batch an earlier run left unsettled: sent again exactly as it was (its window read again). */
@@ -137,7 +190,7 @@ async function resendPlan(
 }
 
 /**
- * A staged part of a slice: once the run's barrier is open, its records claimed for this job and
+ * A staged part of a slice (the run's barrier open): its records claimed for this job and
  * put through the delivery rules; what is left forms one batch, announced before it is sent. A
  * job that died after announcing its batch sends that batch, exactly, before anything else.
  */
@@ -146,16 +199,11 @@ async function stagedPlan(
   p: PipelineContext,
   d: DestinationConfig,
   job: Job<DeliverJobData>,
-  token: string | undefined,
   result: Mutable<DeliverResult>,
   file: (letters: DeadLetter[]) => Promise<void>,
 ): Promise<Plan | undefined> {
   const { name } = p;
   const { runId } = parseJobId(job.id!)!;
-  if (!(await barrierOpen(ctx, name, runId))) {
-    await job.moveToDelayed(Date.now() + 500, token);
-    throw new DelayedError();
-  }
   const records = openRecords(ctx.seal, job.data.sealed, job.id!);
   // One job per record per run: overlapping slices and retried fetches stage copies.
   const mine = await ctx.store.claim(

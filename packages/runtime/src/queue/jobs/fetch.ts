@@ -16,7 +16,7 @@ import {
   jobError,
   sealRecords,
 } from '../payloads.js';
-import { deliverQueue } from '../topology.js';
+import { QUEUES } from '../topology.js';
 
 /**
  * A fetch job: one slice read, parsed and filtered, its versions classified, and its records
@@ -93,7 +93,7 @@ function stagerOf(
     const batch = batchOf(name, d.id, records, slice, updates);
     // The content hashes are in the batch id: a changed report is a new job, never a duplicate.
     const jobId = `${job.data.runId}.d.${d.id}.${job.data.index}.${batch.id}`;
-    await ctx.queue(deliverQueue(name, d.id)).add(
+    await ctx.queue(QUEUES.deliver).add(
       'deliver',
       {
         pipeline: name,

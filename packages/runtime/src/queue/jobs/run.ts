@@ -9,7 +9,7 @@ import type {
   RunJobData,
   RunStarted,
 } from '../payloads.js';
-import { commitJobId, deliverQueue, QUEUES, RUN_SLOT_SECONDS, runIdOf } from '../topology.js';
+import { commitJobId, QUEUES, RUN_SLOT_SECONDS, runIdOf } from '../topology.js';
 
 const DAY_S = 86_400;
 const iso = (s: Slice) => ({ from: s.from.toISOString(), to: s.to.toISOString() });
@@ -122,7 +122,7 @@ async function addRunFlow(
     runId,
     [
       ...fetchIds.map((id) => `${QUEUES.fetch}|${id}`),
-      ...resends.map(({ d }, i) => `${deliverQueue(name, d.id)}|${resendIds[i]}`),
+      ...resendIds.map((id) => `${QUEUES.deliver}|${id}`),
     ],
     7 * DAY_S,
   );
@@ -142,7 +142,7 @@ async function addRunFlow(
     children: [
       ...resends.map(({ d, intent }, i) => ({
         name: 'deliver',
-        queueName: deliverQueue(name, d.id),
+        queueName: QUEUES.deliver,
         data: {
           pipeline: name,
           destination: d.id,
