@@ -24,6 +24,7 @@ import { workerMetrics } from './metrics.js';
 import { checkRedis } from './redis-checks.js';
 import { type DataKey, sealer } from './sealed.js';
 import { bullPrefix, QUEUES } from './topology.js';
+import { drainLegacyQueues } from './upgrade.js';
 
 export { durationMs } from './fleet.js';
 export type { Health } from './health.js';
@@ -185,17 +186,25 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     });
     w.on('error', errors.report);
     workers.push(w);
+    return () => {
+      workers.splice(workers.indexOf(w), 1);
+    };
   };
   add(new Worker(QUEUES.run, createRunProcessor(ctx), { ...common, concurrency: 1 }));
   add(new Worker(QUEUES.fetch, createFetchProcessor(ctx), { ...common, concurrency: 2 }));
   add(new Worker(QUEUES.commit, createCommitProcessor(ctx), { ...common, concurrency: 1 }));
   const deliveries = () => options.deliveries ?? deliverySlots(ctx, options.concurrency);
-  const deliver = new Worker(
-    QUEUES.deliver,
-    createDeliverProcessor(ctx, { perDestination: options.concurrency }),
-    { ...common, concurrency: deliveries() },
-  );
+  const delivering = createDeliverProcessor(ctx, { perDestination: options.concurrency });
+  const deliver = new Worker(QUEUES.deliver, delivering, { ...common, concurrency: deliveries() });
   add(deliver);
+  await drainLegacyQueues(ctx, {
+    redis,
+    prefix,
+    worker: common,
+    processor: delivering,
+    log,
+    track: add,
+  });
   const handle = handleOf({ ctx, redis, prefix, report, workers, health, errors, fleet });
   return {
     ...handle,
