@@ -92,6 +92,46 @@ describe('worker mode on a highly available Redis', () => {
     expect(new Set(stored)).toEqual(await groundTruth(s.sandbox));
   });
 
+  it('serves two tenants whose prefixes hash to different Cluster shards, each by its own workers: every record once, each tenant on its own master', async () => {
+    const cluster = await startRedisCluster({ masters: 3 });
+    cleanups.push(() => cluster.stop());
+    const conn = await connectRedis(cluster.url);
+    cleanups.push(async () => conn.disconnect());
+    // Which master serves a prefix's hash tag (CLUSTER KEYSLOT, then CLUSTER SLOTS' ranges).
+    const ranges = (await conn.cluster('SLOTS')) as [number, number, [string, number]][];
+    const masterOf = async (prefix: string) => {
+      const slot = Number(await conn.cluster('KEYSLOT', prefix));
+      return ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
+    };
+    const tenantA = `{tenant-a-${cluster.prefix.slice(8, -1)}}`;
+    let tenantB = '';
+    for (let i = 0; !tenantB || (await masterOf(tenantB)) === (await masterOf(tenantA)); i++)
+      tenantB = `{tenant-b-${cluster.prefix.slice(8, -1)}-${i}}`;
+    const [a, b] = await Promise.all([
+      backfillOn(cluster.url, tenantA, { records: 200 }),
+      backfillOn(cluster.url, tenantB, { records: 150 }),
+    ]);
+    for (const { s, outcome } of [a, b]) {
+      expect(outcome.ok).toBe(true);
+      const stored = storedVersions(s.out.files!);
+      expect(stored.length, 'each version stored once').toBe(new Set(stored).size);
+      expect(new Set(stored)).toEqual(await groundTruth(s.sandbox));
+    }
+    // Every key of a tenant (queues, state, ledger) is on the master its hash tag names, none
+    // elsewhere: a Cluster spreads tenants over its shards.
+    for (const tenant of [tenantA, tenantB]) {
+      const owner = await masterOf(tenant);
+      const counts = new Map<number, number>();
+      for (const node of cluster.nodes) {
+        const direct = await connectRedis(node.url);
+        counts.set(node.port, (await direct.keys(`${tenant}*`)).length);
+        direct.disconnect();
+      }
+      expect(counts.get(owner), `${tenant} has keys on its master`).toBeGreaterThan(10);
+      expect([...counts].filter(([port, n]) => port !== owner && n > 0)).toEqual([]);
+    }
+  });
+
   it('carries on by itself after Sentinel fails the master over (redis+sentinel://): the next backfill delivers the rest, nothing twice', async () => {
     const sentinel = await startRedisSentinel();
     cleanups.push(() => sentinel.stop());
