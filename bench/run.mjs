@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { backfill } from './backfill.mjs';
 import { csvRendering } from './csv.mjs';
 import { fetchMemory } from './fetch-memory.mjs';
+import { fleet } from './fleet.mjs';
 import { parseThroughput } from './parse-throughput.mjs';
 import { queueBackfill } from './queue.mjs';
 import { salesforceCalls } from './salesforce.mjs';
@@ -146,6 +147,32 @@ if (!only || only === 'salesforce') {
   }
   rows.push(['SF bulk calls / 10k', String(out.bulk.writeCalls), '<= 10']);
   rows.push(['SF collections calls / 10k', String(out.collections.writeCalls), 'recorded']);
+}
+
+if (!only || only === 'fleet') {
+  const out = await fleet();
+  const mb = (xs) => xs.map((m) => `${m.toFixed(0)} MB`).join(', ');
+  console.log(
+    `\nA fleet: two \`scorebridge worker\` processes over a directory of ${out.pipelines.toLocaleString('en')} pipelines (file and webhook destinations), redis-server`,
+  );
+  console.log(
+    `  start-up ${out.startupMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} (${out.schedulers.toLocaleString('en')} schedules; goal: 10 s)`,
+  );
+  console.log(`  Redis connections per process ${out.connectionsPerProcess} (goal: 12)`);
+  console.log(
+    `  idle Redis commands per second per process ${out.idleCommandsPerSecondPerProcess.toFixed(1)}, script-internal ones included (goal: 5)`,
+  );
+  console.log(
+    `  RSS per process idle ${mb(out.idleRssMb)}, peak ${mb(out.peakRssMb)} (goal: 300 MB)`,
+  );
+  console.log(
+    `  reload (SIGHUP) of every file ${(out.reloadMs / 1000).toFixed(1)} s; due schedule to its run starting: median ${out.dueToStartMs.median} ms, at most ${out.dueToStartMs.max} ms (${out.dueToStartMs.runs} runs)`,
+  );
+  rows.push(['fleet start-up', `${(Math.max(...out.startupMs) / 1000).toFixed(1)} s`, '<= 10 s']);
+  rows.push(['fleet connections/process', String(out.connectionsPerProcess), '<= 12']);
+  rows.push(['fleet idle commands/s', out.idleCommandsPerSecondPerProcess.toFixed(1), '<= 5']);
+  rows.push(['fleet peak RSS', `${Math.max(...out.peakRssMb).toFixed(0)} MB`, '<= 300 MB']);
+  rows.push(['fleet due to run start', `${out.dueToStartMs.max} ms`, 'recorded']);
 }
 
 console.log('\nSummary');

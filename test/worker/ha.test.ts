@@ -98,10 +98,10 @@ describe('worker mode on a highly available Redis', () => {
     const conn = await connectRedis(cluster.url);
     cleanups.push(async () => conn.disconnect());
     // Which master serves a prefix's hash tag (CLUSTER KEYSLOT, then CLUSTER SLOTS' ranges).
-    const ranges = (await conn.cluster('SLOTS')) as [number, number, [string, number]][];
+    const ranges = await conn.cluster('SLOTS');
     const masterOf = async (prefix: string) => {
       const slot = Number(await conn.cluster('KEYSLOT', prefix));
-      return ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
+      return ranges.find(([from, to]) => slot >= from && slot <= to)![2]![1];
     };
     const tenantA = `{tenant-a-${cluster.prefix.slice(8, -1)}}`;
     let tenantB = '';

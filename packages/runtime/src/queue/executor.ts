@@ -178,6 +178,10 @@ export async function startWorkers(options: WorkerModeOptions): Promise<WorkerHa
     lockDuration: lockMs,
     stalledInterval: lockMs,
     maxStalledCount: 5,
+    // An idle worker blocks this long on its queue's marker before polling again: the 10 s ceiling
+    // BullMQ itself keeps for Redis when delayed jobs wait (its default, 5 s, doubles the idle
+    // commands). A job added wakes the worker at once, whatever the wait.
+    drainDelay: 10,
   };
   const add = (w: Worker) => {
     health.track(w);
