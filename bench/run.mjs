@@ -9,6 +9,7 @@ import { fleet } from './fleet.mjs';
 import { parseThroughput } from './parse-throughput.mjs';
 import { queueBackfill } from './queue.mjs';
 import { salesforceCalls } from './salesforce.mjs';
+import { againstScript } from './script.mjs';
 import { slateThroughput } from './slate.mjs';
 import { webhookThroughput } from './webhook.mjs';
 
@@ -173,6 +174,29 @@ if (!only || only === 'fleet') {
   rows.push(['fleet idle commands/s', out.idleCommandsPerSecondPerProcess.toFixed(1), '<= 5']);
   rows.push(['fleet peak RSS', `${Math.max(...out.peakRssMb).toFixed(0)} MB`, '<= 300 MB']);
   rows.push(['fleet due to run start', `${out.dueToStartMs.max} ms`, 'recorded']);
+}
+
+if (!only || only === 'script') {
+  const sizes = process.argv.slice(3).map(Number).filter(Boolean);
+  const out = await againstScript(sizes.length ? sizes : undefined);
+  console.log(
+    '\n`scorebridge run` (file destination, CSV, state synced) against the naive script, same sandbox, 90-day window, interleaved, best of 3, each a child process from spawn to exit',
+  );
+  for (const r of out) {
+    const line = (name, x, cpu) =>
+      `    ${name.padEnd(12)} ${x.seconds.toFixed(2)} s, ${Math.round(r.records / x.seconds).toLocaleString('en')} records/s, ${cpu.toFixed(0)} µs CPU per record, peak RSS ${x.peakRssMb.toFixed(0)} MB`;
+    console.log(
+      `  ${r.records.toLocaleString('en')} records: ratio ${r.ratio.toFixed(2)}x (goal: 1.5x)`,
+    );
+    console.log(line('scorebridge', r.scorebridge, r.cpuMicrosPerRecord.scorebridge));
+    console.log(line('script', r.script, r.cpuMicrosPerRecord.script));
+    rows.push([`vs script, ${r.records / 1000}k`, `${r.ratio.toFixed(2)}x`, '>= 1.5x']);
+    rows.push([
+      `run peak RSS, ${r.records / 1000}k`,
+      `${r.scorebridge.peakRssMb.toFixed(0)} MB`,
+      r.records >= 100_000 ? '<= 200 MB' : 'recorded',
+    ]);
+  }
 }
 
 console.log('\nSummary');
