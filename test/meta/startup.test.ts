@@ -58,6 +58,26 @@ describe('start-up', () => {
       expect(modules.filter((m) => HEAVY.test(m))).toEqual([]);
     });
 
+  it('run of a file pipeline loads the inline runner only: no BullMQ, ioredis or prom-client', async () => {
+    // A source that refuses at once: the run fails after everything it needs has loaded.
+    writeFileSync(
+      join(dir, 'inline.yaml'),
+      `name: inline\nsource:\n  baseUrl: http://127.0.0.1:9/scores\n  authcode: k\ndestinations:\n  - id: out\n    type: file\n    options:\n      directory: ${join(dir, 'out')}\n`,
+    );
+    const { code, modules } = await loadedBy([
+      'run',
+      join(dir, 'inline.yaml'),
+      '--state-dir',
+      join(dir, 'state'),
+      '-q',
+    ]);
+    expect(code).not.toBe(0); // the source was unreachable, after loading
+    expect(modules.some((m) => m.includes('/runtime/') && m.includes('runner'))).toBe(true);
+    expect(modules.filter((m) => /\/node_modules\/(bullmq|ioredis|prom-client)\//.test(m))).toEqual(
+      [],
+    );
+  });
+
   it('run loads what delivery needs (the hook sees them)', async () => {
     const { modules } = await loadedBy(['run', 'pipelines/example-university.yaml', '--dry-run']);
     expect(modules.some((m) => /\/node_modules\/(pino|bullmq|ioredis)\//.test(m))).toBe(true);

@@ -1,5 +1,6 @@
 import { createToeflAccessClient, serializeError, silentLogger } from '@scorebridge/core';
-import { destinationContext, sourceClientOptions } from '@scorebridge/runtime';
+import { destinationContext } from '@scorebridge/runtime/config';
+import { sourceClientOptions } from '@scorebridge/runtime/inline';
 import { EXIT, type Io, write } from '../io.js';
 import type { CheckOptions } from './check.command.js';
 import { load } from './state.js';

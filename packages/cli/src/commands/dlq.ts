@@ -4,7 +4,7 @@ import {
   type RunSummary,
   runPipeline,
   type StateStore,
-} from '@scorebridge/runtime';
+} from '@scorebridge/runtime/inline';
 
 import type { LoadedPipeline } from '../adapters.js';
 import { EXIT, type Io, write } from '../io.js';

@@ -1,5 +1,5 @@
 import { formatEtsDate, parseIsoInput, UPDATE_CLASSES, type UpdateClass } from '@scorebridge/core';
-import { type RunSummary, runPipeline } from '@scorebridge/runtime';
+import { type RunSummary, runPipeline } from '@scorebridge/runtime/inline';
 import { EXIT, type Io, write } from '../io.js';
 import { createLogger } from '../logging.js';
 import { RunProgress } from '../progress.js';

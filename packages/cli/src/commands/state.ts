@@ -1,15 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '@scorebridge/core';
-import {
-  createFileStateStore,
-  openRedisStateStore,
-  type Pipeline,
-  type RedisConnection as Redis,
-  redactRedisUrl,
-  redisPrefix,
-  type StateStore,
-} from '@scorebridge/runtime';
+import type { Pipeline, RedisConnection as Redis } from '@scorebridge/runtime';
+import { createFileStateStore, type StateStore } from '@scorebridge/runtime/inline';
 
 import { loadPipelineFile } from '../adapters.js';
 import { DEFAULT_STATE_DIR } from '../defaults.js';
@@ -74,11 +67,16 @@ async function openStore(
   pipeline: Pipeline,
 ): Promise<{ store: StateStore; close(): Promise<void>; where: string; redis?: Redis }> {
   const url = options.redis ?? process.env.SCOREBRIDGE_REDIS_URL;
-  if (url)
+  if (url) {
+    // Worker mode's half of the runtime (ioredis, BullMQ) loads only when Redis is asked for.
+    const { openRedisStateStore, redactRedisUrl, redisPrefix } = await import(
+      '@scorebridge/runtime'
+    );
     return {
       ...(await openRedisStateStore(url, { prefix: redisPrefix() })),
       where: redactRedisUrl(url),
     };
+  }
   const directory = stateDirectory(pipeline, options.stateDir);
   const old = legacyState(pipeline, directory);
   if (old) {

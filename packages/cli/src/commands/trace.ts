@@ -1,11 +1,11 @@
 import { formatEtsDate } from '@scorebridge/core';
+import type { Pipeline } from '@scorebridge/runtime';
 import {
   type DeadLetter,
-  type Pipeline,
   type RecordVersion,
   type StateStore,
   versionOrder,
-} from '@scorebridge/runtime';
+} from '@scorebridge/runtime/inline';
 import { EXIT, type Io, write } from '../io.js';
 import { loadForState, withStore } from './state.js';
 import type { TraceOptions } from './trace.command.js';

@@ -1,4 +1,4 @@
-import { countsOf, type RunSummary } from '@scorebridge/runtime';
+import { countsOf, type RunSummary } from '@scorebridge/runtime/inline';
 
 export { JSON_VERSION, printJson } from '../json.js';
 
