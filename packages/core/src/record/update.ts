@@ -16,10 +16,13 @@ export const UPDATE_CLASSES = ['scores-changed', 'mybest-changed', 'other-fields
 export type UpdateClass = (typeof UPDATE_CLASSES)[number];
 
 interface Groups {
-  /** Field ids outside MyBest and the test's own scores, in layout order. */
-  readonly other: readonly string[];
-  /** The test's own scores (and a raw iBT26 block, whose parts are not known). */
-  readonly scores: readonly string[];
+  /**
+   * JSON arrays of a record's values (null when blank or absent): the fields outside MyBest and
+   * the test's own scores, in layout order; and the test's own scores (and a raw iBT26 block,
+   * whose parts are not known). Compiled once per layout: each value is read by its own name.
+   * The source holds only ids quoted by JSON.stringify, never data.
+   */
+  readonly values: (fields: ScoreRecord['fields']) => readonly [other: string, scores: string];
 }
 
 const groupsOf = new WeakMap<Layout, Groups>();
@@ -38,7 +41,13 @@ function groups(layout: Layout): Groups {
     if (f.type === 'filler' || MYBEST.test(f.id) || MYBEST.test(f.name)) continue;
     (OWN_SCORE.test(f.id) || inBlock(f) ? scores : other).push(f.id);
   }
-  g = { other, scores };
+  const array = (ids: readonly string[]) =>
+    `JSON.stringify([${ids.map((id) => `f[${JSON.stringify(id)}] ?? null`).join(', ')}])`;
+  const values = new Function(
+    'f',
+    `return [${array(other)}, ${array(scores)}];`,
+  ) as Groups['values'];
+  g = { values };
   groupsOf.set(layout, g);
   return g;
 }
@@ -51,15 +60,10 @@ function groups(layout: Layout): Groups {
  * parts are known (`scorebridge layout discover`).
  */
 export function versionDigest(record: ScoreRecord, layout: Layout): string {
-  const g = groups(layout);
-  const values = (ids: readonly string[]) =>
-    JSON.stringify(ids.map((id) => record.fields[id] ?? null));
-  const other = values(g.other);
+  const [other, scores] = groups(layout).values(record.fields);
   const extra = record.extra ? JSON.stringify(Object.entries(record.extra).sort()) : '';
-  return [
-    hash('sha256', `${other}\n${extra}`, 'hex').slice(0, 16),
-    hash('sha256', `${other}\n${extra}\n${values(g.scores)}`, 'hex').slice(0, 16),
-  ].join('.');
+  const outside = `${other}\n${extra}`;
+  return `${hash('sha256', outside, 'hex').slice(0, 16)}.${hash('sha256', `${outside}\n${scores}`, 'hex').slice(0, 16)}`;
 }
 
 /** What changed between two versions of one record key, from their {@link versionDigest}s. */
