@@ -225,7 +225,7 @@ function endOfLine(text: string, from: number, to: number): number {
  * response must not compile (and warm up) its own again.
  */
 const readers = new WeakMap<CompiledLayout, FixedReader>();
-function readerOf(compiled: CompiledLayout): FixedReader {
+export function readerOf(compiled: CompiledLayout): FixedReader {
   let read = readers.get(compiled);
   if (!read) {
     read = compileFixedReader(compiled.fields);

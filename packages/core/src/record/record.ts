@@ -152,6 +152,8 @@ export function buildRecord(
   raw: string,
   extra?: Record<string, unknown>,
   hashSource?: string,
+  /** The content hash, when already known (a held record read again). */
+  knownHash?: string,
 ): { record: ScoreRecord; missingKey: readonly string[] } {
   const recordKey = c.keyOf(fields);
   const missingKey = c.lacksKey(fields)
@@ -167,6 +169,7 @@ export function buildRecord(
       hashSource,
       scaleOf(c, fields, extra),
       hashSource === undefined ? 'json' : 'scorelink',
+      knownHash,
     ),
     missingKey,
   };
@@ -189,8 +192,10 @@ class ParsedRecord implements ScoreRecord {
     hashSource: string | undefined,
     readonly scale: ScoreScale,
     readonly format: 'scorelink' | 'json',
+    knownHash?: string,
   ) {
-    this.#hashSource = hashSource;
+    this.#hash = knownHash;
+    this.#hashSource = knownHash === undefined ? hashSource : undefined;
   }
 
   get contentHash(): string {

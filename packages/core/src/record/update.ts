@@ -60,10 +60,23 @@ function groups(layout: Layout): Groups {
  * parts are known (`scorebridge layout discover`).
  */
 export function versionDigest(record: ScoreRecord, layout: Layout): string {
+  const carried = carriedDigests.get(record);
+  if (carried !== undefined) return carried;
   const [other, scores] = groups(layout).values(record.fields);
   const extra = record.extra ? JSON.stringify(Object.entries(record.extra).sort()) : '';
   const outside = `${other}\n${extra}`;
   return `${hash('sha256', outside, 'hex').slice(0, 16)}.${hash('sha256', `${outside}\n${scores}`, 'hex').slice(0, 16)}`;
+}
+
+/** Digests computed for a record before it was held compactly ({@link carryDigest}). */
+const carriedDigests = new WeakMap<ScoreRecord, string>();
+
+/**
+ * Takes `record`'s digest now, while its fields are at hand, for `holder` — the same version held
+ * compactly (`holdRecord`) — to answer without reading its line again.
+ */
+export function carryDigest(record: ScoreRecord, holder: ScoreRecord, layout: Layout): void {
+  carriedDigests.set(holder, versionDigest(record, layout));
 }
 
 /** What changed between two versions of one record key, from their {@link versionDigest}s. */

@@ -1,6 +1,7 @@
 import {
   type DeliveryBatch,
   pause,
+  restoreRecord,
   type ScoreRecord,
   type Slice,
   type ToeflAccessClient,
@@ -107,8 +108,10 @@ export class InlineTarget {
       await this.flush(send.slice(i, i + this.config.batchSize), slice);
   }
 
-  private async flush(records: ScoreRecord[], slice: Slice): Promise<void> {
-    if (records.length === 0) return;
+  private async flush(held: ScoreRecord[], slice: Slice): Promise<void> {
+    if (held.length === 0) return;
+    // A batch's records in full; the slice keeps them held (compact) until then.
+    const records = held.map(restoreRecord);
     const { store, name } = this.run.ctx;
     const updates = await this.run.classifier.classify(records, slice);
     const batch = batchOf(name, this.config.id, records, slice, updates);

@@ -1,4 +1,10 @@
-import type { ScoreRecord, Slice, ToeflAccessClient } from '@scorebridge/core';
+import {
+  holdRecord,
+  type Layout,
+  type ScoreRecord,
+  type Slice,
+  type ToeflAccessClient,
+} from '@scorebridge/core';
 import type { PipelineConfig } from '../config/schema.js';
 import type { DeadLetter } from '../state/store.js';
 import { parseDeadLetters } from './letters.js';
@@ -32,6 +38,8 @@ export async function readSlice(
   skip: Set<string>,
   how: {
     readonly config: PipelineConfig;
+    /** The layouts records are read with: a record kept is held by its line (`holdRecord`). */
+    readonly layouts: readonly Layout[];
     /** A replay reads only the versions (or keys) it replays. */
     readonly replay: RunOptions['only'];
     /** Held by every destination still going: counted, not kept. */
@@ -51,9 +59,10 @@ export async function readSlice(
     error: undefined,
   };
   const { replay } = how;
+  const layoutOf = (record: ScoreRecord) => how.layouts.find((l) => l.name === record.layout);
   const keep = (record: ScoreRecord, place: number) => {
     got.seqs.set(record.contentHash, place);
-    got.read.push(record);
+    got.read.push(holdRecord(record, layoutOf(record)));
   };
   try {
     for await (const batch of client.fetchSlice(slice, skip)) {

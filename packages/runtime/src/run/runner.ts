@@ -230,6 +230,7 @@ class InlineRun {
     const current = new Set(this.previous);
     const got = await readSlice(this.client, slice, current, {
       config: this.ctx.pipeline.config,
+      layouts: this.ctx.pipeline.layouts,
       replay: this.options.only,
       held: (r) => this.targets.every((t) => t.summary.failed || t.ledger.has(r.contentHash)),
       interrupted: () => this.interrupted,
