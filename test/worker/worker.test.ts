@@ -114,7 +114,7 @@ describe('worker mode', () => {
       .poll(async () => (await fetch.getCompletedCount()) + (await fetch.getFailedCount()))
       .toBe(planSlices(FIRST_RUN, NOW).length);
     const staged = await dumpRedis(h.conn, h.redis.prefix);
-    expect(staged.match(/v1\.k1\.[\w-]+\.[\w-]+\.[\w-]+/g)?.length).toBeGreaterThan(10);
+    expect(staged.match(/v2\.k1\.[\w-]+\.[\w-]+\.[\w-]+/g)?.length).toBeGreaterThan(10);
     const canaries = [CANARY_KEY, CANARY_SECRET, WHSEC, CANARY_WEBHOOK, ...personalData(h)];
     for (const canary of canaries)
       expect(staged.includes(canary), `Redis holds ${canary.slice(0, 4)}…`).toBe(false);

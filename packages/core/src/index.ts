@@ -65,7 +65,7 @@ export {
   resolveLayouts,
 } from './layout/load.js';
 export { formatRecord } from './parse/format.js';
-export { holdRecord, restoreRecord } from './parse/held.js';
+export { holdRecord, readLine, restoreRecord } from './parse/held.js';
 export { type ParseInput, type SourceEncoding, textChunks } from './parse/input.js';
 export type { ParsedEntry, ParseIssue, ParseIssueCode } from './parse/issues.js';
 export { type JsonMapping, JsonRecordMapper, normalizeKey } from './parse/json.js';

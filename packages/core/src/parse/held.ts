@@ -48,10 +48,7 @@ class HeldRecord implements ScoreRecord {
   }
 
   restore(): ScoreRecord {
-    const raw = this.raw;
-    // The line was read once without issues: it reads the same again.
-    const fields = readerOf(this.#compiled)(raw, 0, (_f, from, to) => raw.slice(from, to).trim());
-    return buildRecord(this.#compiled, fields, raw, undefined, raw, this.contentHash).record;
+    return recordOfLine(this.raw, this.#compiled, this.contentHash);
   }
 
   toJSON() {
@@ -71,4 +68,25 @@ export function holdRecord(record: ScoreRecord, layout: Layout | undefined): Sco
 /** The full record a held one stands for (read again from its line); any other as it is. */
 export function restoreRecord(record: ScoreRecord): ScoreRecord {
   return record instanceof HeldRecord ? record.restore() : record;
+}
+
+/**
+ * A fixed-length line read again into its record, with the layout that read it first: the
+ * first of `layouts` of its length, as the parser chooses. Worker mode stages records as their
+ * lines and reads them back here at delivery. Throws when no layout has the line's length (the
+ * worker reading it was started with other layouts than the one that staged it).
+ */
+export function readLine(line: string, layouts: readonly Layout[]): ScoreRecord {
+  const layout = layouts.find((l) => l.recordLength === line.length);
+  if (!layout)
+    throw new Error(
+      `a staged record is ${line.length} characters and no layout of this worker has that length: start every worker with the same pipeline files and layouts`,
+    );
+  return recordOfLine(line, compileLayout(layout));
+}
+
+/** A line that was read once without issues, read again: it reads the same. */
+function recordOfLine(raw: string, compiled: CompiledLayout, knownHash?: string): ScoreRecord {
+  const fields = readerOf(compiled)(raw, 0, (_f, from, to) => raw.slice(from, to).trim());
+  return buildRecord(compiled, fields, raw, undefined, raw, knownHash).record;
 }

@@ -1,6 +1,8 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   isRetryable,
+  type Layout,
+  readLine,
   type ScoreRecord,
   type SerializedError,
   serializeError,
@@ -50,7 +52,10 @@ export interface DeliverJobData {
   readonly destination: string;
   readonly index: number;
   readonly window: { readonly from: string; readonly to: string };
-  /** The records: JSON, deflated, sealed with AES-256-GCM for this job id ('' for a resend). */
+  /**
+   * The records, sealed with AES-256-GCM for this job id ('' for a resend): see
+   * {@link sealRecords} (`v2`); earlier releases' jobs carry `v1`, which this release still reads.
+   */
   readonly sealed: string;
   /**
    * A batch an earlier run announced and never settled: this job re-sends it exactly as it was
@@ -118,24 +123,39 @@ export interface RunStarted {
   readonly skipped?: string;
 }
 
-/** Records staged for a delivery job: JSON of each as plain data, deflated, sealed for the job. */
+/**
+ * Records staged for a delivery job (`v2`): each fixed-length record as its line, any other (a
+ * JSON source's) as plain data; a JSON array of those, deflated, sealed for the job. The line is
+ * all a ScoreLink record is — the delivery job reads it again with the same layout (`readLine`),
+ * which costs less than JSON of its 86 fields, and stages a fifth of the bytes.
+ */
 export function sealRecords(
   seal: ReturnType<typeof sealer>,
   records: readonly ScoreRecord[],
   jobId: string,
 ): string {
-  const json = JSON.stringify(records.map(plain));
-  return seal.seal(deflateRawSync(json, { level: 1 }).toString('base64'), jobId);
+  const entries = records.map((r) => (r.format === 'scorelink' ? r.raw : plain(r)));
+  return seal.sealBytes(deflateRawSync(JSON.stringify(entries), { level: 1 }), jobId);
 }
 
-/** The records a delivery job carries (refused when sealed for another job or with an unknown key). */
+/**
+ * The records a delivery job carries, read with the pipeline's layouts (refused when sealed for
+ * another job or with an unknown key). A `v1` payload — JSON of every record, staged by a worker
+ * of an earlier release during a rolling upgrade — is read as it was written.
+ */
 export function openRecords(
   seal: ReturnType<typeof sealer>,
   sealed: string,
   jobId: string,
+  layouts: readonly Layout[],
 ): ScoreRecord[] {
-  const deflated = Buffer.from(seal.open(sealed, jobId), 'base64');
-  return JSON.parse(inflateRawSync(deflated).toString('utf8')) as ScoreRecord[];
+  const { version, bytes } = seal.openBytes(sealed, jobId);
+  if (version === 'v1')
+    return JSON.parse(
+      inflateRawSync(Buffer.from(bytes.toString('utf8'), 'base64')).toString('utf8'),
+    ) as ScoreRecord[];
+  const entries = JSON.parse(inflateRawSync(bytes).toString('utf8')) as (string | ScoreRecord)[];
+  return entries.map((e) => (typeof e === 'string' ? readLine(e, layouts) : e));
 }
 
 /** A record as plain data, for staging (the content hash computed now, kept). */

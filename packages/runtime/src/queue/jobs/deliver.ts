@@ -204,7 +204,7 @@ async function stagedPlan(
 ): Promise<Plan | undefined> {
   const { name } = p;
   const { runId } = parseJobId(job.id!)!;
-  const records = openRecords(ctx.seal, job.data.sealed, job.id!);
+  const records = openRecords(ctx.seal, job.data.sealed, job.id!, p.pipeline.layouts);
   // One job per record per run: overlapping slices and retried fetches stage copies.
   const mine = await ctx.store.claim(
     name,
