@@ -3,11 +3,35 @@
 /**
  * Keeps record versions: per key (a hash field) one line per version, `hash digest at [class]`;
  * a line whose hash is given again is replaced. One script, so concurrent jobs lose no version.
+ * ARGV holds triples (field, line prefix, line). The fields are read with one HMGET and written
+ * with one HSET per 500 (not an HGET and an HSET per record: Redis counts each command a script
+ * runs); a field given twice is merged in memory, in order, as two calls would have.
  */
 export const KEEP_VERSIONS = `
-for i = 1, #ARGV, 3 do
-  local field, prefix, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local current = redis.call('HGET', KEYS[1], field)
+local n = #ARGV / 3
+local state, order = {}, {}
+local i = 1
+while i <= n do
+  local names, asked = {}, {}
+  while i <= n and #names < 500 do
+    local f = ARGV[3 * i - 2]
+    if state[f] == nil and not asked[f] then
+      names[#names + 1] = f
+      asked[f] = true
+    end
+    i = i + 1
+  end
+  if #names > 0 then
+    local got = redis.call('HMGET', KEYS[1], unpack(names))
+    for k = 1, #names do
+      state[names[k]] = got[k] or false
+      order[#order + 1] = names[k]
+    end
+  end
+end
+for k = 1, n do
+  local field, prefix, entry = ARGV[3 * k - 2], ARGV[3 * k - 1], ARGV[3 * k]
+  local current = state[field]
   local out, found = {}, false
   if current then
     for line in string.gmatch(current, '[^\\n]+') do
@@ -20,8 +44,18 @@ for i = 1, #ARGV, 3 do
     end
   end
   if not found then out[#out + 1] = entry end
-  redis.call('HSET', KEYS[1], field, table.concat(out, '\\n'))
+  state[field] = table.concat(out, '\\n')
 end
+local set = {}
+for k = 1, #order do
+  set[#set + 1] = order[k]
+  set[#set + 1] = state[order[k]]
+  if #set >= 1000 then
+    redis.call('HSET', KEYS[1], unpack(set))
+    set = {}
+  end
+end
+if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
 return 1`;
 
 /** Deletes the lock only if it is still ours (another run may hold it after an expiry). */
@@ -42,17 +76,32 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(incident))
 return {1, current or ''}`;
 /**
  * Claims each content hash (ARGV[3…]) for one owner (ARGV[1]) in a run's claims hash (KEYS[1]),
- * kept ARGV[2] seconds: 1 where the owner holds it, 0 where another does.
+ * kept ARGV[2] seconds: 1 where the owner holds it, 0 where another does. One HMGET and one HSET
+ * per 500 hashes (Redis counts each command a script runs); atomic, as every script is.
  */
 export const CLAIM = `
 local out = {}
-for i = 3, #ARGV do
-  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[1]) == 1
-    or redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
-    out[#out + 1] = 1
-  else
-    out[#out + 1] = 0
+local s = 3
+while s <= #ARGV do
+  local e = math.min(s + 499, #ARGV)
+  local names = {}
+  for i = s, e do names[#names + 1] = ARGV[i] end
+  local got = redis.call('HMGET', KEYS[1], unpack(names))
+  local set = {}
+  for k = 1, #names do
+    local owner = got[k]
+    if not owner then
+      set[#set + 1] = names[k]
+      set[#set + 1] = ARGV[1]
+      out[#out + 1] = 1
+    elseif owner == ARGV[1] then
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = 0
+    end
   end
+  if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
+  s = e + 1
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return out`;

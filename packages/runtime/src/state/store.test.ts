@@ -101,6 +101,27 @@ function contract(name: string, make: () => StateStore) {
       expect(await store.versions('other', ['k1'])).toEqual([[]]);
     });
 
+    it('keeps every version of a call: a key given twice, and more keys than one Redis read takes', async () => {
+      const store = make();
+      const at = '2026-01-01T00:00:00.000Z';
+      const many = Array.from({ length: 1_203 }, (_, i) => ({
+        recordKey: `k${i}`,
+        contentHash: `h${i}`,
+        digest: 'a.b',
+        at,
+      }));
+      const again = { recordKey: 'k7', contentHash: 'h7b', digest: 'a.c', at, seq: 2 };
+      const replaced = { ...many[1_100]!, update: 'mybest-changed' as const };
+      await store.recordVersions('p', [...many, again, replaced]);
+      const lists = await store.versions(
+        'p',
+        many.map((v) => v.recordKey),
+      );
+      expect(lists.map((l) => l.length)).toEqual(many.map((_, i) => (i === 7 ? 2 : 1)));
+      expect(lists[7]!.map((v) => v.contentHash).sort()).toEqual(['h7', 'h7b']);
+      expect(lists[1_100]).toEqual([replaced]);
+    });
+
     it('finds the versions of the keys that carry an appointment number', async () => {
       const store = make();
       const at = '2026-01-01T00:00:00.000Z';
@@ -268,6 +289,16 @@ function contract(name: string, make: () => StateStore) {
         hashes.map(() => true),
       );
       expect(await store.claim('p', 'run', 'files', 'job-c', ['h0'], 60)).toEqual([true]);
+    });
+
+    it('claims more hashes than one Redis read takes, a hash given twice included', async () => {
+      const store = make();
+      const hashes = Array.from({ length: 1_234 }, (_, i) => `h${i}`);
+      expect(await store.claim('p', 'run', 'hook', 'job-a', hashes.slice(0, 700), 60)).toEqual(
+        hashes.slice(0, 700).map(() => true),
+      );
+      const b = await store.claim('p', 'run', 'hook', 'job-b', [...hashes, 'h1000'], 60);
+      expect(b).toEqual([...hashes.map((_, i) => i >= 700), true]);
     });
 
     it("keeps a run's barrier until its members leave, and marks a run cancelled", async () => {
