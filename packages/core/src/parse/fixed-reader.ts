@@ -18,7 +18,8 @@ export type FixedReader = (
  * has `String.prototype` as its prototype — ioredis defines `class VerbatimString extends String`,
  * so every worker process has one — V8 stops inlining `t.charCodeAt(i)` and it costs about six
  * times as much; the builtin held here and called with `.call` is inlined either way
- * (docs/performance.md).
+ * (docs/performance.md). The same effect is reported for `Object.create(String.prototype)`
+ * slowing parse5 (github.com/inikulin/parse5/issues/1348, from aws-sdk-js-v3#6182).
  */
 const charCodeAt = String.prototype.charCodeAt;
 /** `String.prototype.slice`, for the same reason. */
