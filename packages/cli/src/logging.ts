@@ -1,7 +1,8 @@
+import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
 import { type DestinationLogger, serializeError } from '@scorebridge/core';
 import pino from 'pino';
-import pinoPretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 /** Log levels `--log-level` accepts. */
 import type { LogLevel } from './defaults.js';
@@ -53,8 +54,10 @@ export function createLogger(
   stream: Writable & { isTTY?: boolean },
   level: LogLevel = 'info',
 ): DestinationLogger & { pino: pino.Logger } {
+  // pino-pretty loads only for a terminal (a run from cron writes JSON lines).
+  const pinoPretty = () => createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   const destination = stream.isTTY
-    ? pinoPretty({
+    ? pinoPretty()({
         destination: stream,
         colorize: colorEnabled(stream),
         sync: true,

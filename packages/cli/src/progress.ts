@@ -1,6 +1,6 @@
 import { formatEtsDate } from '@scorebridge/core';
 import type { RunEvent } from '@scorebridge/runtime';
-import { createLogUpdate } from 'log-update';
+import type { createLogUpdate } from 'log-update';
 import type { Io } from './io.js';
 
 /**
@@ -12,7 +12,10 @@ import type { Io } from './io.js';
 export class RunProgress {
   readonly #io: Io;
   readonly #quiet: boolean;
-  readonly #live: ReturnType<typeof createLogUpdate> | undefined;
+  /** On a terminal: one live status, redrawn (else one plain line per slice and retry). */
+  readonly #tty: boolean;
+  #live: ReturnType<typeof createLogUpdate> | undefined;
+  #done = false;
   readonly #started = Date.now();
   readonly #delivered = new Map<string, number>();
   #slice = { index: 0, slices: 0, label: '' };
@@ -26,7 +29,14 @@ export class RunProgress {
     this.#io = io;
     this.#quiet = quiet;
     const tty = (io.stderr as NodeJS.WriteStream).isTTY === true;
-    this.#live = tty && !quiet ? createLogUpdate(io.stderr, { showCursor: true }) : undefined;
+    this.#tty = tty && !quiet;
+    // log-update (and what it loads) only on a terminal: a run from cron never needs it.
+    if (this.#tty)
+      void import('log-update').then(({ createLogUpdate }) => {
+        if (this.#done) return;
+        this.#live = createLogUpdate(io.stderr, { showCursor: true });
+        this.#draw();
+      });
   }
 
   on(event: RunEvent): void {
@@ -59,7 +69,7 @@ export class RunProgress {
     } else if (event.type === 'slice') {
       this.#slice = { ...this.#slice, index: event.index + 1 };
       this.#fetched = event.fetched;
-      if (!this.#live)
+      if (!this.#tty)
         this.#line(
           `slice ${event.index + 1}/${event.slices} (${formatEtsDate(event.slice.from)} → ${formatEtsDate(event.slice.to)}): ${event.fetched} records fetched so far`,
         );
@@ -79,7 +89,7 @@ export class RunProgress {
         attempt: retry.attempt,
         attempts: retry.attempts,
       };
-      if (!this.#live)
+      if (!this.#tty)
         this.#line(`${retry.what}: ${why}; retrying in ${(retry.delayMs / 1000).toFixed(1)} s`);
     }
     this.#draw();
@@ -87,6 +97,7 @@ export class RunProgress {
 
   /** Clears the live status (the summary follows it). */
   done(): void {
+    this.#done = true;
     clearInterval(this.#timer);
     this.#live?.clear();
     this.#live?.done();
