@@ -11,9 +11,12 @@ const RECORDS = 100_000;
 export const NOW = new Date('2026-11-01T00:00:00Z');
 export const FROM = new Date('2026-08-01T00:00:00Z');
 
-/** The sandbox and the pipeline file (sandbox → file destination) both backfill benchmarks use. */
-export async function benchSetup(name) {
-  const sandbox = await startSandbox({ seed: 3, records: RECORDS, days: 90, now: NOW });
+/**
+ * The sandbox and the pipeline file (sandbox → file destination) the backfill benchmarks use;
+ * `npm run bench -- script` with its own sizes, seed and CSV.
+ */
+export async function benchSetup(name, { records = RECORDS, seed = 3, format = 'ndjson' } = {}) {
+  const sandbox = await startSandbox({ seed, records, days: 90, now: NOW });
   const dir = mkdtempSync(join(tmpdir(), `sb-bench-${name}-`));
   const pipeline = join(dir, 'bench.yaml');
   writeFileSync(
@@ -28,7 +31,7 @@ destinations:
     batchSize: 1000
     options:
       directory: ${join(dir, 'out')}
-      format: ndjson
+      format: ${format}
 `,
   );
   return { sandbox, dir, pipeline, env: { SB_URL: sandbox.scoresUrl, SB_KEY: sandbox.authcode } };

@@ -4,15 +4,13 @@
 // `scorebridge run` keeps its state as in production (a fresh state folder each time, every write
 // synced). Peak RSS and CPU time are each child's own (rss-at-exit.mjs, preloaded).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSandbox } from '@scorebridge/sandbox';
+import { benchSetup, NOW } from './backfill.mjs';
 
 const SIZES = [10_000, 30_000, 100_000];
 const ROUNDS = 3;
-const NOW = new Date('2026-11-01T00:00:00Z');
 const FROM = new Date('2026-08-03T00:00:00Z');
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const bin = here('../packages/cli/bin/scorebridge.js');
@@ -41,25 +39,11 @@ const best = (runs) => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
 export async function againstScript(sizes = SIZES) {
   const results = [];
   for (const records of sizes) {
-    const sandbox = await startSandbox({ seed: 11, records, days: 90, now: NOW });
-    const dir = mkdtempSync(join(tmpdir(), 'sb-bench-script-'));
-    const pipeline = join(dir, 'run.yaml');
-    writeFileSync(
-      pipeline,
-      `name: bench
-source:
-  baseUrl: \${env:SB_URL}
-  authcode: \${env:SB_KEY}
-destinations:
-  - id: files
-    type: file
-    batchSize: 1000
-    options:
-      directory: ${join(dir, 'out')}
-      format: csv
-`,
-    );
-    const env = { SB_URL: sandbox.scoresUrl, SB_KEY: sandbox.authcode };
+    const { sandbox, dir, pipeline, env } = await benchSetup('script', {
+      records,
+      seed: 11,
+      format: 'csv',
+    });
     const script = [];
     const ours = [];
     try {

@@ -25,6 +25,8 @@ export {
   sourceSchema,
 } from './config/schema.js';
 export { MAX_ALIASES, MAX_PIPELINE_BYTES, parseYaml, type YamlFile } from './config/yaml.js';
+// The inline runner and the file store (also `@scorebridge/runtime/inline`, without worker mode).
+export * from './inline.js';
 export { queueControl, type RunProgress } from './queue/control.js';
 export {
   durationMs,
@@ -51,16 +53,6 @@ export {
   redactRedisUrl,
   redisTarget,
 } from './redis.js';
-export { sourceClientOptions } from './run/context.js';
-export { runPipeline } from './run/runner.js';
-export {
-  countsOf,
-  type DestinationSummary,
-  type RunEvent,
-  type RunOptions,
-  type RunSummary,
-} from './run/summary.js';
-export { createFileStateStore } from './state/file-store.js';
 export {
   createRedisStateStore,
   openRedisStateStore,
@@ -69,13 +61,3 @@ export {
   type SkippedPipeline,
   type WorkerInfo,
 } from './state/redis-store.js';
-export {
-  type DeadLetter,
-  type DeliveryIntent,
-  type Incident,
-  oldestFirst,
-  type RecordVersion,
-  type RunRecord,
-  type StateStore,
-  versionOrder,
-} from './state/store.js';
