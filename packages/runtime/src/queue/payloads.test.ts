@@ -1,5 +1,6 @@
 import { deflateRawSync } from 'node:zlib';
 import {
+  builtinLayout,
   formatRecord,
   type Layout,
   parseAll,
@@ -34,8 +35,13 @@ describe('staged records (delivery job payloads)', () => {
     const sealed = sealRecords(seal, records, 'job-1');
     expect(sealed).toMatch(/^v2\.k1\./);
     expect(sealed).not.toContain('CANARY');
-    const back = openRecords(seal, sealed, 'job-1', [layout]);
+    // The worker's layouts as a pipeline resolves them: the legacy 900 too, the site's 1600.
+    const back = openRecords(seal, sealed, 'job-1', [
+      builtinLayout('scorelink-legacy-900'),
+      layout,
+    ]);
     expect(back.map(seen)).toEqual(records.map(seen));
+    expect(back[0]!.layout).toBe(layout.name);
     expect(back.some((r) => r.fields.lastName === CANARY)).toBe(true);
     // A payload moved to another job, or relabelled as the older format, does not open.
     expect(() => openRecords(seal, sealed, 'job-2', [layout])).toThrow(/failed authentication/);
