@@ -9,7 +9,7 @@ import {
   type ScoreScale,
   toCanonicalJson,
 } from '../record/record.js';
-import { carryDigest } from '../record/update.js';
+import { CARRIED, type Carrier, versionDigest } from '../record/update.js';
 import { readerOf } from './scorelink.js';
 
 /**
@@ -21,11 +21,13 @@ import { readerOf } from './scorelink.js';
  * line again (same layout, same reader) when a batch is formed; `fields` does the same for any
  * other reader, so a held record reads as the record it holds.
  */
-class HeldRecord implements ScoreRecord {
+class HeldRecord implements ScoreRecord, Carrier {
   readonly format = 'scorelink';
   readonly extra = undefined;
   readonly #bytes: Buffer;
   readonly #compiled: CompiledLayout;
+  /** The run classifies what it holds: the digest is taken while the fields are here. */
+  readonly [CARRIED]: string;
 
   constructor(
     record: ScoreRecord,
@@ -37,6 +39,7 @@ class HeldRecord implements ScoreRecord {
   ) {
     this.#bytes = Buffer.from(record.raw, 'utf8');
     this.#compiled = compiled;
+    this[CARRIED] = versionDigest(record, compiled.layout);
   }
 
   get raw(): string {
@@ -59,10 +62,7 @@ class HeldRecord implements ScoreRecord {
 /** `record` held compactly ({@link HeldRecord}); a JSON record (or one of another layout) as it is. */
 export function holdRecord(record: ScoreRecord, layout: Layout | undefined): ScoreRecord {
   if (record.format !== 'scorelink' || !layout || layout.name !== record.layout) return record;
-  const held = new HeldRecord(record, compileLayout(layout));
-  // The run classifies what it holds: the digest is taken while the fields are here.
-  carryDigest(record, held, layout);
-  return held;
+  return new HeldRecord(record, compileLayout(layout));
 }
 
 /** The full record a held one stands for (read again from its line); any other as it is. */

@@ -60,23 +60,26 @@ function groups(layout: Layout): Groups {
  * parts are known (`scorebridge layout discover`).
  */
 export function versionDigest(record: ScoreRecord, layout: Layout): string {
-  const carried = carriedDigests.get(record);
+  const carried = (record as Carrier)[CARRIED];
   if (carried !== undefined) return carried;
   const [other, scores] = groups(layout).values(record.fields);
   const extra = record.extra ? JSON.stringify(Object.entries(record.extra).sort()) : '';
   const outside = `${other}\n${extra}`;
-  return `${hash('sha256', outside, 'hex').slice(0, 16)}.${hash('sha256', `${outside}\n${scores}`, 'hex').slice(0, 16)}`;
+  // Each half is its own 16 characters (`toString('hex', 0, 8)`) and `join` writes one flat
+  // string: a digest kept for every version a run meets (the store, the classifier) holds no
+  // reference to the two 64-character hashes it was cut from, as `slice` and `+` would.
+  return [
+    hash('sha256', outside, 'buffer').toString('hex', 0, 8),
+    hash('sha256', `${outside}\n${scores}`, 'buffer').toString('hex', 0, 8),
+  ].join('.');
 }
 
-/** Digests computed for a record before it was held compactly ({@link carryDigest}). */
-const carriedDigests = new WeakMap<ScoreRecord, string>();
+/** Where a record held compactly carries the digest taken while its fields were at hand. */
+export const CARRIED: unique symbol = Symbol('scorebridge.versionDigest');
 
-/**
- * Takes `record`'s digest now, while its fields are at hand, for `holder` — the same version held
- * compactly (`holdRecord`) — to answer without reading its line again.
- */
-export function carryDigest(record: ScoreRecord, holder: ScoreRecord, layout: Layout): void {
-  carriedDigests.set(holder, versionDigest(record, layout));
+/** A record that may carry its digest ({@link CARRIED}). */
+export interface Carrier {
+  [CARRIED]?: string;
 }
 
 /** What changed between two versions of one record key, from their {@link versionDigest}s. */

@@ -58,6 +58,8 @@ export function updateClassifier(
         // Sorted by window, then by place in its response (a later line is the newer version).
         const lists = new Map(keys.map((k, i) => [k, stored[i]!.sort(byOrder)]));
         const changed = new Map<string, RecordVersion>();
+        // One string for the slice, shared by every version met in it (the store keeps them all).
+        const at = slice.from.toISOString();
         for (const r of todo) {
           const list = lists.get(r.recordKey)!;
           const kept = list.find((v) => v.contentHash === r.contentHash);
@@ -66,7 +68,6 @@ export function updateClassifier(
             continue;
           }
           const layout = layoutOf(r);
-          const at = slice.from.toISOString();
           const seq = seqs?.get(r.contentHash);
           const order = versionOrder({ at, seq });
           const place = list.filter((v) => versionOrder(v) <= order).length;
