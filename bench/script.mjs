@@ -46,6 +46,7 @@ export async function againstScript(sizes = SIZES) {
     });
     const script = [];
     const ours = [];
+    const served = [];
     try {
       for (let round = 0; round < ROUNDS; round++) {
         const csv = join(dir, `script-${round}.csv`);
@@ -63,6 +64,19 @@ export async function againstScript(sizes = SIZES) {
           )),
           rows: rows(csv),
         });
+        served.push(
+          await timed(
+            [
+              here('./naive-script.mjs'),
+              env.SB_URL,
+              env.SB_KEY,
+              FROM.toISOString(),
+              NOW.toISOString(),
+              '--drain',
+            ],
+            env,
+          ),
+        );
         const state = join(dir, `state-${round}`);
         ours.push(
           await timed(
@@ -87,12 +101,16 @@ export async function againstScript(sizes = SIZES) {
     }
     const s = best(script);
     const o = best(ours);
+    const d = best(served);
     results.push({
       records,
       rows: s.rows,
       script: s,
       scorebridge: o,
+      sandboxAlone: d,
       ratio: s.seconds / o.seconds,
+      // No client finishes before the sandbox has served the window: the most any can reach.
+      ceiling: s.seconds / d.seconds,
       cpuMicrosPerRecord: {
         script: (s.cpuSeconds / records) * 1e6,
         scorebridge: (o.cpuSeconds / records) * 1e6,
