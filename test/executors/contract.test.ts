@@ -20,6 +20,8 @@ import { type Executor, executor, MODES, type Mode } from './executors.js';
  * stalled-worker alert), docs/design.md says so and why; nothing here is skipped for one mode.
  */
 
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
 const SECRET = 'whsec_Y29udHJhY3Qtc3VpdGUtc2VjcmV0LWZvci13ZWJob29rcyEh';
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -99,6 +101,54 @@ describe.each(MODES)('the %s executor', (mode) => {
     const runs = await e.store.runs('test');
     const updates = Object.values(runs.at(-1)!.updates ?? {}).reduce((a, b) => a + (b ?? 0), 0);
     expect(updates).toBeGreaterThan(0);
+  });
+
+  it('delivers a later version met in a window that starts before the one its original was met in', async () => {
+    // Windows are cut differently by each run (a crash, a catch-up, a backfill). A version is
+    // ordered by the window it was met in: the re-sent report below is met in a window starting
+    // ten days before the original's, and must still be the newer one, sent as an update.
+    const hook = await receiver();
+    const e = await make(mode, {
+      sandbox: { records: 400 },
+      destinationsYaml: webhookDestinationYaml(hook.url, 40),
+      env: { SB_WHSEC: SECRET },
+    });
+    const data = e.s.sandbox.data;
+    const all = Array.from({ length: data.size }, (_, i) => data.record(i));
+    const sameKey = (a: (typeof all)[number], b: (typeof all)[number]) =>
+      a.fields.appointmentNumber === b.fields.appointmentNumber &&
+      a.fields.testDate === b.fields.testDate;
+    // A re-sent report within 19 days of its original, both well inside the sandbox's window.
+    const [original, resent] = all
+      .filter((r) => r.resent)
+      .map((r) => [all.find((o) => !o.resent && sameKey(o, r))!, r] as const)
+      .find(([o, r]) => {
+        const gap = r.reportedAt.getTime() - o.reportedAt.getTime();
+        return gap > 0 && gap < 19 * DAY && o.reportedAt.getTime() - 10 * DAY > FIRST_RUN.getTime();
+      })!;
+    const at = original.reportedAt.getTime();
+    await e.backfill(new Date(at - HOUR), new Date(at + HOUR));
+    const wide = await e.backfill(
+      new Date(at - 10 * DAY),
+      new Date(resent.reportedAt.getTime() + HOUR),
+    );
+    expect(wide.ok).toBe(true);
+    // The receiver got the original, then the re-sent version: the newest of its key.
+    const got = hook
+      .records()
+      .filter(
+        (x) =>
+          (x as { appointmentNumber?: unknown }).appointmentNumber ===
+          original.fields.appointmentNumber,
+      );
+    expect(got).toHaveLength(2);
+    const [key] = got[0]!.recordKey.split('#');
+    const newest = [...(await groundTruth(e.s.sandbox))].find((v) => v.startsWith(`${key}#`));
+    expect(`${got[1]!.recordKey}#${got[1]!.contentHash}`).toBe(newest);
+    const runs = await e.store.runs('test');
+    expect(
+      Object.values(runs.at(-1)!.updates ?? {}).reduce((a, b) => a + (b ?? 0), 0),
+    ).toBeGreaterThan(0);
   });
 
   it('adds nothing when a backfill covers what was delivered, and leaves the cursor alone', async () => {

@@ -14,6 +14,7 @@ import type { RunOptions } from './summary.js';
 export /** One slice read whole: its records to deliver (with their places), its dead letters, counts. */
 interface SliceRead {
   readonly read: ScoreRecord[];
+  /** The place in the response of each version read to deliver, and of each already held. */
   readonly seqs: Map<string, number>;
   readonly deadLetters: DeadLetter[];
   fetched: number;
@@ -82,8 +83,11 @@ export async function readSlice(
         else if (replay) {
           if (replay.versions?.has(record.contentHash) || replay.recordKeys?.has(record.recordKey))
             keep(record, place);
-        } else if (how.held(record)) got.held++;
-        else keep(record, place);
+        } else if (how.held(record)) {
+          // Not kept, but its place is: a new version of its key is ordered against it.
+          got.held++;
+          got.seqs.set(record.contentHash, place);
+        } else keep(record, place);
       }
     }
   } catch (error) {

@@ -53,9 +53,6 @@ export function updateClassifier(
       if (todo.length > 0) {
         const keys = [...new Set(todo.map((r) => r.recordKey))];
         const stored = await store.versions(pipeline, keys);
-        const byOrder = (a: RecordVersion, b: RecordVersion) =>
-          versionOrder(a) < versionOrder(b) ? -1 : versionOrder(a) > versionOrder(b) ? 1 : 0;
-        // Sorted by window, then by place in its response (a later line is the newer version).
         const lists = new Map(keys.map((k, i) => [k, stored[i]!.sort(byOrder)]));
         const changed = new Map<string, RecordVersion>();
         // One string for the slice, shared by every version met in it (the store keeps them all).
@@ -69,6 +66,7 @@ export function updateClassifier(
           }
           const layout = layoutOf(r);
           const seq = seqs?.get(r.contentHash);
+          if (seqs) rebase(list, at, seqs, changed);
           const order = versionOrder({ at, seq });
           const place = list.filter((v) => versionOrder(v) <= order).length;
           const before = list.slice(0, place).at(-1);
@@ -110,6 +108,42 @@ export function updateClassifier(
       return out;
     },
   };
+}
+
+/**
+ * Versions of a key kept from an earlier response that are in this one too take their places in
+ * it (`at`, `seq`), so that a new version of the key is ordered against them by its place in the
+ * same response. A version is ordered by the window it was met in and its place there; windows of
+ * different runs are cut differently, and a later version met in a window that starts earlier
+ * than the one an earlier version was met in would be taken as the older, superseded, and never
+ * delivered. Moving them is safe: a kept version this response does not hold was reported before
+ * its window (and was met in a window that starts before it) or after it (and was met in a window
+ * that starts after this one's start, or that window would have held the new version too).
+ * `list` stays sorted; what moved is in `changed`.
+ */
+function rebase(
+  list: RecordVersion[],
+  at: string,
+  seqs: ReadonlyMap<string, number>,
+  changed: Map<string, RecordVersion>,
+): void {
+  let moved = false;
+  list.forEach((v, i) => {
+    const seq = seqs.get(v.contentHash);
+    if (seq === undefined || (v.at === at && v.seq === seq)) return;
+    const placed = { ...v, at, seq };
+    list[i] = placed;
+    changed.set(v.contentHash, placed);
+    moved = true;
+  });
+  if (moved) list.sort(byOrder);
+}
+
+/** Versions by window, then by place in its response (a later line is the newer version). */
+function byOrder(a: RecordVersion, b: RecordVersion): number {
+  const x = versionOrder(a);
+  const y = versionOrder(b);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /**
