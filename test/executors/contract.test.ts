@@ -5,6 +5,7 @@ import { EXPIRED_KEY } from '@scorebridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startReceiver } from '../../adapters/webhook/src/receiver.test-helpers.js';
 import {
+  everyVersion,
   FIRST_RUN,
   groundTruth,
   NOW,
@@ -179,6 +180,34 @@ describe.each(MODES)('the %s executor', (mode) => {
     expect(await e.store.cursor('test', 'hook')).toBeUndefined();
     expect(await e.store.cursor('test', 'files')).toBeDefined();
     expect(new Set(storedVersions(`${drop}/out/files`))).toEqual(await groundTruth(e.s.sandbox));
+  });
+
+  it('moves the cursor of a destination that failed part way over nothing it did not take', async () => {
+    // The receiver takes four batches, then fails for good: inline, those are the newest
+    // slices' (read first); worker mode, whichever came first. Either way the cursor may pass
+    // only reports the destination holds (or that a newer version of theirs replaced).
+    let taken = 0;
+    const hook = await receiver(() => (++taken > 4 ? 503 : undefined));
+    const e = await make(mode, {
+      sandbox: { records: 200, days: 160 },
+      destinationsYaml: webhookDestinationYaml(hook.url, 5),
+      env: { SB_WHSEC: SECRET },
+    });
+    const run = await e.run();
+    expect(run.destinations[0]!.failed).toBeTruthy();
+    const cursor = (await e.store.cursor('test', 'hook'))?.getTime() ?? FIRST_RUN.getTime();
+    const data = e.s.sandbox.data;
+    const { start, end } = data.select(FIRST_RUN, NOW);
+    const versions = await everyVersion(e.s.sandbox);
+    const held = new Set(versionsOf(hook));
+    const newest = await groundTruth(e.s.sandbox);
+    const passed = versions.filter(
+      (v, i) => data.record(start + i).reportedAt.getTime() <= cursor && newest.has(v),
+    );
+    expect(end - start).toBe(versions.length);
+    expect(held.size).toBeGreaterThan(0);
+    expect(held.size).toBeLessThan(newest.size);
+    expect(passed.filter((v) => !held.has(v))).toEqual([]);
   });
 
   it('gives a batch up as retryable dead letters, and a later run delivers and resolves them', async () => {

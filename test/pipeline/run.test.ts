@@ -204,7 +204,11 @@ describe('inline pipeline runs against the sandbox', () => {
   });
 
   it('after a crash between delivery and confirmation, asks the destination instead of delivering again', async () => {
-    const s = await make({ destinations: [{ id: 'files', format: 'ndjson', batchSize: 10 }] });
+    // (Enough reports that the run's first slice, its newest two days, fills a batch of ten.)
+    const s = await make({
+      sandbox: { records: 1500 },
+      destinations: [{ id: 'files', format: 'ndjson', batchSize: 10 }],
+    });
     // The "crash": deliveries land, but confirming them fails, as if the process died there.
     const real = createFileStateStore(s.stateDir);
     const crashing = { ...real, confirm: async () => Promise.reject(new Error('power cut')) };

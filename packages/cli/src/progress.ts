@@ -18,7 +18,7 @@ export class RunProgress {
   #done = false;
   readonly #started = Date.now();
   readonly #delivered = new Map<string, number>();
-  #slice = { index: 0, slices: 0, label: '' };
+  #slice = { index: 0, covered: 0, label: '' };
   #fetched = 0;
   #waiting:
     | { what: string; until: number; why: string; attempt: number; attempts: number }
@@ -59,7 +59,7 @@ export class RunProgress {
               attempts: event.event.attempts,
             }
           : undefined;
-    if (event.type === 'plan') this.#slice = { index: 0, slices: event.slices, label: '' };
+    if (event.type === 'plan') this.#slice = { index: 0, covered: 0, label: '' };
     else if (event.type === 'source' && event.event.type === 'request') {
       this.#waiting = undefined;
       this.#slice = {
@@ -67,11 +67,11 @@ export class RunProgress {
         label: `${formatEtsDate(event.event.slice.from)} → ${formatEtsDate(event.event.slice.to)}`,
       };
     } else if (event.type === 'slice') {
-      this.#slice = { ...this.#slice, index: event.index + 1 };
+      this.#slice = { ...this.#slice, index: event.index + 1, covered: event.covered };
       this.#fetched = event.fetched;
       if (!this.#tty)
         this.#line(
-          `slice ${event.index + 1}/${event.slices} (${formatEtsDate(event.slice.from)} → ${formatEtsDate(event.slice.to)}): ${event.fetched} records fetched so far`,
+          `slice ${event.index + 1} (${formatEtsDate(event.slice.from)} → ${formatEtsDate(event.slice.to)}): ${event.fetched} records fetched so far, ${percent(event.covered)} of the window`,
         );
     } else if (event.type === 'delivered') {
       this.#waiting = undefined;
@@ -110,15 +110,16 @@ export class RunProgress {
   #draw(): void {
     if (!this.#live) return;
     const seconds = (Date.now() - this.#started) / 1000;
-    const { index, slices, label } = this.#slice;
+    const { index, covered, label } = this.#slice;
     const rate = seconds > 1 ? ` (${Math.round(this.#fetched / seconds)}/s)` : '';
+    // Slices are read newest first and sized as the run goes: the estimate is by the window covered.
     const eta =
-      index > 0 && index < slices
-        ? ` · about ${clock((seconds / index) * (slices - index))} left`
+      covered > 0 && covered < 1
+        ? ` · ${percent(covered)} of the window, about ${clock((seconds / covered) * (1 - covered))} left`
         : '';
     const delivered = [...this.#delivered].map(([id, n]) => ` · ${id} ${n} delivered`).join('');
     const lines = [
-      `slice ${Math.min(index + 1, slices)}/${slices}${label ? ` (${label})` : ''} · ${this.#fetched} fetched${rate}${delivered}${eta}`,
+      `slice ${index + 1}${label ? ` (${label})` : ''} · ${this.#fetched} fetched${rate}${delivered}${eta}`,
     ];
     const w = this.#waiting;
     if (w && w.until > Date.now()) {
@@ -139,6 +140,11 @@ export class RunProgress {
 }
 
 /** Seconds as `m:ss` (or `h:mm:ss`). */
+/** `0.4` → `40%`. */
+function percent(share: number): string {
+  return `${Math.floor(share * 100)}%`;
+}
+
 function clock(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   const h = Math.floor(s / 3600);

@@ -106,4 +106,10 @@ export {
 } from './toefl-access/client.js';
 export { formatEtsDate, parseIsoInput } from './toefl-access/dates.js';
 export { errorText, sourceErrorFor, TOEFL_ACCESS_ERRORS } from './toefl-access/source-errors.js';
-export { planSlices, SLICE_OVERLAP_MS, type Slice } from './toefl-access/windows.js';
+export {
+  PACE_RECORDS,
+  planSlices,
+  SLICE_OVERLAP_MS,
+  type Slice,
+  SlicePacer,
+} from './toefl-access/windows.js';

@@ -22,7 +22,7 @@ import {
 } from '../retry.js';
 import { formatEtsDate } from './dates.js';
 import { sourceErrorFor } from './source-errors.js';
-import { planSlices, type Slice } from './windows.js';
+import { planSlices, type Slice, SlicePacer } from './windows.js';
 
 /** Options of {@link createToeflAccessClient}. */
 export interface ToeflAccessClientOptions {
@@ -104,6 +104,8 @@ export interface ToeflAccessClient {
   fetchSlice(slice: Slice, seen?: Set<string>): AsyncGenerator<ParsedEntry[]>;
   /** The slices [from, to] is fetched in. */
   plan(from: Date, to: Date): Slice[];
+  /** The slices of [from, to] newest first, each sized from the one before ({@link SlicePacer}). */
+  pace(from: Date, to: Date): SlicePacer;
   readonly stats: Readonly<SourceStats>;
 }
 
@@ -327,6 +329,7 @@ export function createToeflAccessClient(options: ToeflAccessClientOptions): Toef
 
   return {
     plan,
+    pace: (from, to) => new SlicePacer(from, to, options.maxWindowDays ?? 30),
     fetchSlice: (slice, seen) => fetchSlice(slice, seen),
     async *fetch(from, to) {
       let previous = new Set<string>();

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { formatEtsDate, parseIsoInput } from './dates.js';
-import { planSlices, SLICE_OVERLAP_MS } from './windows.js';
+import { PACE_RECORDS, planSlices, SLICE_OVERLAP_MS, type Slice, SlicePacer } from './windows.js';
 
 const DAY = 86_400_000;
 type Rule = (t: number, from: number, to: number) => boolean;
@@ -68,6 +68,89 @@ describe('window slicing', () => {
     const d = new Date('2026-01-01T00:00:00Z');
     expect(() => planSlices(d, d)).toThrow(ConfigError);
     expect(() => planSlices(new Date(d.getTime() + 1), d)).toThrow(/must start before it ends/);
+  });
+});
+
+/** Every slice a pacer gives, each answered with `held(slice)` reports. */
+function paced(pacer: SlicePacer, held: (s: Slice) => number): Slice[] {
+  const out: Slice[] = [];
+  for (let s = pacer.next(); s; s = pacer.next(held(s))) {
+    out.push(s);
+    if (out.length > 100_000) throw new Error('the pacer does not end');
+  }
+  return out;
+}
+
+describe('paced slices (the inline run)', () => {
+  const to = new Date('2026-11-01T00:00:00Z');
+  const daysBefore = (days: number) => new Date(to.getTime() - days * DAY);
+
+  it('are one request when one can cover the window, as planned', () => {
+    const from = daysBefore(30);
+    expect(paced(new SlicePacer(from, to), () => 1e6)).toEqual([{ from, to }]);
+  });
+
+  it('start with the newest two days, and size each slice from the reports the one before held', () => {
+    const pacer = new SlicePacer(daysBefore(90), to);
+    const first = pacer.next()!;
+    expect(first).toEqual({ from: daysBefore(2), to });
+    // Four times the pace in two days: the next slice is half a day, ending a second after this began.
+    const second = pacer.next(4 * PACE_RECORDS)!;
+    expect(second.to.getTime()).toBe(first.from.getTime() + SLICE_OVERLAP_MS);
+    expect(second.to.getTime() - second.from.getTime()).toBe(DAY / 2);
+    // An empty half day: the longest slice ETS is asked for.
+    const third = pacer.next(0)!;
+    expect(third.to.getTime() - third.from.getTime()).toBe(30 * DAY);
+    expect(pacer.covered).toBeCloseTo((2.5 * DAY + 30 * DAY - 2000) / (90 * DAY), 6);
+    // A burst: never shorter than an hour.
+    const burst = pacer.next(1e9)!;
+    expect(burst.to.getTime() - burst.from.getTime()).toBe(3_600_000);
+  });
+
+  it('cover the window newest first, within the limit, whatever each response held', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_700_000_000, max: 1_800_000_000 }),
+        fc.integer({ min: 2, max: 400 * 86_400 }),
+        fc.integer({ min: 1, max: 45 }),
+        fc.array(fc.integer({ min: 0, max: 4 * PACE_RECORDS }), { minLength: 1, maxLength: 20 }),
+        (endSeconds, lengthSeconds, maxDays, answers) => {
+          const end = endSeconds * 1000 + 250;
+          const from = end - lengthSeconds * 1000;
+          let n = 0;
+          const slices = paced(
+            new SlicePacer(new Date(from), new Date(end), maxDays),
+            () => answers[n++ % answers.length]!,
+          );
+          expect(slices[0]!.to.getTime()).toBe(end);
+          expect(slices.at(-1)!.from.getTime()).toBe(from);
+          // (Plain checks, collected: a window can be thousands of hour-long slices.)
+          const problems: string[] = [];
+          slices.forEach((s, i) => {
+            const length = s.to.getTime() - s.from.getTime();
+            if (length > maxDays * DAY) problems.push(`slice ${i} is over the limit`);
+            if (slices.length > 1 && length <= 2 * SLICE_OVERLAP_MS)
+              problems.push(`slice ${i} is ${length} ms`);
+            if (i > 0 && s.to.getTime() !== slices[i - 1]!.from.getTime() + SLICE_OVERLAP_MS)
+              problems.push(`slice ${i} does not overlap the one before by a second`);
+            // Every second strictly inside the window is in a slice, under every inclusivity
+            // rule: the seconds at each boundary, in this slice or one beside it.
+            const near = slices.slice(Math.max(0, i - 1), i + 2);
+            for (const t of [s.from.getTime(), s.from.getTime() + 1000, s.to.getTime() - 1000])
+              if (t > from && t < end)
+                for (const [name, rule] of Object.entries(RULES))
+                  if (!near.some((n) => rule(t, n.from.getTime(), n.to.getTime())))
+                    problems.push(`${name} misses ${t}`);
+          });
+          expect(problems).toEqual([]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuse an empty window as planning does', () => {
+    expect(() => new SlicePacer(to, to)).toThrow(/must start before it ends/);
   });
 });
 

@@ -165,7 +165,9 @@ class InlineRun {
   /**
    * Batches an earlier run left unsettled go first, exactly as they were; then the slices,
    * newest first: the first version of a key the run meets is its newest, and the older ones met
-   * after it are superseded — a run delivers one version per key, the newest it read. The next
+   * after it are superseded — a run delivers one version per key, the newest it read. A slice is
+   * read whole before it is delivered, so slices are paced (`SlicePacer`: each sized from the
+   * reports the one before held) and what the run holds does not grow with the window. The next
    * slice streams in while this one is delivered (one slice ahead, no more).
    */
   async go(): Promise<RunSummary> {
@@ -176,34 +178,39 @@ class InlineRun {
       to: new Date(summary.window.to),
     };
     if (!window) return this.finish();
-    const slices = this.client.plan(window.from, window.to);
-    (summary as { slices: number }).slices = slices.length;
-    options.onEvent?.({ type: 'plan', window, slices: slices.length });
-    const order = [...slices.keys()].reverse();
+    const pacer = this.client.pace(window.from, window.to);
+    options.onEvent?.({ type: 'plan', window });
+    /** The slices read, newest first; by index, the destinations that confirmed each. */
+    const read: Slice[] = [];
     const confirmed = new Map(this.targets.map((t) => [t, new Set<number>()]));
-    let ahead = order.length > 0 ? this.readSlice(slices[order[0]!]!) : undefined;
+    let slice = pacer.next();
+    let ahead = slice && this.readSlice(slice);
     try {
-      for (const [ordinal, index] of order.entries()) {
+      while (slice) {
         const got = await ahead!;
         ahead = undefined;
         if (!(await this.takeSlice(got))) break;
-        const next = order[ordinal + 1];
-        if (next !== undefined) ahead = this.readSlice(slices[next]!);
-        await this.deliverSliceAll(got, slices[index]!, (t) => confirmed.get(t)!.add(index));
+        const index = read.push(slice) - 1;
+        const next = pacer.next(got.fetched);
+        if (next) ahead = this.readSlice(next);
+        await this.deliverSliceAll(got, slice, (t) => confirmed.get(t)!.add(index));
         options.onEvent?.({
           type: 'slice',
-          index: ordinal,
-          slices: slices.length,
-          slice: slices[index]!,
+          index,
+          slice,
           fetched: summary.fetched,
+          covered: pacer.covered,
         });
+        slice = next;
       }
     } finally {
       // A slice read ahead and not reached (the run stopped): its records are read again next run.
       await ahead;
     }
+    (summary as { slices: number }).slices = read.length;
     const backfill = options.from !== undefined || options.to !== undefined || !!options.only;
-    if (!this.dryRun && !backfill) await this.moveCursors(slices, confirmed);
+    // Only a window read to its start can move a cursor (oldest first, up to the first gap).
+    if (!this.dryRun && !backfill && !slice) await this.moveCursors(read.reverse(), confirmed);
     return this.finish();
   }
 
@@ -259,10 +266,14 @@ class InlineRun {
     }
   }
 
-  /** The cursor moves only over slices this destination fully confirmed (or dead-lettered). */
+  /**
+   * The cursor moves only over slices this destination fully confirmed (or dead-lettered):
+   * `slices` oldest first, `confirmed` by their places newest first (as read).
+   */
   private async moveCursors(slices: readonly Slice[], confirmed: Map<InlineTarget, Set<number>>) {
+    const last = slices.length - 1;
     for (const t of this.targets) {
-      const upTo = confirmedThrough(slices.length, (i) => confirmed.get(t)!.has(i));
+      const upTo = confirmedThrough(slices.length, (i) => confirmed.get(t)!.has(last - i));
       const end = upTo >= 0 ? slices[upTo]!.to : undefined;
       if (end && (!t.cursor || end > t.cursor)) {
         await this.ctx.store.setCursor(this.ctx.name, t.config.id, end);

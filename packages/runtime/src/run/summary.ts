@@ -81,6 +81,7 @@ export function countsOf(d: DestinationSummary) {
 export interface RunSummary {
   readonly pipeline: string;
   readonly window: { readonly from: string; readonly to: string } | null;
+  /** Requests whose responses the run took (slices read). */
   readonly slices: number;
   fetched: number;
   parseIssues: number;
@@ -100,8 +101,16 @@ export interface RunSummary {
 
 /** Progress of a run. */
 export type RunEvent =
-  | { type: 'plan'; window: Slice; slices: number }
-  | { type: 'slice'; index: number; slices: number; slice: Slice; fetched: number }
+  | { type: 'plan'; window: Slice }
+  | {
+      type: 'slice';
+      /** Slices are read newest first and each sized from the one before: 0 is the newest. */
+      index: number;
+      slice: Slice;
+      fetched: number;
+      /** How much of the window the slices read so far cover, 0 to 1. */
+      covered: number;
+    }
   | { type: 'source'; event: SourceEvent }
   | { type: 'delivered'; destination: string; batchId: string; delivered: number; rejected: number }
   | {
