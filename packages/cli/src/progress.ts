@@ -119,7 +119,8 @@ export class RunProgress {
         : '';
     const delivered = [...this.#delivered].map(([id, n]) => ` · ${id} ${n} delivered`).join('');
     const lines = [
-      `slice ${index + 1}${label ? ` (${label})` : ''} · ${this.#fetched} fetched${rate}${delivered}${eta}`,
+      // Once the window is covered, the last slice read; else the one being read.
+      `slice ${covered >= 1 ? index : index + 1}${label ? ` (${label})` : ''} · ${this.#fetched} fetched${rate}${delivered}${eta}`,
     ];
     const w = this.#waiting;
     if (w && w.until > Date.now()) {
