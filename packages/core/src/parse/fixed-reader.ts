@@ -11,7 +11,17 @@ export type FixedReader = (
   t: string,
   o: number,
   bad: (field: number, from: number, to: number) => string,
+  blanks: Blanks,
 ) => Record<string, FieldValue>;
+
+/**
+ * Runs of spaces by length, stored as V8 stores `t` ({@link blanksFor}). A blank check compares a
+ * slice of `t` with one of these in one native comparison; V8 compares two one-byte or two
+ * two-byte strings as memory, but a one-byte string with a two-byte one character by character,
+ * so a text holding one letter beyond Latin-1 (a two-byte string) compared with the one-byte
+ * literals it used to be compared with: about 5% of the whole parse (docs/performance.md).
+ */
+export type Blanks = readonly string[];
 
 /**
  * `String.prototype.charCodeAt`, called as `charCodeAt.call(t, i)`. Once any object in the process
@@ -28,9 +38,29 @@ const slice = String.prototype.slice;
 /** Consecutive fields checked for blankness together; see {@link compileFixedReader}. */
 const GROUP_SIZE = 10;
 
-const SPACES: string[] = [];
-function spaces(n: number): string {
-  return (SPACES[n] ??= ' '.repeat(n));
+let ONE_BYTE: Blanks = [];
+let TWO_BYTE: Blanks = [];
+widenBlanks(2048);
+
+/** Makes the tables hold runs up to `longest` (each a slice of one string: small handles). */
+function widenBlanks(longest: number): void {
+  if (ONE_BYTE.length > longest) return;
+  const runs = (spaces: string) =>
+    Array.from({ length: longest + 1 }, (_, n) => spaces.slice(0, n));
+  ONE_BYTE = runs(' '.repeat(longest));
+  TWO_BYTE = runs(`\u0100${' '.repeat(longest)}`.slice(1));
+}
+
+/**
+ * Characters beyond Latin-1, which V8 stores two bytes each (a whole string, once it holds one).
+ * On a one-byte string irregexp fails this at once without scanning; a two-byte text usually
+ * holds such a letter in its first records.
+ */
+const BEYOND_LATIN1 = /[\u0100-\uffff]/;
+
+/** The blank runs stored as `text` is: pass one per decoded chunk (or line) to the reader. */
+export function blanksFor(text: string): Blanks {
+  return BEYOND_LATIN1.test(text) ? TWO_BYTE : ONE_BYTE;
 }
 
 /**
@@ -40,7 +70,7 @@ function spaces(n: number): string {
  *   `charCodeAt` on a flat string is twice as fast as on a slice;
  * - `String.prototype.trim` is a runtime call (~30 ns), so padding is found with `charCodeAt`;
  * - most of a record is blank, so runs of up to ten fields are first compared, in one native
- *   string comparison, with a run of spaces;
+ *   string comparison, with a run of spaces stored as the text is ({@link Blanks});
  * - text is left-justified, so only its padding is scanned;
  * - a date is one concatenation of cached parts (`2025` + `-05-03`), not three slices joined;
  * - the result is one object literal with the layout's ids, so every record shares one
@@ -49,6 +79,7 @@ function spaces(n: number): string {
  * validated by the layout schema), never data.
  */
 export function compileFixedReader(fields: readonly LayoutField[]): FixedReader {
+  widenBlanks(fields.reduce((n, f) => Math.max(n, f.end), 0));
   const lines: string[] = [];
   lines.push(`let ${fields.map((_, i) => `v${i} = null`).join(', ')};`);
   for (let g = 0; g < fields.length; ) {
@@ -63,12 +94,12 @@ export function compileFixedReader(fields: readonly LayoutField[]): FixedReader 
     }
     const from = fields[g]!.start - 1;
     const to = fields[end - 1]!.end;
-    lines.push(`if (!blank(t, o + ${from}, o + ${to}, ${JSON.stringify(spaces(to - from))})) {`);
+    lines.push(`if (!blank(t, o + ${from}, o + ${to}, s[${to - from}])) {`);
     for (let i = g; i < end; i++) {
       const f = fields[i]!;
       const a = `o + ${f.start - 1}`;
       const b = `o + ${f.end}`;
-      const blanks = JSON.stringify(spaces(f.end - f.start + 1));
+      const blanks = `s[${f.end - f.start + 1}]`;
       switch (f.type) {
         case 'date':
           lines.push(
@@ -99,7 +130,7 @@ export function compileFixedReader(fields: readonly LayoutField[]): FixedReader 
     'readText',
     'readDate',
     'readScore',
-    `return function readFixedRecord(t, o, bad) {\n${lines.join('\n')}\n};`,
+    `return function readFixedRecord(t, o, bad, s) {\n${lines.join('\n')}\n};`,
   );
   return factory(slice, blank, readText, readDate, readScore) as FixedReader;
 }

@@ -10,6 +10,7 @@ import {
   toCanonicalJson,
 } from '../record/record.js';
 import { CARRIED, type Carrier, versionDigest } from '../record/update.js';
+import { blanksFor } from './fixed-reader.js';
 import { readerOf } from './scorelink.js';
 
 /**
@@ -87,6 +88,11 @@ export function readLine(line: string, layouts: readonly Layout[]): ScoreRecord 
 
 /** A line that was read once without issues, read again: it reads the same. */
 function recordOfLine(raw: string, compiled: CompiledLayout, knownHash?: string): ScoreRecord {
-  const fields = readerOf(compiled)(raw, 0, (_f, from, to) => raw.slice(from, to).trim());
+  const fields = readerOf(compiled)(
+    raw,
+    0,
+    (_f, from, to) => raw.slice(from, to).trim(),
+    blanksFor(raw),
+  );
   return buildRecord(compiled, fields, raw, undefined, raw, knownHash).record;
 }

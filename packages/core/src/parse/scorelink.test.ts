@@ -7,6 +7,7 @@ import {
   sampleLine,
   splice,
 } from '../testing/records.test-helpers.js';
+import { blanksFor, compileFixedReader } from './fixed-reader.js';
 import { formatRecord } from './format.js';
 import type { ParsedEntry } from './issues.js';
 import { parseAll, parseRecords } from './parse.js';
@@ -187,6 +188,40 @@ describe('ScoreLink parser', () => {
         const [entry] = await parseAll(formatRecord(fields, LAYOUT_1600));
         expect(entry!.issues).toEqual([]);
         expect(entry!.record!.fields).toEqual(fields);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reads a record the same in a text stored one byte a character or two', async () => {
+    // V8 stores a string holding a letter beyond Latin-1 two bytes a character, and the reader
+    // compares blank runs stored the same way (blanksFor): both tables hold exactly n spaces.
+    for (const text of ['ascii', 'Ж']) {
+      const runs = blanksFor(text);
+      expect(runs.every((run, n) => run === ' '.repeat(n))).toBe(true);
+      expect(runs.length).toBeGreaterThan(1600);
+    }
+    // A layout longer than the tables widens them.
+    const far = {
+      id: 'far',
+      name: 'Far',
+      start: 2990,
+      end: 3000,
+      type: 'text',
+      certainty: 'site',
+    } as const;
+    const read = compileFixedReader([far]);
+    const text = `${' '.repeat(2989)}end${' '.repeat(8)}`;
+    expect(read(text, 0, () => '', blanksFor(text))).toEqual({ far: 'end' });
+    expect(blanksFor('Ж')[3000]).toBe(' '.repeat(3000));
+    const wide = sampleLine({ appointmentNumber: '9', lastName: 'Жуков' });
+    await fc.assert(
+      fc.asyncProperty(fieldsArbitrary(), async (fields) => {
+        const line = formatRecord(fields, LAYOUT_1600);
+        const [alone] = await parseAll(line);
+        const [beside] = await parseAll(`${line}\n${wide}\n`);
+        expect(beside!.record!.fields).toEqual(alone!.record!.fields);
+        expect(alone!.record!.fields).toEqual(fields);
       }),
       { numRuns: 200 },
     );

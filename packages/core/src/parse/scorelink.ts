@@ -3,7 +3,7 @@ import type { Layout } from '../layout/layout.js';
 import { defaultLayouts } from '../layout/load.js';
 import { buildRecord, type CompiledLayout, compileLayout } from '../record/record.js';
 import { VALUE_PROBLEM_TEXT } from '../record/values.js';
-import { compileFixedReader, type FixedReader } from './fixed-reader.js';
+import { type Blanks, blanksFor, compileFixedReader, type FixedReader } from './fixed-reader.js';
 import { NO_ISSUES, type ParsedEntry, type ParseIssue, parseIssue } from './issues.js';
 
 /** Options of the fixed-length (ScoreLink) parser. */
@@ -48,6 +48,8 @@ export class ScoreLinkParser {
   #issues: ParseIssue[] | undefined;
   /** The current chunk holds U+FFFD, so its records need the (costly) per-record look. */
   #suspect = false;
+  /** Runs of spaces stored as the current chunk is. */
+  #blanks: Blanks = blanksFor('');
   readonly #bad = (field: number, from: number, to: number): string => {
     const f = this.#compiled!.fields[field]!;
     const problem = f.type === 'date' ? 'date' : 'score';
@@ -78,7 +80,9 @@ export class ScoreLinkParser {
     const out: ParsedEntry[] = [];
     this.#suspect = this.#pending.includes('\uFFFD') || text.includes('\uFFFD');
     if (this.#mode === 'unseparated') {
-      this.#pending = this.#cut(this.#pending + text, out);
+      const joined = this.#pending + text;
+      this.#blanks = blanksFor(joined);
+      this.#pending = this.#cut(joined, out);
       return out;
     }
     let pos = 0;
@@ -90,6 +94,7 @@ export class ScoreLinkParser {
       if (this.#skippingLongLine) this.#skippingLongLine = false;
       else {
         const line = this.#pending + text.slice(0, nl);
+        this.#blanks = blanksFor(line);
         this.#emit(line, 0, endOfLine(line, 0, line.length), out);
       }
       this.#pending = '';
@@ -97,6 +102,7 @@ export class ScoreLinkParser {
       nl = text.indexOf('\n', pos);
     }
     // Whole lines are read in place: fields by offset from this (flat) chunk.
+    this.#blanks = blanksFor(text);
     for (; nl !== -1; nl = text.indexOf('\n', pos)) {
       this.#mode = 'lines';
       this.#line++;
@@ -106,6 +112,7 @@ export class ScoreLinkParser {
     let rest = this.#pending + (pos === 0 ? text : text.slice(pos));
     if (this.#mode === 'unknown' && rest.length > this.#cutLength + 1) {
       this.#mode = 'unseparated';
+      this.#blanks = blanksFor(rest);
       rest = this.#cut(rest, out);
     } else if (rest.length > this.#maxLineLength) {
       if (!this.#skippingLongLine) {
@@ -129,6 +136,7 @@ export class ScoreLinkParser {
     const out: ParsedEntry[] = [];
     let rest = this.#pending;
     this.#suspect = rest.includes('\uFFFD');
+    this.#blanks = blanksFor(rest);
     this.#pending = '';
     if (this.#skippingLongLine) {
       this.#skippingLongLine = false;
@@ -185,7 +193,7 @@ export class ScoreLinkParser {
     this.#text = text;
     this.#compiled = layout.compiled;
     this.#issues = undefined;
-    const fields = layout.read(text, from, this.#bad);
+    const fields = layout.read(text, from, this.#bad, this.#blanks);
     const raw = text.slice(from, to);
     if (this.#suspect && raw.includes('\uFFFD')) {
       (this.#issues ??= []).push(
