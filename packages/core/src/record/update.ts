@@ -65,12 +65,13 @@ export function versionDigest(record: ScoreRecord, layout: Layout): string {
   const [other, scores] = groups(layout).values(record.fields);
   const extra = record.extra ? JSON.stringify(Object.entries(record.extra).sort()) : '';
   const outside = `${other}\n${extra}`;
-  // Each half is its own 16 characters (`toString('hex', 0, 8)`) and `join` writes one flat
-  // string: a digest kept for every version a run meets (the store, the classifier) holds no
-  // reference to the two 64-character hashes it was cut from, as `slice` and `+` would.
+  // `join` writes one flat string: a digest kept for every version a run meets (the store, the
+  // classifier) holds no reference to the two 64-character hashes its halves were cut from, as
+  // `+` of the two slices would. Hex straight from `hash`: a Buffer result costs an ArrayBuffer
+  // (made, tracked as external memory, collected) for each half of each digest.
   return [
-    hash('sha256', outside, 'buffer').toString('hex', 0, 8),
-    hash('sha256', `${outside}\n${scores}`, 'buffer').toString('hex', 0, 8),
+    hash('sha256', outside, 'hex').slice(0, 16),
+    hash('sha256', `${outside}\n${scores}`, 'hex').slice(0, 16),
   ].join('.');
 }
 
