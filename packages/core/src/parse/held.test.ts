@@ -35,6 +35,22 @@ describe('held records', () => {
     expect(versionDigest(restoreRecord(held), LAYOUT_1600)).toBe(digest);
   });
 
+  it('are read in full one at a time: the last one read is kept, and each reads as its own', async () => {
+    // A destination goes through a batch of held records a record at a time, reading each one's
+    // fields many times: one is kept in full, so a batch never is.
+    const a = await parsed(sampleLine({ appointmentNumber: '1000000000000011' }));
+    const b = await parsed(sampleLine({ appointmentNumber: '1000000000000012', lastName: 'Иван' }));
+    const [heldA, heldB] = [holdRecord(a, LAYOUT_1600), holdRecord(b, LAYOUT_1600)];
+    const fullA = restoreRecord(heldA);
+    expect(restoreRecord(heldA)).toBe(fullA);
+    expect(heldA.fields).toBe(fullA.fields);
+    expect(heldB.fields).toEqual(b.fields);
+    const againA = restoreRecord(heldA);
+    expect(againA).not.toBe(fullA);
+    expect(againA.fields).toEqual(a.fields);
+    expect(heldB.fields.lastName).toBe('Иван');
+  });
+
   it('keep a Latin-1 body as it was decoded', async () => {
     const line = sampleLine({ lastName: 'Müller', firstName: 'José' });
     const record = await parsed(line, 'latin1');

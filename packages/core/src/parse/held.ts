@@ -22,6 +22,9 @@ import { readerOf } from './scorelink.js';
  * line again (same layout, same reader) when a batch is formed; `fields` does the same for any
  * other reader, so a held record reads as the record it holds.
  */
+let lastHeld: HeldRecord | undefined;
+let lastRestored: ScoreRecord | undefined;
+
 class HeldRecord implements ScoreRecord, Carrier {
   readonly format = 'scorelink';
   readonly extra = undefined;
@@ -51,8 +54,17 @@ class HeldRecord implements ScoreRecord, Carrier {
     return this.restore().fields;
   }
 
+  /**
+   * The full record, read again from the line. The last one read is kept (one for the process):
+   * a destination goes through a batch a record at a time and reads each one's fields many
+   * times, so a batch of held records costs one record in full at a time, not a batch of them.
+   */
   restore(): ScoreRecord {
-    return recordOfLine(this.raw, this.#compiled, this.contentHash);
+    if (lastHeld !== this) {
+      lastRestored = recordOfLine(this.raw, this.#compiled, this.contentHash);
+      lastHeld = this;
+    }
+    return lastRestored!;
   }
 
   toJSON() {
