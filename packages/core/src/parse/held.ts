@@ -28,26 +28,32 @@ let lastRestored: ScoreRecord | undefined;
 class HeldRecord implements ScoreRecord, Carrier {
   readonly format = 'scorelink';
   readonly extra = undefined;
-  readonly #bytes: Buffer;
+  /** The line: UTF-8 bytes when held by a run, or the line itself when it is a string of its own. */
+  readonly #line: Buffer | string;
   readonly #compiled: CompiledLayout;
-  /** The run classifies what it holds: the digest is taken while the fields are here. */
-  readonly [CARRIED]: string;
+  /** A run classifies what it holds: the digest is taken while the fields are here. */
+  readonly [CARRIED]?: string;
 
   constructor(
     record: ScoreRecord,
     compiled: CompiledLayout,
+    /** The line as a string of its own (not a slice of a response), kept as it is. */
+    line?: string,
     readonly recordKey = record.recordKey,
     readonly contentHash = record.contentHash,
     readonly scale: ScoreScale = record.scale,
     readonly layout = record.layout,
   ) {
-    this.#bytes = Buffer.from(record.raw, 'utf8');
     this.#compiled = compiled;
-    this[CARRIED] = versionDigest(record, compiled.layout);
+    if (line === undefined) {
+      this.#line = Buffer.from(record.raw, 'utf8');
+      this[CARRIED] = versionDigest(record, compiled.layout);
+    } else this.#line = line;
   }
 
   get raw(): string {
-    return this.#bytes.toString('utf8');
+    const line = this.#line;
+    return typeof line === 'string' ? line : line.toString('utf8');
   }
 
   get fields(): RecordFields {
@@ -86,8 +92,11 @@ export function restoreRecord(record: ScoreRecord): ScoreRecord {
 /**
  * A fixed-length line read again into its record, with the layout that read it first: the
  * first of `layouts` of its length, as the parser chooses. Worker mode stages records as their
- * lines and reads them back here at delivery. Throws when no layout has the line's length (the
- * worker reading it was started with other layouts than the one that staged it).
+ * lines and reads them back here at delivery. The record is held by the line (`line`, a string of
+ * its own): a delivery job's batch lives through several round trips to Redis, and a batch of
+ * records in full lived long enough to reach the old generation. Throws when no layout has the
+ * line's length (the worker reading it was started with other layouts than the one that staged
+ * it).
  */
 export function readLine(line: string, layouts: readonly Layout[]): ScoreRecord {
   const layout = layouts.find((l) => l.recordLength === line.length);
@@ -95,7 +104,8 @@ export function readLine(line: string, layouts: readonly Layout[]): ScoreRecord 
     throw new Error(
       `a staged record is ${line.length} characters and no layout of this worker has that length: start every worker with the same pipeline files and layouts`,
     );
-  return recordOfLine(line, compileLayout(layout));
+  const compiled = compileLayout(layout);
+  return new HeldRecord(recordOfLine(line, compiled), compiled, line);
 }
 
 /** A line that was read once without issues, read again: it reads the same. */

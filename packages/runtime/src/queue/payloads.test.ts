@@ -4,6 +4,7 @@ import {
   formatRecord,
   type Layout,
   parseAll,
+  restoreRecord,
   type ScoreRecord,
   toCanonicalJson,
 } from '@scorebridge/core';
@@ -43,6 +44,10 @@ describe('staged records (delivery job payloads)', () => {
     expect(back.map(seen)).toEqual(records.map(seen));
     expect(back[0]!.layout).toBe(layout.name);
     expect(back.some((r) => r.fields.lastName === CANARY)).toBe(true);
+    // Each is held by its line and read in full when used: a job's batch lives through several
+    // round trips to Redis, and records in full reached the old generation.
+    expect(back.every((r) => restoreRecord(r) !== r)).toBe(true);
+    expect(back.map((r) => r.fields)).toEqual(records.map((r) => r.fields));
     // A payload moved to another job, or relabelled as the older format, does not open.
     expect(() => openRecords(seal, sealed, 'job-2', [layout])).toThrow(/failed authentication/);
     expect(() => openRecords(seal, sealed.replace(/^v2/, 'v1'), 'job-1', [layout])).toThrow(
