@@ -170,21 +170,31 @@ function recordState(
       );
     },
     async clearIntent(pipeline, destination, batchId) {
-      await append(
-        await writable(pipeline, `intents.${destination}.log`),
-        `${JSON.stringify({ clear: batchId })}\n`,
-      );
+      const path = await writable(pipeline, `intents.${destination}.log`);
+      const open = await openIntents(path);
+      open.delete(batchId);
+      // Once nothing is open, the log starts afresh (atomically): it holds what is pending, not
+      // every batch ever announced — 10 MB after 100,000 records, read again by every run.
+      if (open.size === 0) await replace(path, '');
+      else await append(path, `${JSON.stringify({ clear: batchId })}\n`);
     },
     async intents(pipeline, destination) {
-      const open = new Map<string, DeliveryIntent>();
-      for (const line of await readLog(await fileOf(pipeline, `intents.${destination}.log`))) {
-        const entry = parseJson<{ add?: DeliveryIntent; clear?: string }>(line);
-        if (entry?.add) open.set(entry.add.batchId, entry.add);
-        if (entry?.clear) open.delete(entry.clear);
-      }
-      return [...open.values()];
+      return [
+        ...(await openIntents(await fileOf(pipeline, `intents.${destination}.log`))).values(),
+      ];
     },
   };
+}
+
+/** The intents a log announced and did not clear, by batch id. */
+async function openIntents(path: string): Promise<Map<string, DeliveryIntent>> {
+  const open = new Map<string, DeliveryIntent>();
+  for (const line of await readLog(path)) {
+    const entry = parseJson<{ add?: DeliveryIntent; clear?: string }>(line);
+    if (entry?.add) open.set(entry.add.batchId, entry.add);
+    if (entry?.clear) open.delete(entry.clear);
+  }
+  return open;
 }
 
 /** Dead letters, runs and incidents. */
@@ -231,9 +241,14 @@ function historyState(
     },
     async resolveDeadLetters(pipeline, ids) {
       if (ids.length === 0) return;
+      // Every delivery resolves the letters of what it delivered, open or not: only open ones
+      // are written (a run of 100,000 records wrote 98,000 resolutions of nothing, 3 MB).
+      const open = await openDeadLetters(pipeline);
+      const resolved = [...new Set(ids)].filter((id) => open.has(id));
+      if (resolved.length === 0) return;
       await append(
         await writable(pipeline, 'dead-letters.log'),
-        ids.map((id) => `${JSON.stringify({ resolve: id })}\n`).join(''),
+        resolved.map((id) => `${JSON.stringify({ resolve: id })}\n`).join(''),
       );
     },
     async incidents(pipeline) {

@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createFileStateStore } from './file-store.js';
 import { keep } from './files.js';
 import type { RecordVersion } from './store.js';
 
@@ -38,5 +42,47 @@ describe('the file store in memory', () => {
       ['h2', 'd'],
     ]);
     expect(perVersion).toBeLessThan(200);
+  });
+
+  describe('logs that hold what is open, not all history', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-file-store-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const store = createFileStateStore(dir);
+    const log = (name: string) => join(dir, 'p', name);
+
+    it('starts the intents log afresh once every batch it announced is cleared', async () => {
+      for (let i = 0; i < 50; i++) {
+        await store.addIntent('p', 'a', { batchId: `b${i}`, entries: [['k', `h${i}`]] });
+        await store.clearIntent('p', 'a', `b${i}`);
+      }
+      expect(statSync(log('intents.a.log')).size).toBe(0);
+      await store.addIntent('p', 'a', { batchId: 'x', entries: [] });
+      await store.addIntent('p', 'a', { batchId: 'y', entries: [] });
+      await store.clearIntent('p', 'a', 'x');
+      // One still open: the clearing is appended, and the open one survives.
+      expect(await store.intents('p', 'a')).toEqual([{ batchId: 'y', entries: [] }]);
+      await store.clearIntent('p', 'a', 'y');
+      expect(statSync(log('intents.a.log')).size).toBe(0);
+      expect(await store.intents('p', 'a')).toEqual([]);
+    });
+
+    it('writes a resolution only for a dead letter that is open', async () => {
+      const letter = {
+        id: 'open-one',
+        kind: 'rejected' as const,
+        destination: 'a',
+        window: { from: '2026-01-01T00:00:00.000Z', to: '2026-01-31T00:00:00.000Z' },
+        at: '2026-01-01T00:00:00Z',
+        reason: 'refused',
+      };
+      await store.addDeadLetters('p', [letter]);
+      const filed = readFileSync(log('dead-letters.log'), 'utf8');
+      await store.resolveDeadLetters('p', ['never-filed', 'nor-this']);
+      expect(readFileSync(log('dead-letters.log'), 'utf8')).toBe(filed);
+      await store.resolveDeadLetters('p', ['open-one', 'never-filed', 'open-one']);
+      const lines = readFileSync(log('dead-letters.log'), 'utf8').trim().split('\n');
+      expect(lines.slice(1)).toEqual([JSON.stringify({ resolve: 'open-one' })]);
+      expect(await store.deadLetters('p')).toEqual([]);
+    });
   });
 });
