@@ -13,18 +13,20 @@ import { CARRIED, type Carrier, versionDigest } from '../record/update.js';
 import { blanksFor } from './fixed-reader.js';
 import { readerOf } from './scorelink.js';
 
-/**
- * A fixed-length record held while a run keeps a slice whole (a run delivers one version per
- * key, the newest: docs/performance.md): its key, hash and scale, and its line as UTF-8 bytes,
- * about 1.6 KB. A parsed record's fields are slices of the decoded response, so every record
- * kept holds its 64 KiB piece of the response alive — at two bytes a character once the piece
- * has one letter beyond Latin-1 — and its 86 fields besides. {@link restoreRecord} reads the
- * line again (same layout, same reader) when a batch is formed; `fields` does the same for any
- * other reader, so a held record reads as the record it holds.
- */
+/** The held record read in full last, and that record ({@link HeldRecord.restore}). */
 let lastHeld: HeldRecord | undefined;
 let lastRestored: ScoreRecord | undefined;
 
+/**
+ * A fixed-length record held while a run keeps a slice whole (a run delivers one version per
+ * key, the newest: docs/performance.md): its key, hash and scale, and its line as UTF-8 bytes,
+ * about 1.6 KB — or, read back from a worker's staged payload, the line string it came as. A
+ * parsed record's fields are slices of the decoded response, so every record kept holds its
+ * 64 KiB piece of the response alive — at two bytes a character once the piece has one letter
+ * beyond Latin-1 — and its 86 fields besides. A destination reading one (`fields`, `toJSON`,
+ * {@link restoreRecord}) reads the line again with the same layout and reader, so a held record
+ * reads as the record it holds.
+ */
 class HeldRecord implements ScoreRecord, Carrier {
   readonly format = 'scorelink';
   readonly extra = undefined;
