@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@scorebridge/core';
 import { alive, append, keep, parseJson, readJson, readLog, replace } from './files.js';
@@ -212,14 +212,25 @@ function historyState(
   | 'claimIncident'
 > {
   const { fileOf, writable } = files;
-  /** Open dead letters by id: the log's additions less its resolutions. */
-  async function openDeadLetters(pipeline: string): Promise<Map<string, DeadLetter>> {
+  /**
+   * Open dead letters by id: the log's additions less its resolutions. Every delivery asks (to
+   * resolve what it delivered), so the log is read again only when its size or time changed:
+   * it is only ever appended to, here or by another command.
+   */
+  const read = new Map<string, { stamp: string; open: ReadonlyMap<string, DeadLetter> }>();
+  async function openDeadLetters(pipeline: string): Promise<ReadonlyMap<string, DeadLetter>> {
+    const path = await fileOf(pipeline, 'dead-letters.log');
+    const info = await stat(path).catch(() => undefined);
+    const stamp = info ? `${info.size}:${info.mtimeMs}` : 'none';
+    const known = read.get(path);
+    if (known?.stamp === stamp) return known.open;
     const open = new Map<string, DeadLetter>();
-    for (const line of await readLog(await fileOf(pipeline, 'dead-letters.log'))) {
+    for (const line of info ? await readLog(path) : []) {
       const entry = parseJson<{ add?: DeadLetter; resolve?: string }>(line);
       if (entry?.add && !open.has(entry.add.id)) open.set(entry.add.id, entry.add);
       if (entry?.resolve) open.delete(entry.resolve);
     }
+    read.set(path, { stamp, open });
     return open;
   }
   const changeIncidents = <T>(pipeline: string, change: (all: Record<string, Incident>) => T) =>

@@ -83,6 +83,11 @@ describe('the file store in memory', () => {
       const lines = readFileSync(log('dead-letters.log'), 'utf8').trim().split('\n');
       expect(lines.slice(1)).toEqual([JSON.stringify({ resolve: 'open-one' })]);
       expect(await store.deadLetters('p')).toEqual([]);
+      // What another process files is seen (the log is read again when it changed).
+      await createFileStateStore(dir).addDeadLetters('p', [{ ...letter, id: 'from-elsewhere' }]);
+      expect((await store.deadLetters('p')).map((l) => l.id)).toEqual(['from-elsewhere']);
+      await store.resolveDeadLetters('p', ['from-elsewhere']);
+      expect(await createFileStateStore(dir).deadLetters('p')).toEqual([]);
     });
   });
 });
