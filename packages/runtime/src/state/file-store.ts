@@ -1,11 +1,20 @@
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@scorebridge/core';
-import { alive, append, keep, parseJson, readJson, readLog, replace } from './files.js';
+import {
+  alive,
+  append,
+  keep,
+  openDeadLetterLog,
+  openIntents,
+  parseJson,
+  readJson,
+  readLog,
+  readVersionLog,
+  replace,
+} from './files.js';
 import {
   type DeadLetter,
-  type DeliveryIntent,
-  decodeAt,
   encodeAt,
   type Incident,
   oldestFirst,
@@ -65,21 +74,7 @@ type Files = ReturnType<typeof pipelineFiles>;
 function versionsFor(files: Files, pipeline: string) {
   let map = files.versionMaps.get(pipeline);
   if (!map) {
-    map = (async () => {
-      const out = new Map<string, RecordVersion[]>();
-      for (const line of await readLog(await files.fileOf(pipeline, 'versions.log'))) {
-        const [recordKey, contentHash, digest, at, update] = line.split('\t');
-        if (!recordKey || !contentHash || !digest || !at) continue;
-        keep(out, {
-          recordKey,
-          contentHash,
-          digest,
-          ...decodeAt(at),
-          ...(update ? { update: update as RecordVersion['update'] } : {}),
-        });
-      }
-      return out;
-    })();
+    map = (async () => readVersionLog(await files.fileOf(pipeline, 'versions.log')))();
     files.versionMaps.set(pipeline, map);
   }
   return map;
@@ -186,17 +181,6 @@ function recordState(
   };
 }
 
-/** The intents a log announced and did not clear, by batch id. */
-async function openIntents(path: string): Promise<Map<string, DeliveryIntent>> {
-  const open = new Map<string, DeliveryIntent>();
-  for (const line of await readLog(path)) {
-    const entry = parseJson<{ add?: DeliveryIntent; clear?: string }>(line);
-    if (entry?.add) open.set(entry.add.batchId, entry.add);
-    if (entry?.clear) open.delete(entry.clear);
-  }
-  return open;
-}
-
 /** Dead letters, runs and incidents. */
 function historyState(
   files: Files,
@@ -224,12 +208,7 @@ function historyState(
     const stamp = info ? `${info.size}:${info.mtimeMs}` : 'none';
     const known = read.get(path);
     if (known?.stamp === stamp) return known.open;
-    const open = new Map<string, DeadLetter>();
-    for (const line of info ? await readLog(path) : []) {
-      const entry = parseJson<{ add?: DeadLetter; resolve?: string }>(line);
-      if (entry?.add && !open.has(entry.add.id)) open.set(entry.add.id, entry.add);
-      if (entry?.resolve) open.delete(entry.resolve);
-    }
+    const open = info ? await openDeadLetterLog(path) : new Map<string, DeadLetter>();
     read.set(path, { stamp, open });
     return open;
   }

@@ -1,6 +1,6 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { ConfigError } from '@scorebridge/core';
-import type { RecordVersion } from './store.js';
+import { type DeadLetter, type DeliveryIntent, decodeAt, type RecordVersion } from './store.js';
 
 /** The file store's ways with files: synced appends, atomic replaces, logs torn by a crash. */
 
@@ -68,6 +68,45 @@ export async function readLog(path: string): Promise<string[]> {
   const lines = text.split('\n');
   lines.pop(); // after the last newline: empty, or a torn line
   return lines.filter(Boolean);
+}
+
+/** Every version a versions log holds, by key (`key TAB hash TAB digest TAB at[#seq] TAB class`). */
+export async function readVersionLog(path: string): Promise<Map<string, RecordVersion[]>> {
+  const out = new Map<string, RecordVersion[]>();
+  for (const line of await readLog(path)) {
+    const [recordKey, contentHash, digest, at, update] = line.split('\t');
+    if (!recordKey || !contentHash || !digest || !at) continue;
+    keep(out, {
+      recordKey,
+      contentHash,
+      digest,
+      ...decodeAt(at),
+      ...(update ? { update: update as RecordVersion['update'] } : {}),
+    });
+  }
+  return out;
+}
+
+/** The intents a log announced and did not clear, by batch id. */
+export async function openIntents(path: string): Promise<Map<string, DeliveryIntent>> {
+  const open = new Map<string, DeliveryIntent>();
+  for (const line of await readLog(path)) {
+    const entry = parseJson<{ add?: DeliveryIntent; clear?: string }>(line);
+    if (entry?.add) open.set(entry.add.batchId, entry.add);
+    if (entry?.clear) open.delete(entry.clear);
+  }
+  return open;
+}
+
+/** The dead letters a log filed and did not resolve, by id (a letter filed again keeps its first filing). */
+export async function openDeadLetterLog(path: string): Promise<Map<string, DeadLetter>> {
+  const open = new Map<string, DeadLetter>();
+  for (const line of await readLog(path)) {
+    const entry = parseJson<{ add?: DeadLetter; resolve?: string }>(line);
+    if (entry?.add && !open.has(entry.add.id)) open.set(entry.add.id, entry.add);
+    if (entry?.resolve) open.delete(entry.resolve);
+  }
+  return open;
 }
 
 export function parseJson<T>(line: string): T | undefined {
