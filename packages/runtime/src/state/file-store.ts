@@ -74,7 +74,7 @@ type Files = ReturnType<typeof pipelineFiles>;
 function versionsFor(files: Files, pipeline: string) {
   let map = files.versionMaps.get(pipeline);
   if (!map) {
-    map = (async () => readVersionLog(await files.fileOf(pipeline, 'versions.log')))();
+    map = files.fileOf(pipeline, 'versions.log').then(readVersionLog);
     files.versionMaps.set(pipeline, map);
   }
   return map;
